@@ -1,0 +1,163 @@
+import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
+import type { JwksRegistry } from "./jwks-registry";
+import { verifyJwsSignature } from "./jws-signature";
+import { InvalidToken } from "./refusals";
+import { parseJsonWithUniqueKeys } from "./unique-key-json";
+
+/** What the gate keeps from a verified access token. */
+export interface VerifiedToken {
+  readonly issuer: string;
+  readonly subject?: string;
+  /** `azp` (Keycloak, OIDC) or `client_id` (RFC 9068 §2.2). */
+  readonly clientId?: string;
+  /** Values of the ACL claim (`acl_claim`): a space-delimited string or an array of strings. */
+  readonly scopes: readonly string[];
+  /** `exp`, in seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
+const MAX_TOKEN_LENGTH = 16384;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
+const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+type JsonObject = Record<string, unknown>;
+
+/** The token is past `exp`, allowing `clockSkew` seconds (RFC 7519 §4.1.4). */
+export function isExpired(expiresAt: number, clockSkewSeconds: number, nowSeconds: number): boolean {
+  return nowSeconds >= expiresAt + clockSkewSeconds;
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function decodeJsonObject(segment: string, what: string): JsonObject {
+  let value: unknown;
+  try {
+    value = parseJsonWithUniqueKeys(utf8.decode(Buffer.from(segment, "base64url")));
+  } catch (error) {
+    throw new InvalidToken(`the token ${what} is not valid JSON`, `token ${what}: ${error instanceof Error ? error.message : "unreadable"}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InvalidToken(`the token ${what} is not a JSON object`);
+  return value as JsonObject;
+}
+
+function splitCompactJws(token: string): [string, string, string] {
+  if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken("the token is too large", `token of ${token.length} characters`);
+  const parts = token.split(".");
+  // RFC 7516 §7.1: five parts is an encrypted JWT, which this resource server cannot read.
+  if (parts.length === 5) throw new InvalidToken("encrypted tokens (JWE) are not accepted");
+  if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new InvalidToken("the token is not a signed JWT");
+  return parts as [string, string, string];
+}
+
+/** RFC 8725 §3.1 and §3.11: an allowed asymmetric alg, an access-token type, no extensions we cannot honour. */
+function checkHeader(header: JsonObject, policy: VerificationPolicy): { algorithm: string; kid?: string } {
+  const { alg, typ, crit, kid } = header;
+  if (typeof alg !== "string" || !policy.allowedAlgorithms.has(alg)) {
+    throw new InvalidToken("the token's signing algorithm is not accepted", `alg ${describeValue(alg)} is not in allowed_algorithms`);
+  }
+  if (typ !== undefined && (typeof typ !== "string" || !ACCEPTED_TYPES.has(typ.toLowerCase()))) {
+    throw new InvalidToken("the token type is not an access token", `header typ ${describeValue(typ)}`);
+  }
+  // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject.
+  if (crit !== undefined) throw new InvalidToken("the token uses critical header extensions", `crit ${describeValue(crit)}`);
+  if (kid !== undefined && typeof kid !== "string") throw new InvalidToken("the token's key id is not a string");
+  return kid === undefined ? { algorithm: alg } : { algorithm: alg, kid };
+}
+
+function findAuthorizationServer(payload: JsonObject, policy: VerificationPolicy): AuthorizationServer {
+  const { iss } = payload;
+  const server = typeof iss === "string" ? policy.issuers.get(iss) : undefined;
+  if (server === undefined) {
+    throw new InvalidToken("the token was not issued by an accepted authorization server", `unknown issuer ${describeValue(iss)}; accepted: ${[...policy.issuers.keys()].join(", ")}`);
+  }
+  return server;
+}
+
+function checkTimes(payload: JsonObject, policy: VerificationPolicy, nowSeconds: number): number {
+  const { exp, nbf, iat } = payload;
+  const skew = policy.clockSkewSeconds;
+  // RFC 9068 §2.2: exp is required in JWT access tokens.
+  if (typeof exp !== "number" || !Number.isFinite(exp)) throw new InvalidToken("the token has no valid expiry (exp)", `exp ${describeValue(exp)}`);
+  if (isExpired(exp, skew, nowSeconds)) throw new InvalidToken("the token has expired", `exp ${exp} is before now ${Math.floor(nowSeconds)} (clock_skew ${skew})`);
+  if (nbf !== undefined && (typeof nbf !== "number" || nbf > nowSeconds + skew)) {
+    throw new InvalidToken("the token is not valid yet (nbf)", `nbf ${describeValue(nbf)}, now ${Math.floor(nowSeconds)}`);
+  }
+  if (iat !== undefined && (typeof iat !== "number" || iat > nowSeconds + skew)) {
+    throw new InvalidToken("the token was issued in the future (iat)", `iat ${describeValue(iat)}, now ${Math.floor(nowSeconds)}`);
+  }
+  return exp;
+}
+
+/** RFC 7519 §4.1.3 and RFC 8707: the token must be meant for this resource. */
+function checkAudience(payload: JsonObject, server: AuthorizationServer): void {
+  const { aud } = payload;
+  const audiences = typeof aud === "string" ? [aud] : Array.isArray(aud) && aud.every((entry) => typeof entry === "string") ? aud : undefined;
+  if (audiences === undefined || !audiences.includes(server.audience)) {
+    throw new InvalidToken("the token is not meant for this resource (audience)", `audience mismatch: expected ${describeValue(server.audience)}, got ${describeValue(aud)}`);
+  }
+}
+
+/** Reads a claim by dot path (`realm_access.roles`); a claim literally named with dots wins. */
+export function readClaim(payload: JsonObject, path: readonly string[]): unknown {
+  const literal = path.join(".");
+  if (path.length > 1 && Object.hasOwn(payload, literal)) return payload[literal];
+  let value: unknown = payload;
+  for (const segment of path) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, segment)) return undefined;
+    value = (value as JsonObject)[segment];
+  }
+  return value;
+}
+
+/** A space-delimited string (RFC 8693 §4.2 `scope`) or an array of strings (roles, `mcp_scopes`). */
+function readScopes(value: unknown): string[] {
+  if (typeof value === "string") return value.split(" ").filter((scope) => scope !== "");
+  if (Array.isArray(value)) return value.filter((scope): scope is string => typeof scope === "string");
+  return [];
+}
+
+function readOptionalString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Verifies a JWT access token (RFC 9068, RFC 8725): compact JWS with an allowed asymmetric
+ * algorithm, signed by a key from the JWKS of the authorization server named by `iss` (an unknown
+ * issuer fails before anything is fetched), `aud` containing that server's audience, `exp`
+ * required, `exp`/`nbf`/`iat` within clock skew. Throws InvalidToken or KeysUnavailable.
+ *
+ * Does NOT check revocation (no introspection) or any claim beyond these; `jku`, `x5u`, `jwk` and
+ * `x5c` headers are ignored, never fetched or trusted.
+ */
+export async function verifyAccessToken(token: string, policy: VerificationPolicy, registry: JwksRegistry, nowSeconds: number): Promise<VerifiedToken> {
+  const [encodedHeader, encodedPayload, encodedSignature] = splitCompactJws(token);
+  const { algorithm, kid } = checkHeader(decodeJsonObject(encodedHeader, "header"), policy);
+  const payload = decodeJsonObject(encodedPayload, "payload");
+  const server = findAuthorizationServer(payload, policy);
+  const keys = await registry.findKeys(server.jwksUri, kid === undefined ? { algorithm } : { kid, algorithm }, {
+    timeoutMs: policy.httpTimeoutMs,
+    cooldownMs: policy.jwksRefetchCooldownMs,
+  });
+  const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii");
+  const signature = Buffer.from(encodedSignature, "base64url");
+  if (!keys.some((signingKey) => verifyJwsSignature(algorithm, signingKey.key, signingInput, signature))) {
+    throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid '${kid}'`}`);
+  }
+  const expiresAt = checkTimes(payload, policy, nowSeconds);
+  checkAudience(payload, server);
+  const subject = readOptionalString(payload.sub);
+  const clientId = readOptionalString(payload.azp) ?? readOptionalString(payload.client_id);
+  return {
+    issuer: server.issuer,
+    ...(subject === undefined ? {} : { subject }),
+    ...(clientId === undefined ? {} : { clientId }),
+    scopes: readScopes(readClaim(payload, policy.aclClaimPath)),
+    expiresAt,
+  };
+}

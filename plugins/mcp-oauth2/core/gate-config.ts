@@ -1,0 +1,254 @@
+import { createHash } from "node:crypto";
+import { checkScopeToken, ConfigError } from "./config-error";
+import { compileMethodAcl, type MethodAcl } from "./method-acl";
+import { parseOrigin } from "./public-origin";
+
+/** Defaults shared by the Kong schema and by this compiler, so the two cannot drift. */
+export const CONFIG_DEFAULTS = {
+  metadata_path: "/.well-known/oauth-protected-resource",
+  jwks_uri: "/.well-known/jwks.json",
+  header_name: "Authorization",
+  forward_authorization_header: false,
+  enable_acl: false,
+  acl_claim: "scope",
+  token_cache_ttl: 300,
+  token_cache_size: 10000,
+  http_timeout: 10000,
+  allowed_algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
+  clock_skew: 30,
+  max_body_size: 1048576,
+  run_on_preflight: true,
+  jwks_refetch_cooldown: 10,
+} as const;
+
+/** The asymmetric JWS algorithms the gate can verify (RFC 7518 §3, RFC 8037 §3.1). */
+export const SUPPORTED_ALGORITHMS: readonly string[] = CONFIG_DEFAULTS.allowed_algorithms;
+
+export interface AuthorizationServer {
+  /** Listed in the metadata document; clients discover the server's own metadata from it. */
+  readonly url: string;
+  /** Compared with the token's `iss`, code point by code point (RFC 7519 §4.1.1). */
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwksUri: string;
+}
+
+/** Everything that decides how a token is verified and what is kept from it. */
+export interface VerificationPolicy {
+  readonly issuers: ReadonlyMap<string, AuthorizationServer>;
+  readonly allowedAlgorithms: ReadonlySet<string>;
+  readonly clockSkewSeconds: number;
+  readonly aclClaimPath: readonly string[];
+  readonly httpTimeoutMs: number;
+  readonly jwksRefetchCooldownMs: number;
+}
+
+export interface GatePolicy {
+  readonly metadataPath: string;
+  readonly authorizationServers: readonly AuthorizationServer[];
+  readonly scopesSupported: readonly string[];
+  /** Header name as configured (for clearing) and lower-cased (for lookup in Kong's header map). */
+  readonly tokenHeader: string;
+  readonly tokenHeaderKey: string;
+  readonly forwardToken: boolean;
+  /** Null when `enable_acl` is false. */
+  readonly acl: MethodAcl | null;
+  readonly resource?: string;
+  /** Origin of `resource`, used instead of Kong's forwarded headers when the resource is configured. */
+  readonly resourceOrigin?: string;
+  readonly resourceName?: string;
+  readonly maxBodySize: number;
+  readonly runOnPreflight: boolean;
+  readonly tokenCacheTtlSeconds: number;
+  readonly tokenCacheSize: number;
+  readonly verification: VerificationPolicy;
+  /** Identifies the verification settings: cached verdicts are only reused under the same ones. */
+  readonly verificationFingerprint: string;
+}
+
+type RawRecord = Record<string, unknown>;
+
+function isRecord(value: unknown): value is RawRecord {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Kong sends unset optional fields as JSON null. */
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null;
+}
+
+function readString(record: RawRecord, key: string, path: string, fallback?: string): string {
+  const value = record[key];
+  if (isAbsent(value)) {
+    if (fallback !== undefined) return fallback;
+    throw new ConfigError(path, "is required");
+  }
+  if (typeof value !== "string" || value.length === 0) throw new ConfigError(path, "must be a non-empty string");
+  return value;
+}
+
+function readOptionalString(record: RawRecord, key: string, path: string): string | undefined {
+  return isAbsent(record[key]) ? undefined : readString(record, key, path);
+}
+
+function readBoolean(record: RawRecord, key: string, path: string, fallback: boolean): boolean {
+  const value = record[key];
+  if (isAbsent(value)) return fallback;
+  if (typeof value !== "boolean") throw new ConfigError(path, "must be a boolean");
+  return value;
+}
+
+function readNumber(record: RawRecord, key: string, path: string, fallback: number, min: number, max: number): number {
+  const value = record[key];
+  if (isAbsent(value)) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(path, `must be a number between ${min} and ${max}`);
+  }
+  return value;
+}
+
+/** Kong's JSON encoder may send an empty array as `{}`; both mean "no elements". */
+function readArray(record: RawRecord, key: string, path: string): unknown[] {
+  const value = record[key];
+  if (isAbsent(value)) return [];
+  if (Array.isArray(value)) return value;
+  if (isRecord(value) && Object.keys(value).length === 0) return [];
+  throw new ConfigError(path, "must be an array");
+}
+
+function readStringArray(record: RawRecord, key: string, path: string): string[] {
+  return readArray(record, key, path).map((element, index) => {
+    if (typeof element !== "string" || element.length === 0) {
+      throw new ConfigError(`${path}[${index + 1}]`, "must be a non-empty string");
+    }
+    return element;
+  });
+}
+
+function readHttpUrl(value: string, path: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(path, `'${value}' is not an absolute URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(path, "must be an http(s) URL");
+  if (url.hash !== "") throw new ConfigError(path, "must not have a fragment");
+  return url;
+}
+
+/** RFC 9110 §5.6.2 token, for header names. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A relative jwks_uri is appended to the server's url; an absolute one is used as it is. */
+function resolveJwksUri(serverUrl: string, jwksUri: string, path: string): string {
+  if (/^https?:\/\//i.test(jwksUri)) return readHttpUrl(jwksUri, path).href;
+  const relative = jwksUri.startsWith("/") ? jwksUri : `/${jwksUri}`;
+  return readHttpUrl(serverUrl.replace(/\/+$/, "") + relative, path).href;
+}
+
+function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
+  const entries = readArray(raw, "authorization_servers", "authorization_servers");
+  if (entries.length === 0) throw new ConfigError("authorization_servers", "needs at least one authorization server");
+  const seenIssuers = new Set<string>();
+  return entries.map((entry, index) => {
+    const path = `authorization_servers[${index + 1}]`;
+    if (!isRecord(entry)) throw new ConfigError(path, "must be a record");
+    const url = readString(entry, "url", `${path}.url`);
+    readHttpUrl(url, `${path}.url`);
+    const issuer = readString(entry, "issuer", `${path}.issuer`, url);
+    if (seenIssuers.has(issuer)) throw new ConfigError(`${path}.issuer`, `'${issuer}' is configured twice`);
+    seenIssuers.add(issuer);
+    const audience = readString(entry, "audience", `${path}.audience`);
+    const jwksUri = resolveJwksUri(url, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
+    return { url, issuer, audience, jwksUri };
+  });
+}
+
+function compileAllowedAlgorithms(raw: RawRecord): Set<string> {
+  const configured = isAbsent(raw.allowed_algorithms)
+    ? [...CONFIG_DEFAULTS.allowed_algorithms]
+    : readStringArray(raw, "allowed_algorithms", "allowed_algorithms");
+  configured.forEach((algorithm, index) => {
+    // RFC 8725 §3.1-3.2: never `none`, never a MAC with a key the client could know.
+    if (!SUPPORTED_ALGORITHMS.includes(algorithm)) {
+      throw new ConfigError(`allowed_algorithms[${index + 1}]`, `'${algorithm}' is not an accepted asymmetric JWS algorithm`);
+    }
+  });
+  if (configured.length === 0) throw new ConfigError("allowed_algorithms", "needs at least one algorithm");
+  return new Set(configured);
+}
+
+function compileMetadataPath(raw: RawRecord): string {
+  const path = readString(raw, "metadata_path", "metadata_path", CONFIG_DEFAULTS.metadata_path);
+  if (!path.startsWith("/") || /[?#\s]/.test(path)) throw new ConfigError("metadata_path", "must be a path starting with '/'");
+  const trimmed = path.replace(/\/+$/, "");
+  if (trimmed === "") throw new ConfigError("metadata_path", "must not be '/'");
+  return trimmed;
+}
+
+function compileResource(raw: RawRecord): { resource?: string; resourceOrigin?: string } {
+  const resource = readOptionalString(raw, "resource", "resource");
+  if (resource === undefined) return {};
+  const url = readHttpUrl(resource, "resource");
+  // RFC 9728 §2: the resource identifier is compared code point by code point, so keep it as written.
+  return { resource, resourceOrigin: parseOrigin(url) };
+}
+
+function fingerprintVerification(servers: readonly AuthorizationServer[], verification: Omit<VerificationPolicy, "issuers">, cacheTtl: number): string {
+  const material = JSON.stringify([
+    servers.map((server) => [server.issuer, server.audience, server.jwksUri]),
+    [...verification.allowedAlgorithms].sort(),
+    verification.clockSkewSeconds,
+    verification.aclClaimPath,
+    cacheTtl,
+  ]);
+  return createHash("sha256").update(material).digest("base64url");
+}
+
+/**
+ * Turns Kong's plugin config (defaults filled by Kong, extra `__*`/`route_id` keys ignored) into
+ * the gate's policy, checking what Kong's schema cannot express. Throws ConfigError.
+ */
+export function compileGatePolicy(raw: unknown): GatePolicy {
+  if (!isRecord(raw)) throw new ConfigError("config", "must be a record");
+  const authorizationServers = compileAuthorizationServers(raw);
+  const scopesSupported = readStringArray(raw, "scopes_supported", "scopes_supported").map((scope, index) =>
+    checkScopeToken(scope, `scopes_supported[${index + 1}]`),
+  );
+  const tokenHeader = readString(raw, "header_name", "header_name", CONFIG_DEFAULTS.header_name);
+  if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a valid header name`);
+  const aclClaim = readString(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
+  const aclClaimPath = aclClaim.split(".");
+  if (aclClaimPath.some((segment) => segment === "")) throw new ConfigError("acl_claim", `'${aclClaim}' is not a valid dot path`);
+  const enableAcl = readBoolean(raw, "enable_acl", "enable_acl", CONFIG_DEFAULTS.enable_acl);
+  const acl = enableAcl ? compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping")) : null;
+  const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl", "token_cache_ttl", CONFIG_DEFAULTS.token_cache_ttl, 0, 86400);
+  const verificationSettings = {
+    allowedAlgorithms: compileAllowedAlgorithms(raw),
+    clockSkewSeconds: readNumber(raw, "clock_skew", "clock_skew", CONFIG_DEFAULTS.clock_skew, 0, 300),
+    aclClaimPath,
+    httpTimeoutMs: readNumber(raw, "http_timeout", "http_timeout", CONFIG_DEFAULTS.http_timeout, 1, 30000),
+    jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown", "jwks_refetch_cooldown", CONFIG_DEFAULTS.jwks_refetch_cooldown, 0, 3600),
+  };
+  return {
+    metadataPath: compileMetadataPath(raw),
+    authorizationServers,
+    scopesSupported,
+    tokenHeader,
+    tokenHeaderKey: tokenHeader.toLowerCase(),
+    forwardToken: readBoolean(raw, "forward_authorization_header", "forward_authorization_header", CONFIG_DEFAULTS.forward_authorization_header),
+    acl,
+    ...compileResource(raw),
+    resourceName: readOptionalString(raw, "resource_name", "resource_name"),
+    maxBodySize: readNumber(raw, "max_body_size", "max_body_size", CONFIG_DEFAULTS.max_body_size, 1, 67108864),
+    runOnPreflight: readBoolean(raw, "run_on_preflight", "run_on_preflight", CONFIG_DEFAULTS.run_on_preflight),
+    tokenCacheTtlSeconds,
+    tokenCacheSize: readNumber(raw, "token_cache_size", "token_cache_size", CONFIG_DEFAULTS.token_cache_size, 0, 1000000),
+    verification: {
+      issuers: new Map(authorizationServers.map((server) => [server.issuer, server])),
+      ...verificationSettings,
+    },
+    verificationFingerprint: fingerprintVerification(authorizationServers, verificationSettings, tokenCacheTtlSeconds),
+  };
+}

@@ -1,0 +1,27 @@
+import { InvalidRequest } from "./refusals";
+
+/** `scheme://host[:port]` of a URL; WHATWG URL parsing already drops the scheme's default port. */
+export function parseOrigin(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+/**
+ * The origin a client used, from Kong's forwarded scheme/host/port (Kong honours X-Forwarded-*
+ * only from trusted_ips). Default ports are omitted (RFC 6454 §4). The host comes from the
+ * request, so anything that does not parse as a URL authority is refused rather than echoed.
+ */
+export function formatForwardedOrigin(scheme: string, host: string, port: number | undefined): string {
+  const normalizedScheme = scheme.toLowerCase();
+  if (normalizedScheme !== "http" && normalizedScheme !== "https") {
+    throw new InvalidRequest("the request's scheme cannot be used for a resource URL", `forwarded scheme '${scheme}'`);
+  }
+  let url: URL;
+  try {
+    if (host === "" || /[/?#@\\\s]/.test(host)) throw new TypeError("not a plain host");
+    url = new URL(`${normalizedScheme}://${host}`);
+  } catch {
+    throw new InvalidRequest("the request's Host cannot be used for a resource URL", "forwarded host is not a plain host");
+  }
+  if (port !== undefined && Number.isInteger(port) && port > 0 && port < 65536) url.port = String(port);
+  return parseOrigin(url);
+}

@@ -1,0 +1,109 @@
+/**
+ * Every way the gate can refuse a request, as values. Core modules throw these; one function
+ * (`renderRefusal` in refusal-response.ts) turns them into status, challenge and body.
+ *
+ * `description` goes to the client (RFC 6750 §3 error_description: it must never contain the
+ * token); `detail` goes only to the operator's log and may name expected and received values.
+ */
+export type OperatorLogLevel = "err" | "warn" | "notice";
+
+export abstract class Refusal extends Error {
+  abstract readonly status: number;
+  /**
+   * Kong log level for this refusal, or undefined when it is the client's own business (a
+   * missing token is every client's first step). Each log line costs a PDK round trip.
+   */
+  readonly logLevel: OperatorLogLevel | undefined = undefined;
+
+  constructor(
+    readonly description: string,
+    readonly detail: string = description,
+  ) {
+    super(description);
+    this.name = new.target.name;
+  }
+}
+
+/** RFC 6750 §3.1: the request carries no credential at all; the challenge has no `error`. */
+export class MissingToken extends Refusal {
+  readonly status = 401;
+  constructor() {
+    super("no bearer token in the request");
+  }
+}
+
+/** RFC 6750 §3.1 invalid_request: malformed credential, or the credential sent twice. */
+export class InvalidRequest extends Refusal {
+  readonly status = 400;
+}
+
+/** RFC 6750 §3.1 invalid_token: expired, revoked, malformed, wrong issuer/audience, bad signature. */
+export class InvalidToken extends Refusal {
+  readonly status = 401;
+  override readonly logLevel = "warn";
+}
+
+/** RFC 6750 §3.1 insufficient_scope: a valid token whose scopes do not allow the JSON-RPC call. */
+export class InsufficientScope extends Refusal {
+  readonly status = 403;
+  override readonly logLevel = "notice";
+  constructor(
+    description: string,
+    detail: string,
+    /** Scopes that would let the request through; empty when no configured scope would. */
+    readonly requiredScopes: readonly string[],
+  ) {
+    super(description, detail);
+  }
+}
+
+/**
+ * The authorization server's keys cannot be had (unreachable, timed out, invalid answer) and no
+ * cached key can decide. Not the client's fault: a 401 would send it into a login loop.
+ */
+export class KeysUnavailable extends Refusal {
+  readonly status = 503;
+  override readonly logLevel = "err";
+  constructor(
+    detail: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super("the authorization server's signing keys are temporarily unavailable", detail);
+  }
+}
+
+/** The body is larger than `max_body_size`, or Kong could not hand it over. */
+export class BodyTooLarge extends Refusal {
+  readonly status = 413;
+  override readonly logLevel = "notice";
+}
+
+/** With the ACL on, only JSON bodies can be judged (MCP Streamable HTTP posts application/json). */
+export class UnsupportedMediaType extends Refusal {
+  readonly status = 415;
+}
+
+/** The body is not JSON-RPC the ACL can judge (JSON-RPC 2.0 §5.1: parse error / invalid request). */
+export class InvalidJsonRpc extends Refusal {
+  readonly status = 400;
+  constructor(
+    description: string,
+    readonly jsonRpcCode: -32700 | -32600,
+  ) {
+    super(description);
+  }
+}
+
+/** RFC 9728 metadata is read-only: only GET and HEAD. */
+export class MetadataMethodNotAllowed extends Refusal {
+  readonly status = 405;
+  constructor(method: string) {
+    super("protected resource metadata supports only GET and HEAD", `metadata requested with ${method}`);
+  }
+}
+
+/** The plugin cannot decide (bad configuration, unexpected exception): refuse, never pass. */
+export class GateFailure extends Refusal {
+  readonly status = 500;
+  override readonly logLevel = "err";
+}

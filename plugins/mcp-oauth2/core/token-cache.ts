@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
+import type { VerifiedToken } from "./access-token-verifier";
+
+export interface TokenCacheSettings {
+  /** Verdicts are only reused under the verification settings they were reached with. */
+  readonly verificationFingerprint: string;
+  readonly tokenCacheTtlSeconds: number;
+  readonly tokenCacheSize: number;
+}
+
+/** Caches of different configurations kept at once (one per route configuration in practice). */
+const MAX_CONFIGURATIONS = 32;
+
+/**
+ * Verified tokens by SHA-256 of the token (the token itself is never kept), per verification
+ * settings, each bounded (LRU) and kept for min(token_cache_ttl, exp - now). Callers re-check
+ * `exp` on every hit.
+ */
+export class TokenCache {
+  private readonly caches = new LRUCache<string, LRUCache<string, VerifiedToken>>({ max: MAX_CONFIGURATIONS });
+
+  private cacheFor(settings: TokenCacheSettings, create: boolean): LRUCache<string, VerifiedToken> | undefined {
+    if (settings.tokenCacheTtlSeconds <= 0 || settings.tokenCacheSize < 1) return undefined;
+    const key = `${settings.verificationFingerprint}/${settings.tokenCacheSize}`;
+    let cache = this.caches.get(key);
+    if (cache === undefined && create) {
+      cache = new LRUCache<string, VerifiedToken>({ max: settings.tokenCacheSize });
+      this.caches.set(key, cache);
+    }
+    return cache;
+  }
+
+  /** The cached verdict for `token`, if any (expiry not re-checked here). */
+  get(settings: TokenCacheSettings, token: string): VerifiedToken | undefined {
+    return this.cacheFor(settings, false)?.get(hashToken(token));
+  }
+
+  /** Remembers a verdict until min(ttl, exp - now). */
+  remember(settings: TokenCacheSettings, token: string, verified: VerifiedToken, nowSeconds: number): void {
+    const ttlSeconds = Math.min(settings.tokenCacheTtlSeconds, verified.expiresAt - nowSeconds);
+    if (ttlSeconds <= 0) return;
+    this.cacheFor(settings, true)?.set(hashToken(token), verified, { ttl: Math.floor(ttlSeconds * 1000) });
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}

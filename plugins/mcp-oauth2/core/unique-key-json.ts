@@ -1,0 +1,80 @@
+/**
+ * JSON parsing that refuses duplicate member names. RFC 8259 §4 leaves duplicates to the parser
+ * and parsers disagree (first or last wins), so a gate that judges `method` one way while the
+ * upstream reads it another could be bypassed; RFC 7515 §5.2 and RFC 7519 §4 allow rejecting.
+ */
+export class DuplicateKeyError extends SyntaxError {
+  constructor(readonly key: string) {
+    super(`duplicate member name "${key}"`);
+    this.name = "DuplicateKeyError";
+  }
+}
+
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Index of the quote that closes the string opened at `start`. */
+function findStringEnd(text: string, start: number): number {
+  let end = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
+}
+
+/**
+ * The first member name repeated within one object nested at most `maxDepth` deep (1 = the top
+ * level), or undefined. Expects text that JSON.parse accepted; walks it once without recursion,
+ * so hostile nesting cannot exhaust the stack.
+ */
+function findDuplicateKey(text: string, maxDepth: number): string | undefined {
+  const containers: Array<Set<string> | null | false> = []; // Set: tracked object, null: deep object, false: array
+  let expectKey = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === QUOTE) {
+      const end = findStringEnd(text, index);
+      const keys = containers[containers.length - 1];
+      if (expectKey && keys) {
+        const raw = text.slice(index + 1, end);
+        const key = raw.includes("\\") ? (JSON.parse(text.slice(index, end + 1)) as string) : raw;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      index = end;
+    } else if (code === OPEN_OBJECT) {
+      containers.push(containers.length < maxDepth ? new Set() : null);
+      expectKey = true;
+    } else if (code === OPEN_ARRAY) {
+      containers.push(false);
+      expectKey = false;
+    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
+      containers.pop();
+      expectKey = false;
+    } else if (code === COMMA) {
+      expectKey = containers[containers.length - 1] !== false;
+    } else if (code === COLON) {
+      expectKey = false;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * JSON.parse, then a refusal of duplicate member names in objects nested at most `maxDepth`
+ * deep. Throws SyntaxError (or DuplicateKeyError).
+ */
+export function parseJsonWithUniqueKeys(text: string, maxDepth = Infinity): unknown {
+  const value: unknown = JSON.parse(text);
+  const duplicate = findDuplicateKey(text, maxDepth);
+  if (duplicate !== undefined) throw new DuplicateKeyError(duplicate);
+  return value;
+}

@@ -1,0 +1,107 @@
+import { decideAccess, type Decision, type GateServices, type HeaderMap, type RequestSource } from "./core/access-decision";
+import { ConfigError } from "./core/config-error";
+import { compileGatePolicy, type GatePolicy } from "./core/gate-config";
+import { renderRefusal, toRefusal } from "./core/gate-response";
+import { JwksRegistry } from "./core/jwks-registry";
+import { formatForwardedOrigin } from "./core/public-origin";
+import { TokenCache } from "./core/token-cache";
+
+/**
+ * The PDK calls this plugin makes, typed as they arrive over Kong's msgpack bridge: only the first
+ * Lua return value, nil as undefined, header values as arrays, the raw body as bytes.
+ */
+interface KongPdk {
+  request: {
+    get_path(): Promise<string>;
+    get_method(): Promise<string>;
+    get_headers(maxHeaders: number): Promise<Record<string, string | string[]> | undefined>;
+    get_raw_body(maxBytes: number): Promise<Uint8Array | string | undefined>;
+    get_forwarded_scheme(): Promise<string>;
+    get_forwarded_host(): Promise<string>;
+    get_forwarded_port(): Promise<number | undefined>;
+  };
+  response: { exit(status: number, body: string, headers: Record<string, string>): Promise<void> };
+  service: { request: { clear_header(name: string): Promise<void> } };
+  ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
+  log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>>;
+}
+
+/** Kong's get_headers accepts at most 1000; beyond it a duplicate token header could hide. */
+const MAX_HEADERS = 1000;
+const SHARED_CONTEXT_KEY = "mcp_oauth2";
+
+/** Shared by every instance in this process: instances are recreated per worker and config change. */
+const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: Date.now };
+const compiledPolicies = new Map<string, GatePolicy | ConfigError>();
+const MAX_COMPILED_POLICIES = 64;
+
+/** Compiles a config once per distinct config (Kong sends the same one for each worker). */
+function compilePolicyOnce(config: unknown): GatePolicy | ConfigError {
+  const key = JSON.stringify(config);
+  let policy = compiledPolicies.get(key);
+  if (policy === undefined) {
+    try {
+      policy = compileGatePolicy(config);
+    } catch (error) {
+      policy = error instanceof ConfigError ? error : new ConfigError("config", String(error));
+    }
+    if (compiledPolicies.size >= MAX_COMPILED_POLICIES) compiledPolicies.delete(compiledPolicies.keys().next().value!);
+    compiledPolicies.set(key, policy);
+  }
+  return policy;
+}
+
+function toHeaderMap(headers: Record<string, string | string[]> | undefined): HeaderMap {
+  const map = new Map<string, readonly string[]>();
+  for (const [name, value] of Object.entries(headers ?? {})) map.set(name.toLowerCase(), Array.isArray(value) ? value : [value]);
+  return map;
+}
+
+function toBytes(body: Uint8Array | string | undefined): Uint8Array | undefined {
+  return typeof body === "string" ? Buffer.from(body, "utf8") : body;
+}
+
+/** The request as the decision sees it: a PDK call per fact, made only when the decision asks. */
+function readRequestFromKong(kong: KongPdk): RequestSource {
+  return {
+    path: () => kong.request.get_path(),
+    method: () => kong.request.get_method(),
+    headers: async () => toHeaderMap(await kong.request.get_headers(MAX_HEADERS)),
+    body: async (maxBytes) => toBytes(await kong.request.get_raw_body(maxBytes)),
+    forwardedOrigin: async () =>
+      formatForwardedOrigin(await kong.request.get_forwarded_scheme(), await kong.request.get_forwarded_host(), await kong.request.get_forwarded_port()),
+  };
+}
+
+async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
+  if (decision.kind === "respond") {
+    if (decision.log !== undefined) await kong.log[decision.log.level](decision.log.message);
+    // exit never returns under Kong: nothing may follow it.
+    return kong.response.exit(decision.response.status, decision.response.body, { ...decision.response.headers });
+  }
+  for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
+  await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
+}
+
+/**
+ * The access phase: read the request once, decide once, answer once. Kong proxies a request
+ * whose handler throws, so every failure here ends in a refusal.
+ */
+export class McpOAuth2Plugin {
+  private readonly policy: GatePolicy | ConfigError;
+
+  constructor(config: unknown) {
+    this.policy = compilePolicyOnce(config);
+  }
+
+  async access(kong: KongPdk): Promise<void> {
+    try {
+      return await carryOut(kong, await decideAccess(this.policy, readRequestFromKong(kong), services));
+    } catch (error) {
+      const refusal = toRefusal(error);
+      const failure = renderRefusal(refusal, {});
+      await kong.log.err(`mcp-oauth2: refusing after a failure: ${refusal.detail}`).catch(() => undefined);
+      return kong.response.exit(failure.status, failure.body, { ...failure.headers });
+    }
+  }
+}

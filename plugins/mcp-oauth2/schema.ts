@@ -1,0 +1,86 @@
+import { CONFIG_DEFAULTS, SUPPORTED_ALGORITHMS } from "./core/gate-config";
+
+/**
+ * Kong plugin schema, in the shape kong-pdk dumps (the plugin server wraps it as the `config`
+ * record). Only attributes Kong 3.9's metaschema accepts for external plugins: type, required,
+ * default, description (10-500 characters), elements, fields, one_of, between, len_min.
+ */
+interface KongFieldAttributes {
+  type: "string" | "number" | "integer" | "boolean" | "array" | "record";
+  description: string;
+  required?: boolean;
+  default?: string | number | boolean | readonly string[] | readonly never[];
+  one_of?: readonly string[];
+  between?: readonly [number, number];
+  len_min?: number;
+  elements?: KongFieldAttributes;
+  fields?: readonly KongField[];
+}
+
+type KongField = Readonly<Record<string, KongFieldAttributes>>;
+
+const authorizationServerFields: readonly KongField[] = [
+  { url: { type: "string", required: true, description: "Authorization server URL listed in the protected resource metadata; clients discover its metadata from it. For Keycloak: https://<host>/realms/<realm>." } },
+  { issuer: { type: "string", required: false, description: "Issuer identifier compared exactly with the token's iss claim. Defaults to the url. Keycloak's issuer follows the hostname tokens were requested through." } },
+  { audience: { type: "string", required: true, description: "Audience the token's aud claim must contain for this server, usually the public MCP URL (Keycloak: an Audience mapper on the client scope)." } },
+  { jwks_uri: { type: "string", required: true, default: CONFIG_DEFAULTS.jwks_uri, description: "JWKS location: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/certs." } },
+];
+
+const scopeMappingFields: readonly KongField[] = [
+  { scope: { type: "string", required: true, description: "Scope (or role, per acl_claim) that grants the methods below. Permissions of several scopes add up." } },
+  {
+    methods: {
+      type: "array",
+      required: true,
+      len_min: 1,
+      elements: { type: "string", description: "A JSON-RPC method pattern: tools/list, notifications/*, *, or per item tools/call:<glob>, resources/read:<glob>, prompts/get:<glob>." },
+      description: "JSON-RPC methods this scope allows: exact (tools/list), prefix (notifications/*), everything (*), or items by glob (tools/call:weather_*, resources/read:docs://*).",
+    },
+  },
+];
+
+export const schema: readonly KongField[] = [
+  { metadata_path: { type: "string", required: true, default: CONFIG_DEFAULTS.metadata_path, description: "Path of the OAuth 2.0 protected resource metadata (RFC 9728). Served at this path and at this path followed by the resource path, e.g. /.well-known/oauth-protected-resource/mcp." } },
+  {
+    authorization_servers: {
+      type: "array",
+      required: true,
+      len_min: 1,
+      elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience and JWKS.", fields: authorizationServerFields },
+      description: "Authorization servers whose tokens are accepted. A token is checked only against the server whose issuer equals its iss claim.",
+    },
+  },
+  { scopes_supported: { type: "array", required: true, default: [], elements: { type: "string", description: "An OAuth scope clients may request." }, description: "Scopes advertised in the metadata and asked for in 401 challenges (scope parameter). Empty: not advertised." } },
+  { header_name: { type: "string", required: true, default: CONFIG_DEFAULTS.header_name, description: "Request header carrying 'Bearer <token>'. It is removed before proxying unless forward_authorization_header is on." } },
+  { forward_authorization_header: { type: "boolean", required: true, default: CONFIG_DEFAULTS.forward_authorization_header, description: "Pass the token header to the upstream MCP server. Off by default: the MCP specification forbids token passthrough." } },
+  { enable_acl: { type: "boolean", required: true, default: CONFIG_DEFAULTS.enable_acl, description: "Authorize each JSON-RPC call (method, tool, resource, prompt) against scope_method_mapping. Off: any valid token passes." } },
+  { acl_claim: { type: "string", required: true, default: CONFIG_DEFAULTS.acl_claim, description: "Token claim holding the granted scopes: space-delimited string or array. Dot paths work, e.g. realm_access.roles or mcp_scopes." } },
+  {
+    scope_method_mapping: {
+      type: "array",
+      required: true,
+      default: [],
+      elements: { type: "record", description: "A scope and the JSON-RPC methods it allows.", fields: scopeMappingFields },
+      description: "Which scope allows which JSON-RPC methods when enable_acl is on. Empty with the ACL on: every request is refused.",
+    },
+  },
+  { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: [0, 86400], description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
+  { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: [0, 1000000], description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
+  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: [1, 30000], description: "Milliseconds allowed for fetching a JWKS. Requests that cannot be decided without it get 503 with Retry-After." } },
+  { resource: { type: "string", required: false, description: "Canonical public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp. Its origin is used in metadata and challenges instead of the request's host." } },
+  { resource_name: { type: "string", required: false, description: "Human-readable name of the MCP server, shown by clients (resource_name in the metadata)." } },
+  {
+    allowed_algorithms: {
+      type: "array",
+      required: true,
+      len_min: 1,
+      default: CONFIG_DEFAULTS.allowed_algorithms,
+      elements: { type: "string", one_of: SUPPORTED_ALGORITHMS, description: "An asymmetric JWS algorithm." },
+      description: "JWS algorithms accepted for token signatures. Only asymmetric algorithms; none and HMAC are always refused.",
+    },
+  },
+  { clock_skew: { type: "integer", required: true, default: CONFIG_DEFAULTS.clock_skew, between: [0, 300], description: "Seconds of clock difference tolerated when checking exp, nbf and iat." } },
+  { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: [1, 67108864], description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
+  { run_on_preflight: { type: "boolean", required: true, default: CONFIG_DEFAULTS.run_on_preflight, description: "Require a token on OPTIONS requests too. Turn off to let CORS preflights through without one." } },
+  { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: [0, 3600], description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },
+];

@@ -1,0 +1,54 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JWK } from "jose";
+
+/** How the JWKS endpoint misbehaves, for fault tests. */
+export type JwksFault = { kind: "status"; status: number } | { kind: "body"; body: string } | { kind: "delay"; ms: number };
+
+/**
+ * A real JWKS endpoint on 127.0.0.1: serves the current keys at /.well-known/jwks.json (and any
+ * path), counts requests, and can be made to fail. Closes its sockets on close().
+ */
+export class JwksServer {
+  keys: JWK[] = [];
+  fault: JwksFault | undefined;
+  requestCount = 0;
+  private readonly server: Server;
+
+  private constructor(keys: JWK[]) {
+    this.keys = keys;
+    this.server = createServer((request, response) => {
+      this.requestCount++;
+      const fault = this.fault;
+      const answer = () => {
+        if (fault?.kind === "status") response.writeHead(fault.status).end("failure");
+        else if (fault?.kind === "body") response.writeHead(200, { "content-type": "application/json" }).end(fault.body);
+        else response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: this.keys }));
+      };
+      if (fault?.kind === "delay") {
+        const timer = setTimeout(answer, fault.ms);
+        request.socket.once("close", () => clearTimeout(timer));
+      } else answer();
+    });
+  }
+
+  static async start(keys: JWK[] = []): Promise<JwksServer> {
+    const jwks = new JwksServer(keys);
+    await new Promise<void>((resolve) => jwks.server.listen(0, "127.0.0.1", resolve));
+    return jwks;
+  }
+
+  /** Base URL, e.g. http://127.0.0.1:40123 (use as an authorization server `url`). */
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get jwksUri(): string {
+    return `${this.url}/.well-known/jwks.json`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

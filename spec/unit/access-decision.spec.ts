@@ -1,0 +1,95 @@
+import { expect } from "chai";
+import { decideAccess, type GateServices, type RequestSource } from "../../plugins/mcp-oauth2/core/access-decision";
+import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
+import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
+import { JwksServer } from "../support/jwks-server";
+import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
+
+const RESOURCE = "https://mcp.example.com/mcp";
+
+/** A request source from plain values that records which facts the decision asked for. */
+function plainRequest(facts: { path?: string; method?: string; headers?: Record<string, string[]>; body?: string }): RequestSource & { asked: string[] } {
+  const asked: string[] = [];
+  const note = <T>(fact: string, value: T) => {
+    asked.push(fact);
+    return Promise.resolve(value);
+  };
+  return {
+    asked,
+    path: () => note("path", facts.path ?? "/mcp"),
+    method: () => note("method", facts.method ?? "POST"),
+    headers: () => note("headers", new Map(Object.entries(facts.headers ?? {}))),
+    body: () => note("body", Buffer.from(facts.body ?? "")),
+    forwardedOrigin: () => note("forwardedOrigin", "http://gateway.test"),
+  };
+}
+
+describe("access-decision", () => {
+  let jwks: JwksServer;
+  let key: TestSigningKey;
+  let clock: number;
+  let services: GateServices;
+
+  before(async () => {
+    key = await createSigningKey("ES256", "decision-key");
+    jwks = await JwksServer.start([key.publicJwk]);
+  });
+
+  after(() => jwks.close());
+
+  beforeEach(() => {
+    clock = Date.now();
+    jwks.requestCount = 0;
+    services = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: () => clock };
+  });
+
+  const policyWith = (config: Record<string, unknown> = {}) =>
+    compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: RESOURCE }], resource: RESOURCE, ...config });
+
+  it("verifies a token once and answers later requests from the cache until exp", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, expiresIn: 60 });
+    const policy = policyWith({ clock_skew: 0 });
+    const headers = { authorization: [`Bearer ${token}`] };
+    expect((await decideAccess(policy, plainRequest({ headers }), services)).kind).to.equal("proceed");
+    expect((await decideAccess(policy, plainRequest({ headers }), services)).kind).to.equal("proceed");
+    expect(jwks.requestCount).to.equal(1);
+    clock += 61_000;
+    const expired = await decideAccess(policy, plainRequest({ headers }), services);
+    expect(expired.kind === "respond" && expired.response.headers["WWW-Authenticate"]).to.contain('error_description="the token has expired"');
+  });
+
+  it("asks only for path and headers to refuse a missing token when resource is configured", async () => {
+    const request = plainRequest({});
+    const decision = await decideAccess(policyWith(), request, services);
+    expect(decision.kind === "respond" && decision.response.status).to.equal(401);
+    expect(request.asked).to.deep.equal(["path", "headers"]);
+  });
+
+  it("asks for the method only on a refusal when run_on_preflight is off", async () => {
+    const request = plainRequest({ method: "OPTIONS" });
+    const decision = await decideAccess(policyWith({ run_on_preflight: false }), request, services);
+    expect(decision).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: [] });
+    expect(request.asked).to.deep.equal(["path", "headers", "method"]);
+  });
+
+  it("never throws: a failing request source becomes a 500 refusal with an operator log", async () => {
+    const broken: RequestSource = { ...plainRequest({}), headers: () => Promise.reject(new TypeError("socket closed")) };
+    const decision = await decideAccess(policyWith(), broken, services);
+    expect(decision.kind).to.equal("respond");
+    if (decision.kind !== "respond") return;
+    expect(decision.response.status).to.equal(500);
+    expect(JSON.parse(decision.response.body)).to.deep.equal({ error: "server_error", error_description: "the gateway could not decide on this request" });
+    expect(decision.log?.level).to.equal("err");
+    expect(decision.log?.message).to.contain("unexpected error: TypeError: socket closed");
+  });
+
+  it("refuses an unusable Host instead of echoing it into the challenge", async () => {
+    const request: RequestSource = { ...plainRequest({}), forwardedOrigin: () => Promise.reject(new (require("../../plugins/mcp-oauth2/core/refusals").InvalidRequest)("the request's Host cannot be used for a resource URL")) };
+    const decision = await decideAccess(policyWith({ resource: undefined }), request, services);
+    expect(decision.kind === "respond" && decision.response.status).to.equal(400);
+    expect(decision.kind === "respond" && decision.response.headers["WWW-Authenticate"]).to.equal(
+      'Bearer error="invalid_request", error_description="the request\'s Host cannot be used for a resource URL"',
+    );
+  });
+});

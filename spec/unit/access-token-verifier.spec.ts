@@ -1,0 +1,174 @@
+import { expect } from "chai";
+import { isExpired, readClaim, verifyAccessToken } from "../../plugins/mcp-oauth2/core/access-token-verifier";
+import { compileGatePolicy, type VerificationPolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
+import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
+import { JwksServer } from "../support/jwks-server";
+import { createSigningKey, encodeSegment, signAccessToken, signRawRs256, type TestSigningKey } from "../support/token-factory";
+
+const AUDIENCE = "https://mcp.example.com/mcp";
+
+describe("access-token-verifier", () => {
+  let jwks: JwksServer;
+  let otherJwks: JwksServer;
+  let rsaKey: TestSigningKey;
+  let otherIssuerKey: TestSigningKey;
+  let policy: VerificationPolicy;
+  let registry: JwksRegistry;
+  const now = () => Date.now() / 1000;
+
+  before(async () => {
+    rsaKey = await createSigningKey("RS256", "rsa-1");
+    otherIssuerKey = await createSigningKey("RS256", "other-1");
+    jwks = await JwksServer.start([rsaKey.publicJwk]);
+    otherJwks = await JwksServer.start([otherIssuerKey.publicJwk]);
+    policy = compileGatePolicy({
+      authorization_servers: [
+        { url: jwks.url, issuer: jwks.url, audience: AUDIENCE },
+        { url: otherJwks.url, audience: "https://other.example.com/mcp" },
+      ],
+      acl_claim: "realm_access.roles",
+      jwks_refetch_cooldown: 0,
+    }).verification;
+  });
+
+  after(async () => {
+    await jwks.close();
+    await otherJwks.close();
+  });
+
+  beforeEach(() => {
+    registry = new JwksRegistry();
+    jwks.requestCount = 0;
+    otherJwks.requestCount = 0;
+  });
+
+  async function expectInvalid(token: string, description: string): Promise<InvalidToken> {
+    try {
+      await verifyAccessToken(token, policy, registry, now());
+    } catch (error) {
+      expect(error).to.be.instanceOf(InvalidToken);
+      expect((error as InvalidToken).description).to.equal(description);
+      return error as InvalidToken;
+    }
+    throw new Error("the token was accepted");
+  }
+
+  it("accepts a Keycloak-shaped token and keeps issuer, subject, client id, expiry and ACL claim values", async () => {
+    const token = await signAccessToken(rsaKey, {
+      issuer: jwks.url,
+      audience: [AUDIENCE, "account"],
+      expiresIn: 600,
+      claims: { sub: "alice", azp: "mcp-client", realm_access: { roles: ["mcp:tools", "offline_access"] } },
+    });
+    const verified = await verifyAccessToken(token, policy, registry, now());
+    expect(verified).to.deep.include({ issuer: jwks.url, subject: "alice", clientId: "mcp-client", scopes: ["mcp:tools", "offline_access"] });
+    expect(verified.expiresAt).to.be.closeTo(now() + 600, 5);
+  });
+
+  it("accepts typ at+jwt and an absent typ, and client_id when azp is absent", async () => {
+    for (const typ of ["at+jwt", "application/at+jwt", undefined]) {
+      const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, header: { typ }, claims: { azp: undefined, client_id: "machine" } });
+      expect((await verifyAccessToken(token, policy, registry, now())).clientId).to.equal("machine");
+    }
+  });
+
+  it("refuses an unknown issuer without fetching any key set", async () => {
+    const token = await signAccessToken(rsaKey, { issuer: "https://evil.example.com", audience: AUDIENCE });
+    const error = await expectInvalid(token, "the token was not issued by an accepted authorization server");
+    expect(error.detail).to.contain('unknown issuer "https://evil.example.com"');
+    expect(jwks.requestCount + otherJwks.requestCount).to.equal(0);
+  });
+
+  it("verifies against the issuer's own key set only: another issuer's key does not verify", async () => {
+    const token = await signAccessToken(otherIssuerKey, { issuer: jwks.url, audience: AUDIENCE, header: { kid: "rsa-1" } });
+    await expectInvalid(token, "the token signature is invalid");
+    expect(otherJwks.requestCount).to.equal(0);
+  });
+
+  it("refuses a token whose audience is only Keycloak's account, naming expected and received values to the operator", async () => {
+    const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: "account" });
+    const error = await expectInvalid(token, "the token is not meant for this resource (audience)");
+    expect(error.detail).to.equal(`audience mismatch: expected "${AUDIENCE}", got "account"`);
+  });
+
+  it("refuses a missing or object audience", async () => {
+    await expectInvalid(await signAccessToken(rsaKey, { issuer: jwks.url }), "the token is not meant for this resource (audience)");
+    await expectInvalid(await signAccessToken(rsaKey, { issuer: jwks.url, claims: { aud: { value: AUDIENCE } as unknown as string } }), "the token is not meant for this resource (audience)");
+  });
+
+  it("checks exp (required, numeric), nbf and iat with the clock skew", async () => {
+    const issued = { issuer: jwks.url, audience: AUDIENCE };
+    await expectInvalid(await signAccessToken(rsaKey, { ...issued, expiresIn: -31 }), "the token has expired");
+    await verifyAccessToken(await signAccessToken(rsaKey, { ...issued, expiresIn: -20 }), policy, registry, now());
+    await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { exp: undefined } }), "the token has no valid expiry (exp)");
+    await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { exp: String(now() + 60) as unknown as number } }), "the token has no valid expiry (exp)");
+    await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { nbf: Math.floor(now()) + 120 } }), "the token is not valid yet (nbf)");
+    await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { iat: Math.floor(now()) + 120 } }), "the token was issued in the future (iat)");
+  });
+
+  it("refuses algorithms outside allowed_algorithms, other token types and critical extensions", async () => {
+    const strict = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], allowed_algorithms: ["ES256"] }).verification;
+    const rs256Token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE });
+    await verifyAccessToken(rs256Token, strict, registry, now()).then(
+      () => expect.fail("RS256 accepted"),
+      (error: InvalidToken) => expect(error.detail).to.equal('alg "RS256" is not in allowed_algorithms'),
+    );
+    await expectInvalid(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, header: { typ: "logout+jwt" } }), "the token type is not an access token");
+    const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
+    await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1", crit: ["exp"], exp: 1 }, claims), "the token uses critical header extensions");
+  });
+
+  it("refuses alg none and HS256 signed with the public key", async () => {
+    const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
+    await expectInvalid(`${encodeSegment({ alg: "none", typ: "JWT" })}.${encodeSegment(claims)}.`, "the token is not a signed JWT");
+    const { createHmac } = await import("node:crypto");
+    const signingInput = `${encodeSegment({ alg: "HS256", kid: "rsa-1" })}.${encodeSegment(claims)}`;
+    const mac = createHmac("sha256", JSON.stringify(rsaKey.publicJwk)).update(signingInput).digest("base64url");
+    await expectInvalid(`${signingInput}.${mac}`, "the token's signing algorithm is not accepted");
+  });
+
+  it("refuses JWE, malformed segments, duplicate claims and oversized tokens", async () => {
+    await expectInvalid("a.b.c.d.e", "encrypted tokens (JWE) are not accepted");
+    await expectInvalid("abc.d*f.ghi", "the token is not a signed JWT");
+    const duplicateIss = `{"iss":"https://evil.example.com","iss":"${jwks.url}","aud":"${AUDIENCE}","exp":${Math.floor(now()) + 60}}`;
+    const error = await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1" }, duplicateIss), "the token payload is not valid JSON");
+    expect(error.detail).to.equal('token payload: duplicate member name "iss"');
+    await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(7000)}.c`, "the token is too large");
+  });
+
+  it("refuses an unknown kid after one refetch, and accepts a key added by rotation", async () => {
+    await verifyAccessToken(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE }), policy, registry, now());
+    const rotated = await createSigningKey("RS256", "rsa-2");
+    const token = await signAccessToken(rotated, { issuer: jwks.url, audience: AUDIENCE });
+    await expectInvalid(token, "no signing key of the authorization server matches the token");
+    expect(jwks.requestCount).to.equal(2);
+    jwks.keys = [rsaKey.publicJwk, rotated.publicJwk];
+    expect((await verifyAccessToken(token, policy, registry, now())).issuer).to.equal(jwks.url);
+    expect(jwks.requestCount).to.equal(3);
+  });
+
+  it("answers KeysUnavailable (not InvalidToken) when the key set cannot be fetched", async () => {
+    jwks.fault = { kind: "status", status: 500 };
+    try {
+      await verifyAccessToken(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE }), policy, registry, now());
+      expect.fail("accepted");
+    } catch (error) {
+      expect(error).to.be.instanceOf(KeysUnavailable);
+      expect((error as KeysUnavailable).detail).to.equal(`JWKS ${jwks.jwksUri} answered HTTP 500`);
+    } finally {
+      jwks.fault = undefined;
+    }
+  });
+
+  it("isExpired allows exactly the clock skew", () => {
+    expect(isExpired(1000, 30, 1029.9)).to.equal(false);
+    expect(isExpired(1000, 30, 1030)).to.equal(true);
+  });
+
+  it("readClaim follows dot paths and prefers a claim literally named with dots", () => {
+    expect(readClaim({ realm_access: { roles: ["a"] } }, ["realm_access", "roles"])).to.deep.equal(["a"]);
+    expect(readClaim({ "realm_access.roles": ["literal"], realm_access: { roles: ["a"] } }, ["realm_access", "roles"])).to.deep.equal(["literal"]);
+    expect(readClaim({ realm_access: ["x"] }, ["realm_access", "roles"])).to.equal(undefined);
+  });
+});

@@ -1,0 +1,237 @@
+import { expect } from "chai";
+import { McpOAuth2Plugin } from "../../plugins/mcp-oauth2/handler";
+import { FakeKong, type FakeRequest } from "../support/fake-kong";
+import { JwksServer } from "../support/jwks-server";
+import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
+
+const RESOURCE = "https://mcp.example.com/mcp";
+
+describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
+  let jwks: JwksServer;
+  let key: TestSigningKey;
+  let baseConfig: Record<string, unknown>;
+
+  before(async () => {
+    key = await createSigningKey("RS256", "handler-key");
+    jwks = await JwksServer.start([key.publicJwk]);
+    baseConfig = {
+      authorization_servers: [{ url: jwks.url, issuer: jwks.url, audience: RESOURCE }],
+      scopes_supported: ["mcp:tools", "mcp:resources"],
+      scope_method_mapping: [
+        { scope: "mcp:tools", methods: ["initialize", "notifications/*", "tools/*"] },
+        { scope: "mcp:resources", methods: ["resources/*"] },
+      ],
+      jwks_refetch_cooldown: 0,
+    };
+  });
+
+  after(() => jwks.close());
+
+  async function run(config: Record<string, unknown>, request: FakeRequest): Promise<FakeKong> {
+    const fake = new FakeKong(request);
+    await new McpOAuth2Plugin({ ...baseConfig, ...config, __plugin_id: "p1", __seq__: 1, __key__: "k", route_id: "r1" }).access(fake.kong as never);
+    return fake;
+  }
+
+  function tokenFor(scope: string, audience = RESOURCE): Promise<string> {
+    return signAccessToken(key, { issuer: jwks.url, audience: [audience, "account"], claims: { sub: "alice", azp: "vscode", scope } });
+  }
+
+  function jsonRpc(method: string, params: Record<string, unknown> = {}): Buffer {
+    return Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }));
+  }
+
+  describe("protected resource metadata (RFC 9728)", () => {
+    it("serves the path-inserted document with the forwarded origin (default port omitted)", async () => {
+      const fake = await run({}, { method: "GET", path: "/.well-known/oauth-protected-resource/mcp", forwarded: { scheme: "https", host: "mcp.example.com", port: 443 } });
+      expect(fake.exit?.status).to.equal(200);
+      expect(fake.exit?.headers).to.deep.equal({ "Content-Type": "application/json" });
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({
+        resource: "https://mcp.example.com/mcp",
+        authorization_servers: [jwks.url],
+        bearer_methods_supported: ["header"],
+        scopes_supported: ["mcp:tools", "mcp:resources"],
+      });
+    });
+
+    it("serves the root document as the configured resource, with resource_name, without forwarded lookups", async () => {
+      const fake = await run({ resource: RESOURCE, resource_name: "Demo MCP", scopes_supported: [] }, { method: "HEAD", path: "/.well-known/oauth-protected-resource" });
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({ resource: RESOURCE, authorization_servers: [jwks.url], bearer_methods_supported: ["header"], resource_name: "Demo MCP" });
+      expect(fake.calls.map((call) => call.method)).to.deep.equal(["kong.request.get_path", "kong.request.get_method", "kong.response.exit"]);
+    });
+
+    it("answers 405 with Allow to other methods", async () => {
+      const fake = await run({}, { method: "POST", path: "/.well-known/oauth-protected-resource/mcp" });
+      expect(fake.exit?.status).to.equal(405);
+      expect(fake.exit?.headers.Allow).to.equal("GET, HEAD");
+    });
+
+    it("treats a look-alike path as an ordinary protected request", async () => {
+      const fake = await run({ resource: RESOURCE }, { method: "GET", path: "/.well-known/oauth-protected-resource-evil" });
+      expect(fake.exit?.status).to.equal(401);
+    });
+  });
+
+  describe("authentication", () => {
+    it("answers 401 with the path-inserted resource_metadata and scopes, no error, in 3 round trips when resource is configured", async () => {
+      const fake = await run({ resource: RESOURCE }, { path: "/mcp", body: jsonRpc("initialize") });
+      expect(fake.exit).to.deep.equal({
+        status: 401,
+        headers: {
+          "Content-Type": "application/json",
+          "WWW-Authenticate": 'Bearer scope="mcp:tools mcp:resources", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+        },
+        body: JSON.stringify({ error: "unauthorized", error_description: "no bearer token in the request" }),
+      });
+      expect(fake.roundTrips).to.equal(3);
+    });
+
+    it("builds resource_metadata from Kong's forwarded scheme, host and port when resource is not configured", async () => {
+      const fake = await run({}, { path: "/mcp", forwarded: { scheme: "http", host: "127.0.0.1", port: 8000 }, headers: [["Authorization", "Basic dXNlcjpwYXNz"]] });
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        'Bearer scope="mcp:tools mcp:resources", resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"',
+      );
+      expect(fake.roundTrips).to.equal(6);
+    });
+
+    it("answers 400 invalid_request to a token header sent twice and to a malformed Bearer credential", async () => {
+      const token = await tokenFor("mcp:tools");
+      for (const headers of [[["Authorization", `Bearer ${token}`], ["authorization", `Bearer ${token}`]], [["Authorization", `Bearer\t${token}`]]] as const) {
+        const fake = await run({ resource: RESOURCE }, { headers });
+        expect(fake.exit?.status).to.equal(400);
+        expect(fake.exit?.headers["WWW-Authenticate"]).to.match(/^Bearer error="invalid_request", error_description="[^"]+", resource_metadata="https:\/\/mcp.example.com\/.well-known\/oauth-protected-resource\/mcp"$/);
+      }
+    });
+
+    it("answers 401 invalid_token for a wrong audience and logs the mismatch for the operator, never the token", async () => {
+      const token = await tokenFor("mcp:tools", "account");
+      const fake = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
+      expect(fake.exit?.status).to.equal(401);
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        'Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+      );
+      expect(fake.logs).to.deep.equal([{ level: "warn", message: `mcp-oauth2: 401 on /mcp: audience mismatch: expected "${RESOURCE}", got ["account","account"]` }]);
+      expect(JSON.stringify(fake.calls)).not.to.contain(token);
+    });
+
+    it("lets a valid token through with the header stripped and the identity shared, in 4 round trips with the ACL off", async () => {
+      const token = await tokenFor("mcp:tools");
+      await run({}, { headers: [["Authorization", `Bearer ${token}`]] });
+      const fake = await run({}, { headers: [["Authorization", `Bearer ${token}`]] });
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.clearedHeaders).to.deep.equal(["Authorization"]);
+      expect(fake.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["mcp:tools"] });
+      expect(fake.calls.map((call) => call.method)).to.deep.equal([
+        "kong.request.get_path",
+        "kong.request.get_headers",
+        "kong.service.request.clear_header",
+        "kong.ctx.shared.set",
+      ]);
+      expect(fake.calls[1].args).to.deep.equal([1000]);
+    });
+
+    it("keeps the header when forward_authorization_header is on, and reads a custom header_name", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({ header_name: "X-MCP-Token", forward_authorization_header: true }, { headers: [["x-mcp-token", `bearer ${token}`]] });
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.clearedHeaders).to.deep.equal([]);
+    });
+
+    it("answers 503 with Retry-After when the JWKS is down and no key is cached", async () => {
+      const fake = await run(
+        { authorization_servers: [{ url: "http://127.0.0.1:9", audience: RESOURCE }], jwks_refetch_cooldown: 7 },
+        { headers: [["Authorization", `Bearer ${await signAccessToken(key, { issuer: "http://127.0.0.1:9", audience: RESOURCE })}`]] },
+      );
+      expect(fake.exit?.status).to.equal(503);
+      expect(fake.exit?.headers["Retry-After"]).to.equal("7");
+      expect(JSON.parse(fake.exit!.body).error).to.equal("temporarily_unavailable");
+      expect(fake.logs[0].level).to.equal("err");
+      expect(fake.logs[0].message).to.contain("JWKS http://127.0.0.1:9/.well-known/jwks.json");
+    });
+  });
+
+  describe("ACL", () => {
+    it("allows a permitted tools/call in 5 round trips", async () => {
+      const token = await tokenFor("mcp:tools");
+      const request = { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]] as const, body: jsonRpc("tools/call", { name: "weather_forecast" }) };
+      await run({ enable_acl: true }, request);
+      const fake = await run({ enable_acl: true }, request);
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.calls.map((call) => call.method)).to.deep.equal([
+        "kong.request.get_path",
+        "kong.request.get_headers",
+        "kong.request.get_raw_body",
+        "kong.service.request.clear_header",
+        "kong.ctx.shared.set",
+      ]);
+      expect(fake.calls[2].args).to.deep.equal([1048576]);
+    });
+
+    it("answers 403 insufficient_scope naming the narrowest scope plus the scopes held", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: jsonRpc("resources/read", { uri: "docs://readme" }) });
+      expect(fake.exit?.status).to.equal(403);
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://readme", scope="mcp:resources mcp:tools", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`,
+      );
+      expect(fake.logs.map((log) => log.level)).to.deep.equal(["notice"]);
+    });
+
+    it("refuses every request, GET included, when the mapping is empty", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({ enable_acl: true, scope_method_mapping: [], resource: RESOURCE }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
+      expect(fake.exit?.status).to.equal(403);
+      expect(fake.exit?.headers["WWW-Authenticate"]).not.to.contain("scope=");
+    });
+
+    it("allows a bodiless GET for any valid token, and refuses an empty POST", async () => {
+      const token = await tokenFor("");
+      const get = await run({ enable_acl: true }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
+      expect(get.exit).to.equal(undefined);
+      const post = await run({ enable_acl: true }, { method: "POST", headers: [["Authorization", `Bearer ${token}`]] });
+      expect(post.exit?.status).to.equal(400);
+      expect(JSON.parse(post.exit!.body)).to.deep.equal({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "the request has no JSON-RPC body" } });
+    });
+
+    it("answers 413 from Content-Length without reading the body, and when Kong cannot hand the body over", async () => {
+      const token = await tokenFor("mcp:tools");
+      const declared = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Length", "101"]] });
+      expect(declared.exit?.status).to.equal(413);
+      expect(declared.calls.map((call) => call.method)).not.to.include("kong.request.get_raw_body");
+      const chunked = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: Buffer.alloc(9000, 0x20), clientBodyBufferSize: 8192 });
+      expect(chunked.exit?.status).to.equal(413);
+    });
+
+    it("answers 415 to a body that is not JSON", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({ enable_acl: true }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: jsonRpc("tools/list") });
+      expect(fake.exit?.status).to.equal(415);
+    });
+  });
+
+  describe("fail closed", () => {
+    it("answers 500 and logs when the configuration is invalid", async () => {
+      const fake = await run({ authorization_servers: [] }, { headers: [] });
+      expect(fake.exit?.status).to.equal(500);
+      expect(fake.logs).to.deep.equal([{ level: "err", message: "mcp-oauth2: invalid configuration: authorization_servers: needs at least one authorization server" }]);
+    });
+
+    it("answers 500 when a PDK call fails instead of letting the request through", async () => {
+      const fake = new FakeKong({});
+      const failing = new Proxy(fake.kong as object, {
+        get: (target, name) => (name === "request" ? { get_path: () => Promise.reject(new Error("PDK method kong.request.get_path failed")) } : Reflect.get(target, name)),
+      });
+      await new McpOAuth2Plugin(baseConfig).access(failing as never);
+      expect(fake.exit?.status).to.equal(500);
+      expect(JSON.parse(fake.exit!.body).error).to.equal("server_error");
+    });
+
+    it("lets a CORS preflight through without a token only when run_on_preflight is off", async () => {
+      const open = await run({ run_on_preflight: false }, { method: "OPTIONS" });
+      expect(open.exit).to.equal(undefined);
+      expect(open.shared.get("mcp_oauth2")).to.deep.equal({ preflight: true });
+      const closed = await run({}, { method: "OPTIONS" });
+      expect(closed.exit?.status).to.equal(401);
+    });
+  });
+});

@@ -1,0 +1,130 @@
+import { expect } from "chai";
+import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
+import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
+import { JwksServer } from "../support/jwks-server";
+import { createSigningKey, type TestSigningKey } from "../support/token-factory";
+
+describe("jwks-registry", () => {
+  let jwks: JwksServer;
+  let rsa: TestSigningKey;
+  let ec: TestSigningKey;
+  let clock: number;
+  let registry: JwksRegistry;
+  const settings = { timeoutMs: 2000, cooldownMs: 10_000 };
+
+  before(async () => {
+    rsa = await createSigningKey("RS256", "rsa-1");
+    ec = await createSigningKey("ES256", "ec-1");
+    jwks = await JwksServer.start();
+  });
+
+  after(() => jwks.close());
+
+  beforeEach(() => {
+    jwks.keys = [rsa.publicJwk, ec.publicJwk];
+    jwks.fault = undefined;
+    jwks.requestCount = 0;
+    clock = 1_000_000;
+    registry = new JwksRegistry(undefined, () => clock);
+  });
+
+  async function expectRefusal<T>(promise: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {
+    try {
+      await promise;
+    } catch (error) {
+      expect(error).to.be.instanceOf(type);
+      return error as T;
+    }
+    throw new Error("no refusal");
+  }
+
+  it("selects keys by kid and algorithm", async () => {
+    const keys = await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
+    expect(keys.map((key) => key.kid)).to.deep.equal(["ec-1"]);
+    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "RS256" }, { ...settings, cooldownMs: 10_000 }), InvalidToken);
+    expect(jwks.requestCount).to.equal(1);
+  });
+
+  it("offers every suitable key when the token has no kid, and derives algorithms for alg-less JWKs", async () => {
+    const { alg: _alg, ...rsaWithoutAlg } = rsa.publicJwk;
+    jwks.keys = [rsaWithoutAlg, ec.publicJwk];
+    const keys = await registry.findKeys(jwks.jwksUri, { algorithm: "PS256" }, settings);
+    expect(keys.map((key) => key.kid)).to.deep.equal(["rsa-1"]);
+    expect([...keys[0].algorithms]).to.deep.equal(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
+  });
+
+  it("never uses encryption keys, keys without verify in key_ops, symmetric or private keys", async () => {
+    jwks.keys = [
+      { ...rsa.publicJwk, kid: "enc", use: "enc" },
+      { ...rsa.publicJwk, kid: "ops", key_ops: ["encrypt"] },
+      { kty: "oct", kid: "oct", k: "c2VjcmV0" },
+      { ...rsa.publicJwk, kid: "private", d: "AQAB" },
+      rsa.publicJwk,
+    ];
+    for (const kid of ["enc", "ops", "oct", "private"]) {
+      await expectRefusal(registry.findKeys(jwks.jwksUri, { kid, algorithm: "RS256" }, settings), InvalidToken);
+    }
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+  });
+
+  it("refetches an unknown kid at most once per cooldown, one fetch for many concurrent requests", async () => {
+    await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings);
+    clock += 10_000;
+    const outcomes = await Promise.allSettled(Array.from({ length: 200 }, () => registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "RS256" }, settings)));
+    expect(outcomes.every((outcome) => outcome.status === "rejected" && outcome.reason instanceof InvalidToken)).to.equal(true);
+    expect(jwks.requestCount).to.equal(2);
+    clock += 9_999;
+    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "RS256" }, settings), InvalidToken);
+    expect(jwks.requestCount).to.equal(2);
+  });
+
+  it("keeps serving the last good keys while the JWKS fails, and reports 503 only for keys it cannot have", async () => {
+    await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings);
+    jwks.fault = { kind: "status", status: 500 };
+    clock += 10_000;
+    const unavailable = await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "new", algorithm: "RS256" }, settings), KeysUnavailable);
+    expect(unavailable.detail).to.equal(`JWKS ${jwks.jwksUri} answered HTTP 500`);
+    expect(unavailable.retryAfterSeconds).to.equal(10);
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+    jwks.fault = undefined;
+    clock += 10_000;
+    jwks.keys = [rsa.publicJwk, { ...ec.publicJwk, kid: "new" }];
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "new", algorithm: "ES256" }, settings)).length).to.equal(1);
+  });
+
+  it("answers KeysUnavailable for a first fetch that fails, times out or returns something else than a key set", async () => {
+    const faults = [
+      { fault: { kind: "delay", ms: 1000 } as const, detail: "timed out after 100 ms" },
+      { fault: { kind: "body", body: "<html>" } as const, detail: "is not JSON" },
+      { fault: { kind: "body", body: '{"keys":{}}' } as const, detail: "has no 'keys' array (RFC 7517 §5)" },
+      { fault: { kind: "body", body: '{"keys":[{"kty":"RSA","use":"enc"}]}' } as const, detail: "has no usable signing key" },
+    ];
+    for (const { fault, detail } of faults) {
+      registry = new JwksRegistry(undefined, () => clock);
+      jwks.fault = fault;
+      const error = await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, { timeoutMs: 100, cooldownMs: 0 }), KeysUnavailable);
+      expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} ${detail}`);
+    }
+  });
+
+  it("does not refetch a failed key set before the cooldown, then recovers", async () => {
+    jwks.fault = { kind: "status", status: 503 };
+    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    expect(jwks.requestCount).to.equal(1);
+    jwks.fault = undefined;
+    clock += 10_000;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+    expect(jwks.requestCount).to.equal(2);
+  });
+
+  it("refreshes an old key set in the background, so removed keys stop verifying", async () => {
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
+    jwks.keys = [rsa.publicJwk];
+    clock += 300_000;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length).to.equal(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(jwks.requestCount).to.equal(2);
+    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings), InvalidToken);
+  });
+});

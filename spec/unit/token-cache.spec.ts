@@ -1,0 +1,41 @@
+import { expect } from "chai";
+import type { VerifiedToken } from "../../plugins/mcp-oauth2/core/access-token-verifier";
+import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
+
+describe("token-cache", () => {
+  const settings = { verificationFingerprint: "fp-a", tokenCacheTtlSeconds: 300, tokenCacheSize: 3 };
+  const now = Date.now() / 1000;
+  const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn });
+
+  it("returns a remembered verdict for the same token and settings only", () => {
+    const cache = new TokenCache();
+    cache.remember(settings, "token-1", verdict(600), now);
+    expect(cache.get(settings, "token-1")?.scopes).to.deep.equal(["mcp:tools"]);
+    expect(cache.get(settings, "token-2")).to.equal(undefined);
+    expect(cache.get({ ...settings, verificationFingerprint: "fp-b" }, "token-1")).to.equal(undefined);
+  });
+
+  it("keeps at most token_cache_size verdicts per configuration, dropping the least recently used", () => {
+    const cache = new TokenCache();
+    for (const token of ["t1", "t2", "t3"]) cache.remember(settings, token, verdict(600), now);
+    cache.get(settings, "t1");
+    cache.remember(settings, "t4", verdict(600), now);
+    expect(["t1", "t2", "t3", "t4"].map((token) => cache.get(settings, token) !== undefined)).to.deep.equal([true, false, true, true]);
+  });
+
+  it("does not remember anything with token_cache_ttl 0 or a token already past exp", () => {
+    const cache = new TokenCache();
+    cache.remember({ ...settings, tokenCacheTtlSeconds: 0 }, "t1", verdict(600), now);
+    expect(cache.get({ ...settings, tokenCacheTtlSeconds: 0 }, "t1")).to.equal(undefined);
+    cache.remember(settings, "t2", verdict(-1), now);
+    expect(cache.get(settings, "t2")).to.equal(undefined);
+  });
+
+  it("forgets a verdict at exp when exp comes before the ttl", async () => {
+    const cache = new TokenCache();
+    cache.remember(settings, "short", verdict(0.05), now);
+    expect(cache.get(settings, "short")).not.to.equal(undefined);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(cache.get(settings, "short")).to.equal(undefined);
+  });
+});
