@@ -8,12 +8,15 @@ export interface JsonRpcCall {
   readonly item?: string;
 }
 
-/** The MCP methods whose target item the ACL can match, and the params member naming it. */
-export const ITEM_MEMBER: Readonly<Record<string, "name" | "uri">> = {
+/**
+ * The MCP methods whose target item the ACL can match, and the params member naming it. Without
+ * a prototype, so that methods such as `toString` or `constructor` find nothing here.
+ */
+export const ITEM_MEMBER: Readonly<Record<string, "name" | "uri">> = Object.assign(Object.create(null) as Record<string, "name" | "uri">, {
   "tools/call": "name",
   "prompts/get": "name",
   "resources/read": "uri",
-};
+});
 
 /** Message objects sit at depth 1 (single) or 2 (batch); their params one level deeper. */
 const JUDGED_DEPTH = 3;

@@ -17,7 +17,9 @@ export function formatForwardedOrigin(scheme: string, host: string, port: number
   }
   let url: URL;
   try {
-    if (host === "" || /[/?#@\\\s]/.test(host)) throw new TypeError("not a plain host");
+    // WHATWG URL accepts `"` in a host (also as %22): it would end the quoted-string of the
+    // challenge's resource_metadata (RFC 6750 §3).
+    if (host === "" || /[/?#@\\\s"%]/.test(host)) throw new TypeError("not a plain host");
     url = new URL(`${normalizedScheme}://${host}`);
   } catch {
     throw new InvalidRequest("the request's Host cannot be used for a resource URL", "forwarded host is not a plain host");

@@ -1,0 +1,129 @@
+import { expect } from "chai";
+import { readJsonRpcCalls } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
+
+function read(body: string | Uint8Array): unknown {
+  return readJsonRpcCalls(typeof body === "string" ? Buffer.from(body) : body);
+}
+
+function request(method: unknown, params?: unknown, id: number | undefined = 1): Record<string, unknown> {
+  return { jsonrpc: "2.0", ...(id === undefined ? {} : { id }), method, ...(params === undefined ? {} : { params }) };
+}
+
+function expectRefused(body: string | Uint8Array, jsonRpcCode: -32700 | -32600, description: string): void {
+  const refusal = expect(() => read(body)).to.throw(InvalidJsonRpc);
+  refusal.with.property("jsonRpcCode", jsonRpcCode);
+  refusal.with.property("description", description);
+  refusal.with.property("status", 400);
+}
+
+const NOT_JSON = "the body is not valid UTF-8 JSON";
+const NOT_OBJECT = "every JSON-RPC message must be an object";
+const METHOD_NOT_STRING = "the JSON-RPC method must be a string";
+
+describe("json-rpc-calls", () => {
+  describe("messages", () => {
+    it("reads a single request", () => {
+      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal([{ method: "tools/list" }]);
+    });
+
+    it("reads a notification (no id)", () => {
+      expect(read(JSON.stringify(request("notifications/initialized", undefined, undefined)))).to.deep.equal([{ method: "notifications/initialized" }]);
+    });
+
+    it("reads every message of a batch, in order", () => {
+      const batch = [request("initialize", { protocolVersion: "2025-03-26" }), request("notifications/initialized", undefined, undefined), request("tools/call", { name: "weather" }, 2)];
+      expect(read(JSON.stringify(batch))).to.deep.equal([{ method: "initialize" }, { method: "notifications/initialized" }, { method: "tools/call", item: "weather" }]);
+    });
+
+    it("lets responses to server requests pass without a call", () => {
+      expect(read('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}')).to.deep.equal([]);
+      expect(read('{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"declined"}}')).to.deep.equal([]);
+      expect(read(JSON.stringify([{ jsonrpc: "2.0", id: 7, result: {} }, request("ping")]))).to.deep.equal([{ method: "ping" }]);
+    });
+
+    it("refuses an empty batch (-32600)", () => {
+      expectRefused("[]", -32600, "an empty JSON-RPC batch is invalid");
+    });
+
+    it("refuses a message with neither method, result nor error (-32600)", () => {
+      expectRefused('{"jsonrpc":"2.0","id":1}', -32600, "a JSON-RPC message needs a method, a result or an error");
+      expectRefused('[{"jsonrpc":"2.0","method":"ping"},{"id":2}]', -32600, "a JSON-RPC message needs a method, a result or an error");
+    });
+
+    it("refuses messages that are not objects (-32600)", () => {
+      for (const body of ["42", '"tools/list"', "null", "true", "[1]", '["tools/list"]', "[null]", "[[]]", '[{"method":"ping"},[{"method":"ping"}]]']) {
+        expectRefused(body, -32600, NOT_OBJECT);
+      }
+    });
+
+    it("refuses a method that is not a string (-32600)", () => {
+      for (const method of [5, null, true, {}, ["tools/list"]]) expectRefused(JSON.stringify(request(method)), -32600, METHOD_NOT_STRING);
+    });
+  });
+
+  describe("items", () => {
+    it("takes params.name of tools/call and prompts/get, params.uri of resources/read", () => {
+      const batch = [request("tools/call", { name: "get_weather", arguments: { city: "Oslo" } }), request("prompts/get", { name: "summary" }), request("resources/read", { uri: "file:///docs/a.md" })];
+      expect(read(JSON.stringify(batch))).to.deep.equal([
+        { method: "tools/call", item: "get_weather" },
+        { method: "prompts/get", item: "summary" },
+        { method: "resources/read", item: "file:///docs/a.md" },
+      ]);
+    });
+
+    it("takes no item from the wrong member or from other methods", () => {
+      const batch = [request("tools/call", { uri: "x" }), request("resources/read", { name: "x" }), request("tools/list", { name: "x" }), request("resources/subscribe", { uri: "x" })];
+      expect(read(JSON.stringify(batch))).to.deep.equal([{ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }]);
+    });
+
+    it("takes no item when params or the name is not what MCP sends", () => {
+      for (const params of [undefined, null, "get_weather", ["get_weather"], { name: 5 }, { name: null }, { name: ["get_weather"] }, { name: { value: "get_weather" } }]) {
+        expect(read(JSON.stringify(request("tools/call", params))), JSON.stringify(params)).to.deep.equal([{ method: "tools/call" }]);
+      }
+    });
+
+    it("takes no item for methods named like Object.prototype members", () => {
+      expect(read('{"method":"toString","params":{"function toString() { [native code] }":"x"}}')).to.deep.equal([{ method: "toString" }]);
+      expect(read('{"method":"constructor","params":{"function Object() { [native code] }":"x"}}')).to.deep.equal([{ method: "constructor" }]);
+      expect(read('{"method":"__proto__","params":{"[object Object]":"x"}}')).to.deep.equal([{ method: "__proto__" }]);
+    });
+  });
+
+  describe("bytes the upstream could read differently", () => {
+    it("refuses invalid UTF-8 (-32700)", () => {
+      expectRefused(Uint8Array.from([0x7b, 0xff, 0x7d]), -32700, NOT_JSON);
+      const prefix = Buffer.from('{"method":"tools/call","params":{"name":"a');
+      expectRefused(Buffer.concat([prefix, Buffer.from([0xc0, 0xaf]), Buffer.from('"}}')]), -32700, NOT_JSON);
+    });
+
+    it("reads multi-byte UTF-8 names", () => {
+      expect(read(JSON.stringify(request("tools/call", { name: "météo_😀" })))).to.deep.equal([{ method: "tools/call", item: "météo_😀" }]);
+    });
+
+    it("refuses a UTF-8 byte order mark (-32700)", () => {
+      expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request("ping")))]), -32700, NOT_JSON);
+    });
+
+    it("refuses text that is not JSON (-32700)", () => {
+      for (const body of ["", " ", '{"method":"ping"', '{"method":"ping"}{"method":"ping"}', "{method:'ping'}"]) expectRefused(body, -32700, NOT_JSON);
+    });
+
+    it("refuses a repeated method member, escaped or not (-32600)", () => {
+      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}', -32600, "the body repeats the member name 'method'");
+      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","m\\u0065thod":"tools/call"}', -32600, "the body repeats the member name 'method'");
+      expectRefused('[{"method":"ping"},{"method":"ping","method":"tools/call"}]', -32600, "the body repeats the member name 'method'");
+    });
+
+    it("refuses a repeated params member of a single or batched call (-32600)", () => {
+      expectRefused('{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}', -32600, "the body repeats the member name 'name'");
+      expectRefused('[{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}]', -32600, "the body repeats the member name 'name'");
+      expectRefused('{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}', -32600, "the body repeats the member name 'params'");
+    });
+
+    it("leaves repeated members below the params of batched calls to the upstream", () => {
+      expect(read('[{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}]')).to.deep.equal([{ method: "tools/call", item: "a" }]);
+      expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"q":{"k":1,"k":2}}}}')).to.deep.equal([{ method: "tools/call", item: "a" }]);
+    });
+  });
+});

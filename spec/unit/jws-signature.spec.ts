@@ -1,0 +1,147 @@
+import { expect } from "chai";
+import { createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
+import { keySuitsAlgorithm, listAlgorithmsForKey, verifyJwsSignature } from "../../plugins/mcp-oauth2/core/jws-signature";
+import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
+
+const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+const RSA_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+
+interface SignedInput {
+  readonly publicKey: KeyObject;
+  readonly signingInput: Buffer;
+  readonly signature: Buffer;
+}
+
+/** A jose-signed token split into what verifyJwsSignature takes (RFC 7515 §5.2). */
+async function signWith(key: TestSigningKey): Promise<SignedInput> {
+  const [header, payload, signature] = (await signAccessToken(key, { issuer: "https://as.example.com", audience: "https://mcp.example.com/mcp" })).split(".");
+  return {
+    publicKey: createPublicKey({ key: key.publicJwk as JsonWebKey, format: "jwk" }),
+    signingInput: Buffer.from(`${header}.${payload}`),
+    signature: Buffer.from(signature, "base64url"),
+  };
+}
+
+function flipLastByte(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[copy.length - 1] ^= 0x01;
+  return copy;
+}
+
+describe("jws-signature", () => {
+  const signed = new Map<string, SignedInput>();
+  let rsa1024: KeyPairKeyObjectResult;
+  let ed448: KeyPairKeyObjectResult;
+  let secp256k1: KeyPairKeyObjectResult;
+  let p256: KeyPairKeyObjectResult;
+
+  before(async () => {
+    rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    ed448 = generateKeyPairSync("ed448");
+    secp256k1 = generateKeyPairSync("ec", { namedCurve: "secp256k1" });
+    p256 = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    for (const algorithm of ALGORITHMS) {
+      signed.set(algorithm, await signWith(await createSigningKey(algorithm)));
+    }
+  });
+
+  for (const algorithm of ALGORITHMS) {
+    describe(algorithm, () => {
+      it("verifies a jose signature", () => {
+        const { publicKey, signingInput, signature } = signed.get(algorithm)!;
+        expect(verifyJwsSignature(algorithm, publicKey, signingInput, signature)).to.equal(true);
+      });
+
+      it("rejects a tampered signing input or signature", () => {
+        const { publicKey, signingInput, signature } = signed.get(algorithm)!;
+        expect(verifyJwsSignature(algorithm, publicKey, flipLastByte(signingInput), signature)).to.equal(false);
+        expect(verifyJwsSignature(algorithm, publicKey, signingInput, flipLastByte(signature))).to.equal(false);
+      });
+
+      it("returns false for garbage signature bytes, never throws", () => {
+        const { publicKey, signingInput } = signed.get(algorithm)!;
+        for (const length of [0, 1, 63, 64, 96, 132, 255, 256, 512]) {
+          for (const fill of [0x00, 0xff, 0x30]) {
+            expect(verifyJwsSignature(algorithm, publicKey, signingInput, Buffer.alloc(length, fill)), `${length} x ${fill}`).to.equal(false);
+          }
+        }
+      });
+    });
+  }
+
+  describe("keys that do not suit the algorithm", () => {
+    it("refuses an EC P-256 key for ES384 and ES512", () => {
+      const { publicKey, signingInput, signature } = signed.get("ES256")!;
+      expect(verifyJwsSignature("ES384", publicKey, signingInput, signature)).to.equal(false);
+      expect(verifyJwsSignature("ES512", publicKey, signingInput, signature)).to.equal(false);
+    });
+
+    it("refuses an RSA key under 2048 bits (RFC 7518 §3.3)", () => {
+      const signingInput = Buffer.from("eyJhbGciOiJSUzI1NiJ9.e30");
+      const signature = sign("sha256", signingInput, rsa1024.privateKey);
+      expect(verifyJwsSignature("RS256", rsa1024.publicKey, signingInput, signature)).to.equal(false);
+    });
+
+    it("refuses keys of another type", () => {
+      const ed25519 = signed.get("EdDSA")!;
+      const rsa = signed.get("RS256")!;
+      expect(verifyJwsSignature("RS256", ed25519.publicKey, ed25519.signingInput, ed25519.signature)).to.equal(false);
+      expect(verifyJwsSignature("ES256", rsa.publicKey, rsa.signingInput, rsa.signature)).to.equal(false);
+      expect(verifyJwsSignature("EdDSA", rsa.publicKey, rsa.signingInput, rsa.signature)).to.equal(false);
+    });
+
+    it("refuses an RS256 signature checked as PS256 with the same key", () => {
+      const rsa = signed.get("RS256")!;
+      expect(verifyJwsSignature("PS256", rsa.publicKey, rsa.signingInput, rsa.signature)).to.equal(false);
+    });
+
+    it("refuses private keys and algorithms it does not know", () => {
+      const { signingInput, signature, publicKey } = signed.get("ES256")!;
+      const p256Signature = sign("sha256", signingInput, { key: p256.privateKey, dsaEncoding: "ieee-p1363" });
+      expect(verifyJwsSignature("ES256", p256.publicKey, signingInput, p256Signature)).to.equal(true);
+      expect(verifyJwsSignature("ES256", p256.privateKey, signingInput, p256Signature)).to.equal(false);
+      for (const algorithm of ["none", "HS256", "ES256K", "es256", ""]) {
+        expect(verifyJwsSignature(algorithm, publicKey, signingInput, signature), algorithm).to.equal(false);
+      }
+    });
+  });
+
+  it("refuses ECDSA signatures that are not exactly the JWS length (RFC 7518 §3.4)", () => {
+    const { publicKey, signingInput, signature } = signed.get("ES256")!;
+    const der = sign("sha256", signingInput, { key: p256.privateKey, dsaEncoding: "der" });
+    expect(verifyJwsSignature("ES256", p256.publicKey, signingInput, der)).to.equal(false);
+    expect(verifyJwsSignature("ES256", publicKey, signingInput, signature.subarray(0, 63))).to.equal(false);
+    expect(verifyJwsSignature("ES256", publicKey, signingInput, Buffer.concat([signature, Buffer.from([0])]))).to.equal(false);
+  });
+
+  it("verifies Ed448 signatures as EdDSA (RFC 8037 §3.1)", () => {
+    const signingInput = Buffer.from("eyJhbGciOiJFZERTQSJ9.e30");
+    expect(verifyJwsSignature("EdDSA", ed448.publicKey, signingInput, sign(null, signingInput, ed448.privateKey))).to.equal(true);
+  });
+
+  describe("listAlgorithmsForKey and keySuitsAlgorithm", () => {
+    it("lists the algorithms of each key type and curve", () => {
+      expect(listAlgorithmsForKey(signed.get("RS256")!.publicKey)).to.deep.equal(RSA_ALGORITHMS);
+      expect(listAlgorithmsForKey(signed.get("ES256")!.publicKey)).to.deep.equal(["ES256"]);
+      expect(listAlgorithmsForKey(signed.get("ES384")!.publicKey)).to.deep.equal(["ES384"]);
+      expect(listAlgorithmsForKey(signed.get("ES512")!.publicKey)).to.deep.equal(["ES512"]);
+      expect(listAlgorithmsForKey(signed.get("EdDSA")!.publicKey)).to.deep.equal(["EdDSA"]);
+      expect(listAlgorithmsForKey(ed448.publicKey)).to.deep.equal(["EdDSA"]);
+    });
+
+    it("lists nothing for weak, unsupported or private keys", () => {
+      expect(listAlgorithmsForKey(rsa1024.publicKey)).to.deep.equal([]);
+      expect(listAlgorithmsForKey(secp256k1.publicKey)).to.deep.equal([]);
+      expect(listAlgorithmsForKey(rsa1024.privateKey)).to.deep.equal([]);
+      expect(listAlgorithmsForKey(ed448.privateKey)).to.deep.equal([]);
+    });
+
+    it("judges one key and algorithm", () => {
+      const rsa = signed.get("RS256")!.publicKey;
+      expect(keySuitsAlgorithm(rsa, "PS512")).to.equal(true);
+      expect(keySuitsAlgorithm(rsa, "ES256")).to.equal(false);
+      expect(keySuitsAlgorithm(signed.get("ES384")!.publicKey, "ES256")).to.equal(false);
+      expect(keySuitsAlgorithm(rsa, "HS256")).to.equal(false);
+    });
+  });
+});

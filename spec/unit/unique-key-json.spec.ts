@@ -1,0 +1,89 @@
+import { expect } from "chai";
+import { DuplicateKeyError, parseJsonWithUniqueKeys } from "../../plugins/mcp-oauth2/core/unique-key-json";
+
+function expectDuplicate(text: string, key: string, maxDepth?: number): void {
+  const refusal = expect(() => parseJsonWithUniqueKeys(text, maxDepth)).to.throw(DuplicateKeyError);
+  refusal.with.property("key", key);
+  refusal.with.property("message", `duplicate member name "${key}"`);
+}
+
+describe("unique-key-json", () => {
+  it("returns what JSON.parse returns for JSON without duplicates", () => {
+    const text = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":[1,{"y":null}]}}}';
+    expect(parseJsonWithUniqueKeys(text)).to.deep.equal(JSON.parse(text));
+    expect(parseJsonWithUniqueKeys("[]")).to.deep.equal([]);
+    expect(parseJsonWithUniqueKeys('"text"')).to.equal("text");
+    expect(parseJsonWithUniqueKeys("42")).to.equal(42);
+  });
+
+  it("accepts the same name in different objects", () => {
+    expect(parseJsonWithUniqueKeys('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}')).to.deep.equal({ a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] });
+  });
+
+  const duplicates: ReadonlyArray<readonly [string, string, string]> = [
+    ["at the top level", '{"method":"tools/list","method":"tools/call"}', "method"],
+    ["that is empty", '{"":1,"":2}', ""],
+    ["after a nested object value", '{"a":{"x":1,"y":2},"a":2}', "a"],
+    ["after an array value holding the same name", '{"a":[{"x":1},"x",["x"]],"a":2}', "a"],
+    ["written with a \\u escape", '{"method":"tools/list","m\\u0065thod":"tools/call"}', "method"],
+    ["written once escaped, once not", '{"\\u00e9":1,"é":2}', "é"],
+    ["written as an escaped surrogate pair", '{"\\ud83d\\ude00":1,"😀":2}', "😀"],
+    ["with an escaped solidus", '{"a\\/b":1,"a/b":2}', "a/b"],
+    ["containing an escaped quote", '{"a\\"":1,"a\\"":2}', 'a"'],
+    ["ending in an escaped backslash", '{"a\\\\":1,"a\\\\":2}', "a\\"],
+    ["after a value ending in a backslash", '{"a":"\\\\","a":1}', "a"],
+    ["after values holding brackets", '{"a":"[{","b":"]}","a":1}', "a"],
+    ["in an object inside an array", '[1,"a",{"id":1,"id":2}]', "id"],
+    ["in an object inside nested arrays", '{"list":[[{"k":1,"k":2}]]}', "k"],
+  ];
+
+  for (const [label, text, key] of duplicates) {
+    it(`refuses a repeated member name ${label}`, () => expectDuplicate(text, key));
+  }
+
+  it("tells an escaped backslash from an escaped quote", () => {
+    expect(parseJsonWithUniqueKeys('{"a\\\\":1,"a":2}')).to.deep.equal({ "a\\": 1, a: 2 });
+  });
+
+  it("ignores braces, quotes, colons and commas inside string values", () => {
+    expect(parseJsonWithUniqueKeys('{"a":"{\\"a\\":1,\\"a\\":2}","b":"}","c":"\\\\","d":",\\"d\\":"}')).to.deep.equal({
+      a: '{"a":1,"a":2}',
+      b: "}",
+      c: "\\",
+      d: ',"d":',
+    });
+  });
+
+  describe("maxDepth (1 = the top level; arrays count as a level)", () => {
+    it("refuses duplicates at depth maxDepth", () => {
+      expectDuplicate('{"a":{"b":{"c":1,"c":2}}}', "c", 3);
+      expectDuplicate('[{"params":{"name":"a","name":"b"}}]', "name", 3);
+    });
+
+    it("ignores duplicates deeper than maxDepth", () => {
+      expect(parseJsonWithUniqueKeys('{"a":{"b":{"c":1,"c":2}}}', 2)).to.deep.equal({ a: { b: { c: 2 } } });
+      expect(parseJsonWithUniqueKeys('[{"a":1,"a":2}]', 1)).to.deep.equal([{ a: 2 }]);
+      expect(parseJsonWithUniqueKeys('[{"p":{"q":{"k":1,"k":2}}}]', 3)).to.deep.equal([{ p: { q: { k: 2 } } }]);
+    });
+
+    it("still checks shallow objects that follow a deep one", () => {
+      expectDuplicate('{"deep":{"x":{"k":1,"k":2}},"deep":1}', "deep", 1);
+    });
+  });
+
+  it("walks 100000 levels of nesting without exhausting the stack", () => {
+    const depth = 100_000;
+    const arrays = `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    expect(() => parseJsonWithUniqueKeys(arrays)).not.to.throw();
+    const objects = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    expect(() => parseJsonWithUniqueKeys(objects)).not.to.throw();
+    expectDuplicate(`${'{"a":'.repeat(depth)}{"k":1,"k":2}${"}".repeat(depth)}`, "k");
+  });
+
+  it("throws a plain SyntaxError for invalid JSON", () => {
+    for (const text of ["", "{", '{"a":1,}', "{'a':1}", '{"a":1}{"a":1}', "\uFEFF{}", "NaN", '{"a":"\\x"}']) {
+      const thrown = expect(() => parseJsonWithUniqueKeys(text), JSON.stringify(text)).to.throw(SyntaxError);
+      thrown.that.is.not.instanceOf(DuplicateKeyError);
+    }
+  });
+});
