@@ -21,7 +21,7 @@ interface KongPdk {
     get_forwarded_port(): Promise<number | undefined>;
   };
   response: { exit(status: number, body: string, headers: Record<string, string>): Promise<void> };
-  service: { request: { clear_header(name: string): Promise<void> } };
+  service: { request: { clear_header(name: string): Promise<void>; set_header(name: string, value: string): Promise<void> } };
   ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
   log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>>;
 }
@@ -74,12 +74,13 @@ function readRequestFromKong(kong: KongPdk): RequestSource {
 }
 
 async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
+  if (decision.log !== undefined) await kong.log[decision.log.level](decision.log.message);
   if (decision.kind === "respond") {
-    if (decision.log !== undefined) await kong.log[decision.log.level](decision.log.message);
     // exit never returns under Kong: nothing may follow it.
     return kong.response.exit(decision.response.status, decision.response.body, { ...decision.response.headers });
   }
   for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
+  for (const [name, value] of decision.setHeaders) await kong.service.request.set_header(name, value);
   await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
 }
 

@@ -1,4 +1,4 @@
-import { CONFIG_DEFAULTS, SUPPORTED_ALGORITHMS } from "./core/gate-config";
+import { ACL_MODES, CONFIG_DEFAULTS, SUPPORTED_ALGORITHMS } from "./core/gate-config";
 
 /**
  * Kong plugin schema, in the shape kong-pdk dumps (the plugin server wraps it as the `config`
@@ -39,6 +39,24 @@ const scopeMappingFields: readonly KongField[] = [
   },
 ];
 
+const scopeHierarchyFields: readonly KongField[] = [
+  { scope: { type: "string", required: true, description: "The broader scope, e.g. mcp:admin." } },
+  {
+    implies: {
+      type: "array",
+      required: true,
+      len_min: 1,
+      elements: { type: "string", description: "A narrower scope the broader one includes." },
+      description: "Scopes the broader scope includes: a token holding it is allowed wherever these would be (transitively).",
+    },
+  },
+];
+
+const upstreamHeaderFields: readonly KongField[] = [
+  { header: { type: "string", required: true, description: "Request header sent to the upstream, e.g. X-MCP-Subject." } },
+  { claim: { type: "string", required: true, description: "Token claim whose value the header carries; dot paths work, e.g. sub or realm_access.roles." } },
+];
+
 export const schema: readonly KongField[] = [
   { metadata_path: { type: "string", required: true, default: CONFIG_DEFAULTS.metadata_path, description: "Path of the OAuth 2.0 protected resource metadata (RFC 9728). Served at this path and at this path followed by the resource path, e.g. /.well-known/oauth-protected-resource/mcp." } },
   {
@@ -53,7 +71,17 @@ export const schema: readonly KongField[] = [
   { scopes_supported: { type: "array", required: true, default: [], elements: { type: "string", description: "An OAuth scope clients may request." }, description: "Scopes advertised in the metadata and asked for in 401 challenges (scope parameter). Empty: not advertised." } },
   { header_name: { type: "string", required: true, default: CONFIG_DEFAULTS.header_name, description: "Request header carrying 'Bearer <token>'. It is removed before proxying unless forward_authorization_header is on." } },
   { forward_authorization_header: { type: "boolean", required: true, default: CONFIG_DEFAULTS.forward_authorization_header, description: "Pass the token header to the upstream MCP server. Off by default: the MCP specification forbids token passthrough." } },
+  {
+    upstream_headers: {
+      type: "array",
+      required: true,
+      default: [],
+      elements: { type: "record", description: "One identity header and the claim it carries.", fields: upstreamHeaderFields },
+      description: "Verified identity passed to the upstream as headers. Client-sent headers of these names are always removed first; an absent claim leaves the header out.",
+    },
+  },
   { enable_acl: { type: "boolean", required: true, default: CONFIG_DEFAULTS.enable_acl, description: "Authorize each JSON-RPC call (method, tool, resource, prompt) against scope_method_mapping. Off: any valid token passes." } },
+  { acl_mode: { type: "string", required: true, default: CONFIG_DEFAULTS.acl_mode, one_of: ACL_MODES, description: "enforce: ACL denials are refused with 403. dry_run: denials are only logged with the scopes they would need, and the request proceeds (tokens are still required)." } },
   { acl_claim: { type: "string", required: true, default: CONFIG_DEFAULTS.acl_claim, description: "Token claim holding the granted scopes: space-delimited string or array. Dot paths work, e.g. realm_access.roles or mcp_scopes." } },
   {
     scope_method_mapping: {
@@ -62,6 +90,15 @@ export const schema: readonly KongField[] = [
       default: [],
       elements: { type: "record", description: "A scope and the JSON-RPC methods it allows.", fields: scopeMappingFields },
       description: "Which scope allows which JSON-RPC methods when enable_acl is on. Empty with the ACL on: every request is refused.",
+    },
+  },
+  {
+    scope_hierarchy: {
+      type: "array",
+      required: true,
+      default: [],
+      elements: { type: "record", description: "A broader scope and the narrower scopes it includes.", fields: scopeHierarchyFields },
+      description: "Scope hierarchy: a broader scope satisfies the ACL wherever a scope it implies would. Cycles are refused.",
     },
   },
   { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: [0, 86400], description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
@@ -80,6 +117,7 @@ export const schema: readonly KongField[] = [
     },
   },
   { clock_skew: { type: "integer", required: true, default: CONFIG_DEFAULTS.clock_skew, between: [0, 300], description: "Seconds of clock difference tolerated when checking exp, nbf and iat." } },
+  { keycloak_compat: { type: "boolean", required: true, default: CONFIG_DEFAULTS.keycloak_compat, description: "Keycloak preset: accept only access tokens (payload typ Bearer), refuse tokens whose only audience is account, and count realm roles (realm_access.roles) as granted scopes." } },
   { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: [1, 67108864], description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
   { run_on_preflight: { type: "boolean", required: true, default: CONFIG_DEFAULTS.run_on_preflight, description: "Require a token on OPTIONS requests too. Turn off to let CORS preflights through without one." } },
   { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: [0, 3600], description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },

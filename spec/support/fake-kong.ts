@@ -42,6 +42,7 @@ export class FakeKong {
         this.exit = { status: status as number, body: body as string, headers: headers as Record<string, string> };
       },
       "kong.service.request.clear_header": (name) => void this.clearedHeaders.push(name as string),
+      "kong.service.request.set_header": () => undefined,
       "kong.ctx.shared.set": (key, value) => void this.shared.set(key as string, structuredClone(value)),
     };
     for (const level of ["err", "warn", "notice", "info", "debug"]) {
@@ -62,6 +63,20 @@ export class FakeKong {
   /** PDK calls made, logs included: under Kong each one is a socket round trip. */
   get roundTrips(): number {
     return this.calls.length;
+  }
+
+  /**
+   * The request headers the service would get (lower-case names): the client's, then each
+   * clear_header and set_header in call order, both replacing every value of the name as Kong does.
+   */
+  get upstreamHeaders(): Record<string, string[]> {
+    const headers = this.headerMap(Infinity);
+    for (const { method, args } of this.calls) {
+      const name = String(args[0]).toLowerCase();
+      if (method === "kong.service.request.clear_header") delete headers[name];
+      if (method === "kong.service.request.set_header") headers[name] = [String(args[1])];
+    }
+    return headers;
   }
 
   private headerMap(max: number): Record<string, string[]> {

@@ -69,8 +69,20 @@ describe("access-decision", () => {
   it("asks for the method only on a refusal when run_on_preflight is off", async () => {
     const request = plainRequest({ method: "OPTIONS" });
     const decision = await decideAccess(policyWith({ run_on_preflight: false }), request, services);
-    expect(decision).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: [] });
+    expect(decision).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization"], setHeaders: [] });
     expect(request.asked).to.deep.equal(["path", "headers", "method"]);
+  });
+
+  it("lets a preflight through without the token header unless forwarding, and never with client-sent identity headers", async () => {
+    const upstream_headers = [{ header: "X-MCP-Subject", claim: "sub" }, { header: "X-MCP-Client", claim: "azp" }];
+    const stripped = await decideAccess(policyWith({ run_on_preflight: false, upstream_headers }), plainRequest({ method: "OPTIONS" }), services);
+    expect(stripped).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization", "X-MCP-Subject", "X-MCP-Client"], setHeaders: [] });
+    const forwarding = await decideAccess(
+      policyWith({ run_on_preflight: false, upstream_headers, forward_authorization_header: true }),
+      plainRequest({ method: "OPTIONS" }),
+      services,
+    );
+    expect(forwarding).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["X-MCP-Subject", "X-MCP-Client"], setHeaders: [] });
   });
 
   it("never throws: a failing request source becomes a 500 refusal with an operator log", async () => {

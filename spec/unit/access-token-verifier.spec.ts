@@ -43,9 +43,9 @@ describe("access-token-verifier", () => {
     otherJwks.requestCount = 0;
   });
 
-  async function expectInvalid(token: string, description: string): Promise<InvalidToken> {
+  async function expectInvalid(token: string, description: string, verification: VerificationPolicy = policy): Promise<InvalidToken> {
     try {
-      await verifyAccessToken(token, policy, registry, now());
+      await verifyAccessToken(token, verification, registry, now());
     } catch (error) {
       expect(error).to.be.instanceOf(InvalidToken);
       expect((error as InvalidToken).description).to.equal(description);
@@ -159,6 +159,118 @@ describe("access-token-verifier", () => {
     } finally {
       jwks.fault = undefined;
     }
+  });
+
+  describe("keycloak_compat", () => {
+    let keycloak: VerificationPolicy;
+
+    before(() => {
+      keycloak = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], keycloak_compat: true, jwks_refetch_cooldown: 0 }).verification;
+    });
+
+    function keycloakToken(claims: Record<string, unknown>, audience: string | string[] = [AUDIENCE, "account"]): Promise<string> {
+      return signAccessToken(rsaKey, { issuer: jwks.url, audience, claims: { typ: "Bearer", scope: "openid mcp:tools", ...claims } });
+    }
+
+    async function expectKeycloakRefusal(token: string, description: string, detail: string): Promise<void> {
+      expect((await expectInvalid(token, description, keycloak)).detail).to.equal(detail);
+    }
+
+    it("adds realm roles to the scopes of acl_claim, each once", async () => {
+      const token = await keycloakToken({ realm_access: { roles: ["mcp:resources", "mcp:tools", "offline_access"] } });
+      expect((await verifyAccessToken(token, keycloak, registry, now())).scopes).to.deep.equal(["openid", "mcp:tools", "mcp:resources", "offline_access"]);
+      expect((await verifyAccessToken(await keycloakToken({}), keycloak, registry, now())).scopes).to.deep.equal(["openid", "mcp:tools"]);
+    });
+
+    it("adds no roles without the preset", async () => {
+      const plain = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }] }).verification;
+      const token = await keycloakToken({ typ: "ID", realm_access: { roles: ["mcp:resources"] } });
+      expect((await verifyAccessToken(token, plain, registry, now())).scopes).to.deep.equal(["openid", "mcp:tools"]);
+    });
+
+    it("refuses ID, refresh and other tokens by their payload typ (case-sensitive)", async () => {
+      for (const typ of ["ID", "Refresh", "bearer", "Logout"]) {
+        await expectKeycloakRefusal(await keycloakToken({ typ }), "the token is not a Keycloak access token", `Keycloak token typ "${typ}", expected "Bearer"`);
+      }
+      await expectKeycloakRefusal(await keycloakToken({ typ: undefined }), "the token is not a Keycloak access token", 'Keycloak token typ undefined, expected "Bearer"');
+    });
+
+    it("refuses a token for Keycloak's account audience only, with a hint for the operator", async () => {
+      const hint = "Keycloak token for the account audience only: add an Audience mapper to the client scope";
+      for (const audience of ["account", ["account"], ["account", "account"]]) {
+        await expectKeycloakRefusal(await keycloakToken({}, audience), "the token is not meant for this resource (audience)", hint);
+      }
+    });
+
+    it("still checks the configured audience", async () => {
+      await expectKeycloakRefusal(
+        await keycloakToken({}, ["account", "https://other.example.com/mcp"]),
+        "the token is not meant for this resource (audience)",
+        `audience mismatch: expected "${AUDIENCE}", got ["account","https://other.example.com/mcp"]`,
+      );
+    });
+  });
+
+  describe("identity values (upstream_headers)", () => {
+    const claimsPolicy = (claims: string[]) =>
+      compileGatePolicy({
+        authorization_servers: [{ url: jwks.url, audience: AUDIENCE }],
+        upstream_headers: claims.map((claim, index) => ({ header: `X-Claim-${index}`, claim })),
+      }).verification;
+
+    async function identityValuesOf(claims: Record<string, unknown>, paths: string[]): Promise<readonly (string | undefined)[]> {
+      const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, claims });
+      return (await verifyAccessToken(token, claimsPolicy(paths), registry, now())).identityValues;
+    }
+
+    it("formats each claim in upstream_headers order: text as is, numbers and booleans as text, arrays joined, objects as JSON", async () => {
+      const claims = {
+        sub: "alice",
+        azp: "vscode",
+        realm_access: { roles: ["mcp:tools", "mcp:resources"] },
+        level: 3,
+        verified: true,
+        address: { locality: "Oslo", country: "NO" },
+        mixed: ["a", 1, { k: "v" }, null],
+        nick: "Grüße	from Zoë",
+        "tenant.id": "t-1",
+      };
+      const paths = ["sub", "azp", "realm_access.roles", "level", "verified", "address", "address.locality", "mixed", "nick", "tenant.id"];
+      expect(await identityValuesOf(claims, paths)).to.deep.equal([
+        "alice",
+        "vscode",
+        "mcp:tools, mcp:resources",
+        "3",
+        "true",
+        '{"locality":"Oslo","country":"NO"}',
+        "Oslo",
+        'a, 1, {"k":"v"}, null',
+        "Grüße	from Zoë",
+        "t-1",
+      ]);
+    });
+
+    it("gives undefined (the header is cleared) for absent, null and empty claims", async () => {
+      expect(await identityValuesOf({ email: null, empty: "", none: [] }, ["email", "missing", "realm_access.roles", "empty", "none"])).to.deep.equal([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    });
+
+    it("refuses a claim whose header value would hold control characters (RFC 9110 §5.5)", async () => {
+      for (const value of ["alice\r\nX-Admin: true", "a\u0000b", "a\u007fb", ["ok", "x\ny"]]) {
+        const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, claims: { nick: value } });
+        const refusal = await expectInvalid(token, "a token claim cannot be passed to the upstream", claimsPolicy(["sub", "nick"]));
+        expect(refusal.detail).to.equal("claim nick holds control characters");
+      }
+    });
+
+    it("passes an object claim with a line break in JSON, where it is escaped", async () => {
+      expect(await identityValuesOf({ address: { street: "a\nb" } }, ["address"])).to.deep.equal(['{"street":"a\\nb"}']);
+    });
   });
 
   it("isExpired allows exactly the clock skew", () => {

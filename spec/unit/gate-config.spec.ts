@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
-import { compileGatePolicy, CONFIG_DEFAULTS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
 const AUDIENCE = "https://mcp.example.com/mcp";
@@ -14,9 +14,12 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     scopes_supported: {},
     header_name: "Authorization",
     forward_authorization_header: false,
+    upstream_headers: {},
     enable_acl: false,
+    acl_mode: "enforce",
     acl_claim: "scope",
     scope_method_mapping: {},
+    scope_hierarchy: {},
     token_cache_ttl: 300,
     token_cache_size: 10000,
     http_timeout: 10000,
@@ -24,6 +27,7 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     resource_name: null,
     allowed_algorithms: ALL_ALGORITHMS,
     clock_skew: 30,
+    keycloak_compat: false,
     max_body_size: 1048576,
     run_on_preflight: true,
     jwks_refetch_cooldown: 10,
@@ -58,6 +62,8 @@ describe("gate-config", () => {
         tokenHeaderKey: "authorization",
         forwardToken: false,
         acl: null,
+        aclDryRun: false,
+        identityHeaders: [],
         resourceName: undefined,
         maxBodySize: 1048576,
         runOnPreflight: true,
@@ -68,6 +74,8 @@ describe("gate-config", () => {
           allowedAlgorithms: new Set(ALL_ALGORITHMS),
           clockSkewSeconds: 30,
           aclClaimPath: ["scope"],
+          keycloakCompat: false,
+          identityClaims: [],
           httpTimeoutMs: 10000,
           jwksRefetchCooldownMs: 10000,
         },
@@ -83,6 +91,8 @@ describe("gate-config", () => {
       expect(CONFIG_DEFAULTS.allowed_algorithms).to.deep.equal(ALL_ALGORITHMS);
       expect(CONFIG_DEFAULTS.metadata_path).to.equal("/.well-known/oauth-protected-resource");
       expect(CONFIG_DEFAULTS.jwks_uri).to.equal("/.well-known/jwks.json");
+      expect([CONFIG_DEFAULTS.acl_mode, CONFIG_DEFAULTS.keycloak_compat]).to.deep.equal(["enforce", false]);
+      expect(ACL_MODES).to.deep.equal(["enforce", "dry_run"]);
     });
 
     it("refuses a config that is not a record", () => {
@@ -138,6 +148,19 @@ describe("gate-config", () => {
       expect(compileServer({ jwks_uri: "//evil.example.com/jwks" }).jwksUri).to.equal(`${KEYCLOAK}//evil.example.com/jwks`);
       const thrown = expect(() => compileServer({ jwks_uri: "https://" })).to.throw(ConfigError);
       thrown.with.property("path", "authorization_servers[1].jwks_uri");
+    });
+
+    it("drops the url's query from a relative jwks_uri and keeps an absolute one's", () => {
+      expect(compileServer({ url: `${KEYCLOAK}?tenant=1`, jwks_uri: "/certs" }).jwksUri).to.equal(`${KEYCLOAK}/certs`);
+      expect(compileServer({ jwks_uri: "https://keys.example.com/jwks?tenant=1" }).jwksUri).to.equal("https://keys.example.com/jwks?tenant=1");
+    });
+
+    it("treats any scheme: prefix as absolute and refuses it unless http(s), without a fragment", () => {
+      const jwksPath = "authorization_servers[1].jwks_uri";
+      for (const jwksUri of ["localhost:8080/jwks", "file:///etc/jwks.json", "urn:jwks", "javascript:alert(1)"]) {
+        expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: jwksUri }] }), jwksPath, "must be an http(s) URL");
+      }
+      expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: "https://keys.example.com/jwks#k" }] }), jwksPath, "must not have a fragment");
     });
   });
 
@@ -203,7 +226,10 @@ describe("gate-config", () => {
 
     it("trims trailing slashes of metadata_path and refuses what is not a path", () => {
       expect(compileGatePolicy(kongConfig({ metadata_path: "/.well-known/oauth-protected-resource//" })).metadataPath).to.equal("/.well-known/oauth-protected-resource");
-      for (const path of ["relative/path", "/a?b", "/a#b", "/a b"]) expectConfigError(kongConfig({ metadata_path: path }), "metadata_path", "must be a path starting with '/'");
+      for (const path of ["relative/path", "/a?b", "/a#b", "/a b", '/a"b', "/a\\b", "/a<b>", "/é", "/a\nb"]) {
+        expectConfigError(kongConfig({ metadata_path: path }), "metadata_path", "must be a URL path starting with '/'");
+      }
+      expect(compileGatePolicy(kongConfig({ metadata_path: "/.well-known/p%20r-m_~!$&'()*+,;=:@" })).metadataPath).to.equal("/.well-known/p%20r-m_~!$&'()*+,;=:@");
       expectConfigError(kongConfig({ metadata_path: "//" }), "metadata_path", "must not be '/'");
     });
 
@@ -221,18 +247,79 @@ describe("gate-config", () => {
       expectConfigError(kongConfig({ resource: "" }), "resource", "must be a non-empty string");
     });
 
+    it("refuses a resource that would break the quoted challenge parameters", () => {
+      for (const resource of ['https://mcp.example.com/"mcp', "https://mcp.example.com/a\\b", "https://mcp.example.com/mcp ", " https://mcp.example.com/mcp", "https://mcp.example.com/a\tb"]) {
+        expectConfigError(kongConfig({ resource }), "resource", `'${resource}' must not contain quotes, backslashes or whitespace`);
+      }
+    });
+
     it("reads booleans and refuses other types", () => {
       const policy = compileGatePolicy(kongConfig({ forward_authorization_header: true, run_on_preflight: false }));
       expect([policy.forwardToken, policy.runOnPreflight]).to.deep.equal([true, false]);
       expectConfigError(kongConfig({ enable_acl: "true" }), "enable_acl", "must be a boolean");
+      expectConfigError(kongConfig({ keycloak_compat: 1 }), "keycloak_compat", "must be a boolean");
+      expect(compileGatePolicy(kongConfig({ keycloak_compat: true })).verification.keycloakCompat).to.equal(true);
     });
 
-    it("compiles scope_method_mapping only when enable_acl is on", () => {
+    it("uses the ACL only when enable_acl is on, but checks scope_method_mapping and scope_hierarchy either way", () => {
       const mapping = [{ scope: "mcp:tools", methods: ["tools/*"] }];
-      expect(compileGatePolicy(kongConfig({ enable_acl: true, scope_method_mapping: mapping })).acl?.entries.map((entry) => entry.scope)).to.deep.equal(["mcp:tools"]);
+      const hierarchy = [{ scope: "mcp:admin", implies: ["mcp:tools"] }];
+      const acl = compileGatePolicy(kongConfig({ enable_acl: true, scope_method_mapping: mapping, scope_hierarchy: hierarchy })).acl;
+      expect(acl?.entries.map((entry) => entry.scope)).to.deep.equal(["mcp:tools"]);
+      expect(acl?.implied).to.deep.equal(new Map([["mcp:admin", new Set(["mcp:tools"])]]));
       expect(compileGatePolicy(kongConfig({ enable_acl: true })).acl?.entries).to.deep.equal([]);
-      expect(compileGatePolicy(kongConfig({ scope_method_mapping: mapping })).acl).to.equal(null);
-      expectConfigError(kongConfig({ enable_acl: true, scope_method_mapping: [{ scope: "a", methods: ["tools*"] }] }), "scope_method_mapping[1].methods[1]", `'tools*' is not a method pattern (use 'tools/list', 'notifications/*', '*', or 'tools/call:<glob>', 'resources/read:<glob>', 'prompts/get:<glob>')`);
+      expect(compileGatePolicy(kongConfig({ scope_method_mapping: mapping, scope_hierarchy: hierarchy })).acl).to.equal(null);
+      for (const enable_acl of [true, false]) {
+        expectConfigError(
+          kongConfig({ enable_acl, scope_method_mapping: [{ scope: "a", methods: ["tools*"] }] }),
+          "scope_method_mapping[1].methods[1]",
+          "'tools*' is not a method pattern (use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)",
+        );
+        expectConfigError(kongConfig({ enable_acl, scope_hierarchy: [{ scope: "a", implies: ["b"] }, { scope: "b", implies: ["a"] }] }), "scope_hierarchy", "cycle: a -> b -> a");
+        expectConfigError(kongConfig({ enable_acl, scope_hierarchy: "a" }), "scope_hierarchy", "must be an array");
+      }
+    });
+
+    it("reads acl_mode: enforce or dry_run", () => {
+      expect(compileGatePolicy(kongConfig({ acl_mode: "dry_run" })).aclDryRun).to.equal(true);
+      expect(compileGatePolicy(kongConfig({ acl_mode: "enforce" })).aclDryRun).to.equal(false);
+      expect(compileGatePolicy(kongConfig({ acl_mode: null })).aclDryRun).to.equal(false);
+      for (const mode of ["dry-run", "DRY_RUN", "off"]) expectConfigError(kongConfig({ acl_mode: mode }), "acl_mode", "must be one of enforce, dry_run");
+      expectConfigError(kongConfig({ acl_mode: "" }), "acl_mode", "must be a non-empty string");
+    });
+  });
+
+  describe("upstream_headers", () => {
+    const withHeaders = (headers: unknown, overrides: Record<string, unknown> = {}) => kongConfig({ upstream_headers: headers, ...overrides });
+
+    it("keeps each header name as written and its claim as a dot path, in order", () => {
+      const policy = compileGatePolicy(withHeaders([{ header: "X-MCP-Subject", claim: "sub" }, { header: "x-mcp-roles", claim: "realm_access.roles" }]));
+      expect(policy.identityHeaders).to.deep.equal([
+        { header: "X-MCP-Subject", claimPath: ["sub"] },
+        { header: "x-mcp-roles", claimPath: ["realm_access", "roles"] },
+      ]);
+      expect(policy.verification.identityClaims).to.deep.equal([["sub"], ["realm_access", "roles"]]);
+    });
+
+    it("refuses header names that are not RFC 9110 tokens, or used twice in any case, or the token header", () => {
+      expectConfigError(withHeaders([{ header: "X Subject", claim: "sub" }]), "upstream_headers[1].header", "'X Subject' is not a valid header name");
+      expectConfigError(withHeaders([{ header: "X-Subject:", claim: "sub" }]), "upstream_headers[1].header", "'X-Subject:' is not a valid header name");
+      expectConfigError(
+        withHeaders([{ header: "X-Subject", claim: "sub" }, { header: "x-subject", claim: "azp" }]),
+        "upstream_headers[2].header",
+        "'x-subject' is already used",
+      );
+      expectConfigError(withHeaders([{ header: "authorization", claim: "sub" }]), "upstream_headers[1].header", "'authorization' is already used");
+      expectConfigError(withHeaders([{ header: "X-Token", claim: "sub" }], { header_name: "x-token" }), "upstream_headers[1].header", "'X-Token' is already used");
+    });
+
+    it("refuses entries that are not records, and missing or malformed fields", () => {
+      expectConfigError(withHeaders([{ header: "X-Subject", claim: "sub" }, "X-Other"]), "upstream_headers[2]", "must be a record");
+      expectConfigError(withHeaders([{ claim: "sub" }]), "upstream_headers[1].header", "is required");
+      expectConfigError(withHeaders([{ header: "X-Subject" }]), "upstream_headers[1].claim", "is required");
+      expectConfigError(withHeaders([{ header: "X-Subject", claim: "" }]), "upstream_headers[1].claim", "must be a non-empty string");
+      expectConfigError(withHeaders([{ header: "X-Subject", claim: "realm_access..roles" }]), "upstream_headers[1].claim", "'realm_access..roles' is not a valid dot path");
+      expectConfigError(withHeaders("X-Subject"), "upstream_headers", "must be an array");
     });
   });
 
@@ -253,12 +340,19 @@ describe("gate-config", () => {
         { resource: AUDIENCE, resource_name: "MCP" },
         { header_name: "X-Token", forward_authorization_header: true },
         { http_timeout: 500, jwks_refetch_cooldown: 0, max_body_size: 10, run_on_preflight: false },
+        { acl_mode: "dry_run", scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }] },
       ]) {
         expect(fingerprintOf(overrides), JSON.stringify(overrides)).to.equal(base);
       }
     });
 
-    it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim and cache TTL", () => {
+    it("changes with upstream_headers claims (kept with the verdict), not with their header names", () => {
+      const subject = fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "sub" }] });
+      expect(fingerprintOf({ upstream_headers: [{ header: "X-User", claim: "sub" }] })).to.equal(subject);
+      expect(new Set([base, subject, fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "azp" }] })]).size).to.equal(3);
+    });
+
+    it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim, Keycloak preset and cache TTL", () => {
       const variants = [
         { authorization_servers: [{ url: KEYCLOAK, issuer: `${KEYCLOAK}/`, audience: AUDIENCE }] },
         { authorization_servers: [{ url: KEYCLOAK, audience: `${AUDIENCE}/` }] },
@@ -266,6 +360,7 @@ describe("gate-config", () => {
         { allowed_algorithms: ["RS256"] },
         { clock_skew: 31 },
         { acl_claim: "realm_access.roles" },
+        { keycloak_compat: true },
         { token_cache_ttl: 301 },
       ];
       const fingerprints = variants.map(fingerprintOf);

@@ -41,6 +41,17 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     return Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }));
   }
 
+  /** A POST of `body` as JSON with the token, plus `extraHeaders` in order. */
+  function postWith(token: string, body: Buffer, extraHeaders: ReadonlyArray<readonly [string, string]> = []): FakeRequest {
+    return { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"], ...extraHeaders], body };
+  }
+
+  const METADATA_URL = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
+
+  function listPdkMethods(fake: FakeKong): string[] {
+    return fake.calls.map((call) => call.method);
+  }
+
   describe("protected resource metadata (RFC 9728)", () => {
     it("serves the path-inserted document with the forwarded origin (default port omitted)", async () => {
       const fake = await run({}, { method: "GET", path: "/.well-known/oauth-protected-resource/mcp", forwarded: { scheme: "https", host: "mcp.example.com", port: 443 } });
@@ -206,6 +217,254 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       const token = await tokenFor("mcp:tools");
       const fake = await run({ enable_acl: true }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: jsonRpc("tools/list") });
       expect(fake.exit?.status).to.equal(415);
+    });
+  });
+
+  describe("step-up friendly 401 scope (least privilege for the calls in the body)", () => {
+    const challengeOf = async (config: Record<string, unknown>, request: FakeRequest) => (await run({ resource: RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
+
+    it("asks for the narrowest scope of the calls with the ACL on, in 4 round trips", async () => {
+      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "weather" }) });
+      expect(fake.exit).to.deep.equal({
+        status: 401,
+        headers: { "Content-Type": "application/json", "WWW-Authenticate": `Bearer scope="mcp:tools", resource_metadata="${METADATA_URL}"` },
+        body: JSON.stringify({ error: "unauthorized", error_description: "no bearer token in the request" }),
+      });
+      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
+      const batch = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "initialize" }, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "docs://a" } }]));
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "application/json"]], body: batch })).to.equal(`Bearer scope="mcp:resources", resource_metadata="${METADATA_URL}"`);
+    });
+
+    it("asks for scopes_supported for the lifecycle, GET, unreadable bodies and calls no scope allows", async () => {
+      const usual = `Bearer scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`;
+      const json = [["Content-Type", "application/json"]] as const;
+      for (const method of ["initialize", "ping", "notifications/initialized", "server/discover", "subscriptions/listen", "prompts/get"]) {
+        expect(await challengeOf({ enable_acl: true }, { headers: json, body: jsonRpc(method) }), method).to.equal(usual);
+      }
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"]], body: jsonRpc("tools/call", { name: "weather" }) })).to.equal(usual);
+      expect(await challengeOf({ enable_acl: true }, { headers: json, body: Buffer.from("{not json") })).to.equal(usual);
+      const get = await run({ enable_acl: true, resource: RESOURCE }, { method: "GET" });
+      expect(get.exit?.headers["WWW-Authenticate"]).to.equal(usual);
+      expect(listPdkMethods(get)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.request.get_method", "kong.response.exit"]);
+    });
+
+    it("asks for scopes_supported with the ACL off, without reading the body", async () => {
+      const fake = await run({ resource: RESOURCE }, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "weather" }) });
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`);
+      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
+    });
+
+    it("asks for the narrowest scope with an invalid token too", async () => {
+      const expired = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, expiresIn: -3600, claims: { scope: "mcp:tools" } });
+      expect(await challengeOf({ enable_acl: true }, postWith(expired, jsonRpc("resources/read", { uri: "docs://a" })))).to.equal(
+        `Bearer error="invalid_token", error_description="the token has expired", scope="mcp:resources", resource_metadata="${METADATA_URL}"`,
+      );
+    });
+  });
+
+  describe("scope_hierarchy", () => {
+    const hierarchy = [
+      { scope: "mcp:admin", implies: ["mcp:tools", "mcp:resources"] },
+      { scope: "mcp:editor", implies: ["mcp:tools"] },
+    ];
+
+    it("lets a broader scope through where an implied one is needed", async () => {
+      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy }, postWith(await tokenFor("mcp:admin"), jsonRpc("resources/read", { uri: "docs://a" })));
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["mcp:admin"] });
+    });
+
+    it("keeps the held broader scope in the 403 step-up challenge", async () => {
+      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy, resource: RESOURCE }, postWith(await tokenFor("openid mcp:editor"), jsonRpc("resources/read", { uri: "docs://a" })));
+      expect(fake.exit?.status).to.equal(403);
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://a", scope="mcp:resources mcp:editor", resource_metadata="${METADATA_URL}"`,
+      );
+    });
+  });
+
+  describe("acl_mode dry_run", () => {
+    it("lets a denied call through with one notice naming what it would refuse", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run", resource: RESOURCE }, postWith(token, jsonRpc("resources/read", { uri: "docs://readme" })));
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.logs).to.deep.equal([
+        {
+          level: "notice",
+          message: "mcp-oauth2: dry run: would refuse 403 on /mcp: insufficient scope for resources/read docs://readme: token of alice holds [mcp:tools], would need [mcp:resources mcp:tools]",
+        },
+      ]);
+      expect(fake.calls).to.deep.equal([
+        { method: "kong.request.get_path", args: [] },
+        { method: "kong.request.get_headers", args: [1000] },
+        { method: "kong.request.get_raw_body", args: [1048576] },
+        { method: "kong.log.notice", args: [fake.logs[0].message] },
+        { method: "kong.service.request.clear_header", args: ["Authorization"] },
+        { method: "kong.ctx.shared.set", args: ["mcp_oauth2", { subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["mcp:tools"] }] },
+      ]);
+    });
+
+    it("logs nothing for an allowed call", async () => {
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/list")));
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.logs).to.deep.equal([]);
+    });
+
+    it("escapes control characters of client-chosen names in the log line", async () => {
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:resources"), jsonRpc("tools/call", { name: "evil\n2026/01/01 [crit] forged\u0000" })));
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.logs).to.deep.equal([
+        {
+          level: "notice",
+          message:
+            "mcp-oauth2: dry run: would refuse 403 on /mcp: insufficient scope for tools/call evil\\x0a2026/01/01 [crit] forged\\x00: token of alice holds [mcp:resources], would need [mcp:tools mcp:resources]",
+        },
+      ]);
+    });
+
+    it("still requires a valid token and still refuses bodies it cannot judge", async () => {
+      const config = { enable_acl: true, acl_mode: "dry_run", max_body_size: 200 };
+      expect((await run(config, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/list") })).exit?.status).to.equal(401);
+      const token = await tokenFor("mcp:tools");
+      expect((await run(config, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: jsonRpc("tools/list") })).exit?.status).to.equal(415);
+      expect((await run(config, postWith(token, Buffer.alloc(201, 0x20)))).exit?.status).to.equal(413);
+      expect((await run(config, postWith(token, Buffer.from("[]")))).exit?.status).to.equal(400);
+      expect((await run(config, postWith(token, jsonRpc("tools/list"), [["Mcp-Method", "tools/call"]]))).exit?.status).to.equal(400);
+    });
+  });
+
+  describe("upstream_headers", () => {
+    const upstream_headers = [
+      { header: "X-MCP-Subject", claim: "sub" },
+      { header: "X-MCP-Client", claim: "azp" },
+      { header: "X-MCP-Email", claim: "email" },
+      { header: "X-MCP-Roles", claim: "realm_access.roles" },
+    ];
+
+    it("sets each header from its claim and clears those whose claim is absent, replacing what the client sent", async () => {
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "alice", azp: "vscode", realm_access: { roles: ["mcp:tools", "mcp:resources"] } } });
+      const fake = await run(
+        { upstream_headers },
+        { headers: [["Authorization", `Bearer ${token}`], ["X-MCP-Subject", "admin"], ["x-mcp-subject", "root"], ["X-MCP-Email", "root@example.com"], ["Accept", "text/event-stream"]] },
+      );
+      expect(fake.exit).to.equal(undefined);
+      expect(fake.calls.slice(2)).to.deep.equal([
+        { method: "kong.service.request.clear_header", args: ["Authorization"] },
+        { method: "kong.service.request.clear_header", args: ["X-MCP-Email"] },
+        { method: "kong.service.request.set_header", args: ["X-MCP-Subject", "alice"] },
+        { method: "kong.service.request.set_header", args: ["X-MCP-Client", "vscode"] },
+        { method: "kong.service.request.set_header", args: ["X-MCP-Roles", "mcp:tools, mcp:resources"] },
+        { method: "kong.ctx.shared.set", args: ["mcp_oauth2", { subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: [] }] },
+      ]);
+      expect(fake.upstreamHeaders).to.deep.equal({
+        "x-mcp-subject": ["alice"],
+        accept: ["text/event-stream"],
+        "x-mcp-client": ["vscode"],
+        "x-mcp-roles": ["mcp:tools, mcp:resources"],
+      });
+    });
+
+    it("sets the same headers when the verdict comes from the token cache", async () => {
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "carol", azp: "cli", email: "carol@example.com" } });
+      await run({ upstream_headers }, { headers: [["Authorization", `Bearer ${token}`]] });
+      const cached = await run({ upstream_headers }, { headers: [["Authorization", `Bearer ${token}`]] });
+      expect(cached.upstreamHeaders).to.deep.equal({ "x-mcp-subject": ["carol"], "x-mcp-client": ["cli"], "x-mcp-email": ["carol@example.com"] });
+    });
+
+    it("answers 401 invalid_token when a claim holds control characters", async () => {
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "alice\r\nX-Admin: true" } });
+      const fake = await run({ upstream_headers, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
+      expect(fake.exit).to.deep.equal({
+        status: 401,
+        headers: {
+          "Content-Type": "application/json",
+          "WWW-Authenticate": `Bearer error="invalid_token", error_description="a token claim cannot be passed to the upstream", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+        },
+        body: JSON.stringify({ error: "invalid_token", error_description: "a token claim cannot be passed to the upstream" }),
+      });
+      expect(fake.logs).to.deep.equal([{ level: "warn", message: "mcp-oauth2: 401 on /mcp: claim sub holds control characters" }]);
+      expect(listPdkMethods(fake)).not.to.include("kong.service.request.set_header");
+    });
+  });
+
+  describe("keycloak_compat", () => {
+    const keycloakToken = (claims: Record<string, unknown>, audience: string | string[] = [RESOURCE, "account"]) =>
+      signAccessToken(key, { issuer: jwks.url, audience, claims: { typ: "Bearer", sub: "alice", azp: "vscode", scope: "openid", ...claims } });
+
+    it("refuses an ID token with 401 invalid_token", async () => {
+      const idToken = await keycloakToken({ typ: "ID", nonce: "n-1" }, "vscode");
+      const fake = await run({ keycloak_compat: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${idToken}`]] });
+      expect(fake.exit?.status).to.equal(401);
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        `Bearer error="invalid_token", error_description="the token is not a Keycloak access token", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+      );
+      expect(fake.logs).to.deep.equal([{ level: "warn", message: 'mcp-oauth2: 401 on /mcp: Keycloak token typ "ID", expected "Bearer"' }]);
+    });
+
+    it("refuses a token for the account audience only", async () => {
+      const fake = await run({ keycloak_compat: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${await keycloakToken({}, "account")}`]] });
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
+        `Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+      );
+      expect(fake.logs).to.deep.equal([
+        { level: "warn", message: "mcp-oauth2: 401 on /mcp: Keycloak token for the account audience only: add an Audience mapper to the client scope" },
+      ]);
+    });
+
+    it("grants realm roles like scopes", async () => {
+      const token = await keycloakToken({ realm_access: { roles: ["mcp:resources", "default-roles-mcp"] } });
+      const granted = await run({ keycloak_compat: true, enable_acl: true }, postWith(token, jsonRpc("resources/read", { uri: "docs://a" })));
+      expect(granted.exit).to.equal(undefined);
+      expect(granted.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["openid", "mcp:resources", "default-roles-mcp"] });
+      const withoutPreset = await run({ enable_acl: true }, postWith(token, jsonRpc("resources/read", { uri: "docs://a" })));
+      expect(withoutPreset.exit?.status).to.equal(403);
+    });
+  });
+
+  describe("MCP standard headers (Mcp-Method, Mcp-Name)", () => {
+    it("answers 400 with a JSON-RPC HeaderMismatch error when Mcp-Name disagrees with the body, ACL off", async () => {
+      const token = await tokenFor("mcp:tools");
+      const fake = await run({}, postWith(token, jsonRpc("tools/call", { name: "delete_everything" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", "get_weather"]]));
+      expect(fake.exit).to.deep.equal({
+        status: 400,
+        headers: { "Content-Type": "application/json" },
+        body: '{"jsonrpc":"2.0","id":null,"error":{"code":-32020,"message":"Mcp-Name does not match params.name in the body"}}',
+      });
+      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
+    });
+
+    it("answers 400 when Mcp-Method disagrees, with the ACL on and a token that allows both methods", async () => {
+      const fake = await run({ enable_acl: true }, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/call", { name: "a" }), [["Mcp-Method", "tools/list"]]));
+      expect(fake.exit?.status).to.equal(400);
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({ jsonrpc: "2.0", id: null, error: { code: -32020, message: "Mcp-Method does not match the method in the body" } });
+    });
+
+    it("answers 400 to standard headers on a batch", async () => {
+      const batch = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "tools/list" }]));
+      const fake = await run({}, postWith(await tokenFor("mcp:tools"), batch, [["Mcp-Method", "tools/list"]]));
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32020, message: "Mcp-Method and Mcp-Name describe one JSON-RPC request, not a batch or a response" },
+      });
+    });
+
+    it("lets matching headers through, reading the body once with the ACL off", async () => {
+      const name = Buffer.from("météo").toString("base64");
+      const fake = await run({}, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/call", { name: "météo" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", `=?base64?${name}?=`]]));
+      expect(fake.exit).to.equal(undefined);
+      expect(listPdkMethods(fake)).to.deep.equal([
+        "kong.request.get_path",
+        "kong.request.get_headers",
+        "kong.request.get_raw_body",
+        "kong.service.request.clear_header",
+        "kong.ctx.shared.set",
+      ]);
+    });
+
+    it("authenticates before it judges the headers", async () => {
+      const fake = await run({ resource: RESOURCE }, { headers: [["Mcp-Method", "tools/list"], ["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "a" }) });
+      expect(fake.exit?.status).to.equal(401);
     });
   });
 

@@ -1,9 +1,18 @@
 import { expect } from "chai";
-import { readJsonRpcCalls } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { readJsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 
 function read(body: string | Uint8Array): unknown {
-  return readJsonRpcCalls(typeof body === "string" ? Buffer.from(body) : body);
+  return readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
+}
+
+/** What readJsonRpcBody returns for one message (not a batch). */
+function single(...calls: JsonRpcCall[]): { calls: JsonRpcCall[]; batch: false } {
+  return { calls, batch: false };
+}
+
+function batchOf(...calls: JsonRpcCall[]): { calls: JsonRpcCall[]; batch: true } {
+  return { calls, batch: true };
 }
 
 function request(method: unknown, params?: unknown, id: number | undefined = 1): Record<string, unknown> {
@@ -24,22 +33,27 @@ const METHOD_NOT_STRING = "the JSON-RPC method must be a string";
 describe("json-rpc-calls", () => {
   describe("messages", () => {
     it("reads a single request", () => {
-      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal([{ method: "tools/list" }]);
+      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal(single({ method: "tools/list" }));
     });
 
     it("reads a notification (no id)", () => {
-      expect(read(JSON.stringify(request("notifications/initialized", undefined, undefined)))).to.deep.equal([{ method: "notifications/initialized" }]);
+      expect(read(JSON.stringify(request("notifications/initialized", undefined, undefined)))).to.deep.equal(single({ method: "notifications/initialized" }));
+    });
+
+    it("tells a batch of one from a single message", () => {
+      expect(read(JSON.stringify([request("tools/list")]))).to.deep.equal(batchOf({ method: "tools/list" }));
     });
 
     it("reads every message of a batch, in order", () => {
       const batch = [request("initialize", { protocolVersion: "2025-03-26" }), request("notifications/initialized", undefined, undefined), request("tools/call", { name: "weather" }, 2)];
-      expect(read(JSON.stringify(batch))).to.deep.equal([{ method: "initialize" }, { method: "notifications/initialized" }, { method: "tools/call", item: "weather" }]);
+      expect(read(JSON.stringify(batch))).to.deep.equal(batchOf({ method: "initialize" }, { method: "notifications/initialized" }, { method: "tools/call", item: "weather" }));
     });
 
     it("lets responses to server requests pass without a call", () => {
-      expect(read('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}')).to.deep.equal([]);
-      expect(read('{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"declined"}}')).to.deep.equal([]);
-      expect(read(JSON.stringify([{ jsonrpc: "2.0", id: 7, result: {} }, request("ping")]))).to.deep.equal([{ method: "ping" }]);
+      expect(read('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}')).to.deep.equal(single());
+      expect(read('{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"declined"}}')).to.deep.equal(single());
+      expect(read(JSON.stringify([{ jsonrpc: "2.0", id: 7, result: {} }, request("ping")]))).to.deep.equal(batchOf({ method: "ping" }));
+      expect(read(JSON.stringify([{ jsonrpc: "2.0", id: 7, result: {} }]))).to.deep.equal(batchOf());
     });
 
     it("refuses an empty batch (-32600)", () => {
@@ -63,30 +77,40 @@ describe("json-rpc-calls", () => {
   });
 
   describe("items", () => {
-    it("takes params.name of tools/call and prompts/get, params.uri of resources/read", () => {
-      const batch = [request("tools/call", { name: "get_weather", arguments: { city: "Oslo" } }), request("prompts/get", { name: "summary" }), request("resources/read", { uri: "file:///docs/a.md" })];
-      expect(read(JSON.stringify(batch))).to.deep.equal([
-        { method: "tools/call", item: "get_weather" },
-        { method: "prompts/get", item: "summary" },
-        { method: "resources/read", item: "file:///docs/a.md" },
-      ]);
+    it("takes params.name of tools/call and prompts/get, params.uri of resources/read, subscribe and unsubscribe", () => {
+      const batch = [
+        request("tools/call", { name: "get_weather", arguments: { city: "Oslo" } }),
+        request("prompts/get", { name: "summary" }),
+        request("resources/read", { uri: "file:///docs/a.md" }),
+        request("resources/subscribe", { uri: "file:///docs/b.md" }),
+        request("resources/unsubscribe", { uri: "file:///docs/c.md" }),
+      ];
+      expect(read(JSON.stringify(batch))).to.deep.equal(
+        batchOf(
+          { method: "tools/call", item: "get_weather" },
+          { method: "prompts/get", item: "summary" },
+          { method: "resources/read", item: "file:///docs/a.md" },
+          { method: "resources/subscribe", item: "file:///docs/b.md" },
+          { method: "resources/unsubscribe", item: "file:///docs/c.md" },
+        ),
+      );
     });
 
     it("takes no item from the wrong member or from other methods", () => {
-      const batch = [request("tools/call", { uri: "x" }), request("resources/read", { name: "x" }), request("tools/list", { name: "x" }), request("resources/subscribe", { uri: "x" })];
-      expect(read(JSON.stringify(batch))).to.deep.equal([{ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }]);
+      const batch = [request("tools/call", { uri: "x" }), request("resources/read", { name: "x" }), request("tools/list", { name: "x" }), request("resources/subscribe", { name: "x" })];
+      expect(read(JSON.stringify(batch))).to.deep.equal(batchOf({ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }));
     });
 
     it("takes no item when params or the name is not what MCP sends", () => {
       for (const params of [undefined, null, "get_weather", ["get_weather"], { name: 5 }, { name: null }, { name: ["get_weather"] }, { name: { value: "get_weather" } }]) {
-        expect(read(JSON.stringify(request("tools/call", params))), JSON.stringify(params)).to.deep.equal([{ method: "tools/call" }]);
+        expect(read(JSON.stringify(request("tools/call", params))), JSON.stringify(params)).to.deep.equal(single({ method: "tools/call" }));
       }
     });
 
     it("takes no item for methods named like Object.prototype members", () => {
-      expect(read('{"method":"toString","params":{"function toString() { [native code] }":"x"}}')).to.deep.equal([{ method: "toString" }]);
-      expect(read('{"method":"constructor","params":{"function Object() { [native code] }":"x"}}')).to.deep.equal([{ method: "constructor" }]);
-      expect(read('{"method":"__proto__","params":{"[object Object]":"x"}}')).to.deep.equal([{ method: "__proto__" }]);
+      expect(read('{"method":"toString","params":{"function toString() { [native code] }":"x"}}')).to.deep.equal(single({ method: "toString" }));
+      expect(read('{"method":"constructor","params":{"function Object() { [native code] }":"x"}}')).to.deep.equal(single({ method: "constructor" }));
+      expect(read('{"method":"__proto__","params":{"[object Object]":"x"}}')).to.deep.equal(single({ method: "__proto__" }));
     });
   });
 
@@ -98,7 +122,7 @@ describe("json-rpc-calls", () => {
     });
 
     it("reads multi-byte UTF-8 names", () => {
-      expect(read(JSON.stringify(request("tools/call", { name: "météo_😀" })))).to.deep.equal([{ method: "tools/call", item: "météo_😀" }]);
+      expect(read(JSON.stringify(request("tools/call", { name: "météo_😀" })))).to.deep.equal(single({ method: "tools/call", item: "météo_😀" }));
     });
 
     it("refuses a UTF-8 byte order mark (-32700)", () => {
@@ -110,20 +134,22 @@ describe("json-rpc-calls", () => {
     });
 
     it("refuses a repeated method member, escaped or not (-32600)", () => {
-      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}', -32600, "the body repeats the member name 'method'");
-      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","m\\u0065thod":"tools/call"}', -32600, "the body repeats the member name 'method'");
-      expectRefused('[{"method":"ping"},{"method":"ping","method":"tools/call"}]', -32600, "the body repeats the member name 'method'");
+      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}', -32600, 'the body repeats the member name "method"');
+      expectRefused('{"jsonrpc":"2.0","id":1,"method":"tools/list","m\\u0065thod":"tools/call"}', -32600, 'the body repeats the member name "method"');
+      expectRefused('[{"method":"ping"},{"method":"ping","method":"tools/call"}]', -32600, 'the body repeats the member name "method"');
+      expectRefused('{"method":"ping","a\\"\\n":1,"a\\"\\n":2}', -32600, 'the body repeats the member name "a\\"\\n"');
     });
 
     it("refuses a repeated params member of a single or batched call (-32600)", () => {
-      expectRefused('{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}', -32600, "the body repeats the member name 'name'");
-      expectRefused('[{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}]', -32600, "the body repeats the member name 'name'");
-      expectRefused('{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}', -32600, "the body repeats the member name 'params'");
+      expectRefused('{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}', -32600, 'the body repeats the member name "name"');
+      expectRefused('[{"method":"tools/call","params":{"name":"safe","name":"dangerous"}}]', -32600, 'the body repeats the member name "name"');
+      expectRefused('{"method":"tools/call","params":{"name":"a"},"params":{"name":"b"}}', -32600, 'the body repeats the member name "params"');
     });
 
-    it("leaves repeated members below the params of batched calls to the upstream", () => {
-      expect(read('[{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}]')).to.deep.equal([{ method: "tools/call", item: "a" }]);
-      expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"q":{"k":1,"k":2}}}}')).to.deep.equal([{ method: "tools/call", item: "a" }]);
+    it("leaves repeated members below the params to the upstream (depth 2 for a single message, 3 for a batch)", () => {
+      expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}')).to.deep.equal(single({ method: "tools/call", item: "a" }));
+      expect(read('[{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}]')).to.deep.equal(batchOf({ method: "tools/call", item: "a" }));
+      expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"q":{"k":1,"k":2}}}}')).to.deep.equal(single({ method: "tools/call", item: "a" }));
     });
   });
 });

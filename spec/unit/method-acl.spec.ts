@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { compileMethodAcl, findDeniedCalls, findNarrowestScope, findStepUpScopes } from "../../plugins/mcp-oauth2/core/method-acl";
+import { compileMethodAcl, findDeniedCalls, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
 
-const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or 'tools/call:<glob>', 'resources/read:<glob>', 'prompts/get:<glob>')";
+const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
 
-function expectConfigError(rawEntries: readonly unknown[], path: string, problem: string): void {
-  const thrown = expect(() => compileMethodAcl(rawEntries)).to.throw(ConfigError);
+function expectConfigError(rawEntries: readonly unknown[], path: string, problem: string, rawHierarchy: readonly unknown[] = []): void {
+  const thrown = expect(() => compileMethodAcl(rawEntries, rawHierarchy)).to.throw(ConfigError);
   thrown.with.property("path", path);
   thrown.with.property("message", `${path}: ${problem}`);
 }
@@ -42,13 +42,25 @@ describe("method-acl", () => {
     });
 
     it("refuses patterns that are not method patterns", () => {
-      for (const pattern of ["tools*", "*/*", "tools/*/x", "tools/list ", "tools list", "constructor:*", "__proto__:*"]) {
+      const notMethodNames = ["tools/", "/tools", "tools//list", "tools/list?", "tools/lïst", "tools\\list", "tools/list\n", "ping:x", "*tools", "/*", "tools/**"];
+      for (const pattern of ["tools*", "*/*", "tools/*/x", "tools/list ", "tools list", "constructor:*", "__proto__:*", ...notMethodNames]) {
         expectConfigError(
           [{ scope: "a", methods: ["ping"] }, { scope: "b", methods: ["tools/list", pattern] }],
           "scope_method_mapping[2].methods[2]",
           `'${pattern}' is not a method pattern ${PATTERN_HELP}`,
         );
       }
+    });
+
+    it("refuses an item pattern with an empty glob", () => {
+      for (const method of ["tools/call", "prompts/get", "resources/read", "resources/subscribe", "resources/unsubscribe"]) {
+        expectConfigError([{ scope: "a", methods: [`${method}:`] }], "scope_method_mapping[1].methods[1]", `'${method}:' needs a glob after ':' (e.g. ${method}:weather_*)`);
+      }
+    });
+
+    it("accepts method names as MCP spells them", () => {
+      const patterns = ["logging/setLevel", "notifications/tools/list_changed", "x-vendor.ext/do_$thing", "tools/*", "notifications/tools/*", "resources/subscribe:docs://*"];
+      expect(compileMethodAcl([{ scope: "a", methods: patterns }]).entries[0].patterns).to.have.length(patterns.length);
     });
 
     it("compiles an empty mapping", () => {
@@ -100,9 +112,12 @@ describe("method-acl", () => {
       expect(allows(mapping, ["odd"], { method: "tools/call", item: "abcc|^$+x\\" })).to.equal(false);
     });
 
-    it("matches a pattern with an empty glob as an exact method name", () => {
-      expect(allows({ odd: ["tools/call:"] }, ["odd"], { method: "tools/call:" })).to.equal(true);
-      expect(allows({ odd: ["tools/call:"] }, ["odd"], { method: "tools/call", item: "" })).to.equal(false);
+    it("matches resources/subscribe and resources/unsubscribe by params.uri", () => {
+      const mapping = { watch: ["resources/subscribe:docs://*", "resources/unsubscribe:docs://*"] };
+      expect(allows(mapping, ["watch"], { method: "resources/subscribe", item: "docs://a" })).to.equal(true);
+      expect(allows(mapping, ["watch"], { method: "resources/unsubscribe", item: "docs://a" })).to.equal(true);
+      expect(allows(mapping, ["watch"], { method: "resources/subscribe", item: "file:///etc/passwd" })).to.equal(false);
+      expect(allows(mapping, ["watch"], { method: "resources/read", item: "docs://a" })).to.equal(false);
     });
 
     it("adds up the permissions of every granted scope and ignores unmapped ones", () => {
@@ -143,6 +158,99 @@ describe("method-acl", () => {
       expect(acl.grants.has("s0")).to.equal(false);
       expect(findDeniedCalls(acl, ["s0"], [{ method: "m/s0" }, { method: "m/s1" }])).to.deep.equal([{ method: "m/s1" }]);
       expect(acl.grants.size).to.equal(1024);
+    });
+  });
+
+  describe("scope_hierarchy (MCP 2026-07-28: a broader scope implies narrower ones)", () => {
+    const mapping = [
+      { scope: "mcp:read", methods: ["tools/list", "resources/read:docs://*"] },
+      { scope: "mcp:write", methods: ["tools/call"] },
+      { scope: "mcp:admin", methods: ["logging/setLevel"] },
+    ];
+    const hierarchy = [
+      { scope: "mcp:admin", implies: ["mcp:write"] },
+      { scope: "mcp:write", implies: ["mcp:read"] },
+    ];
+    const acl = compileMethodAcl(mapping, hierarchy);
+    const calls: JsonRpcCall[] = [{ method: "tools/list" }, { method: "resources/read", item: "docs://a" }, { method: "tools/call", item: "x" }, { method: "logging/setLevel" }];
+
+    it("closes the hierarchy transitively", () => {
+      expect(acl.implied).to.deep.equal(
+        new Map([
+          ["mcp:admin", new Set(["mcp:write", "mcp:read"])],
+          ["mcp:write", new Set(["mcp:read"])],
+        ]),
+      );
+    });
+
+    it("lets a broader scope through wherever an implied scope would be, never the other way", () => {
+      expect(findDeniedCalls(acl, ["mcp:admin"], calls)).to.deep.equal([]);
+      expect(findDeniedCalls(acl, ["mcp:write"], calls)).to.deep.equal([{ method: "logging/setLevel" }]);
+      expect(findDeniedCalls(acl, ["mcp:read"], calls)).to.deep.equal([{ method: "tools/call", item: "x" }, { method: "logging/setLevel" }]);
+      expect(findDeniedCalls(acl, ["openid"], calls)).to.deep.equal(calls);
+    });
+
+    it("grants through a broader scope that has no mapping of its own", () => {
+      const unmapped = compileMethodAcl(mapping, [{ scope: "mcp:all", implies: ["mcp:admin", "mcp:read"] }]);
+      expect(findDeniedCalls(unmapped, ["mcp:all"], calls)).to.deep.equal([{ method: "tools/call", item: "x" }]);
+      expect(unmapped.implied).to.deep.equal(new Map([["mcp:all", new Set(["mcp:admin", "mcp:read"])]]));
+    });
+
+    it("merges entries naming the same broader scope, and accepts a diamond", () => {
+      const merged = compileMethodAcl(mapping, [
+        { scope: "mcp:all", implies: ["mcp:read"] },
+        { scope: "mcp:all", implies: ["mcp:admin"] },
+        { scope: "mcp:admin", implies: ["mcp:read"] },
+      ]);
+      expect(merged.implied.get("mcp:all")).to.deep.equal(new Set(["mcp:read", "mcp:admin"]));
+      expect(findDeniedCalls(merged, ["mcp:all"], calls)).to.deep.equal([{ method: "tools/call", item: "x" }]);
+    });
+
+    it("refuses cycles, naming the loop", () => {
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a", [{ scope: "a", implies: ["a"] }]);
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a", [
+        { scope: "a", implies: ["b"] },
+        { scope: "b", implies: ["c"] },
+        { scope: "c", implies: ["a"] },
+      ]);
+      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x", [
+        { scope: "x", implies: ["z", "y"] },
+        { scope: "y", implies: ["x"] },
+      ]);
+    });
+
+    it("refuses entries that are not records, scopes that are not scope tokens and empty implies (paths 1-based)", () => {
+      expectConfigError(mapping, "scope_hierarchy[2]", "must be a record", [{ scope: "a", implies: ["b"] }, "a"]);
+      expectConfigError(mapping, "scope_hierarchy[1]", "must be a record", [null]);
+      expectConfigError(mapping, "scope_hierarchy[1].scope", '"mcp admin" is not a valid OAuth scope token', [{ scope: "mcp admin", implies: ["b"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[2]", '"b\\\\c" is not a valid OAuth scope token', [{ scope: "a", implies: ["b", "b\\c"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[1]", "5 is not a valid OAuth scope token", [{ scope: "a", implies: [5] }]);
+      for (const implies of [[], undefined, "b", {}]) {
+        expectConfigError(mapping, "scope_hierarchy[1].implies", "needs at least one scope", [{ scope: "a", implies }]);
+      }
+    });
+  });
+
+  describe("findSufficientScopes (the 401 challenge's scope)", () => {
+    const acl = compileMethodAcl([
+      { scope: "mcp:tools", methods: ["tools/*"] },
+      { scope: "mcp:weather", methods: ["tools/call:weather_*"] },
+      { scope: "mcp:docs", methods: ["resources/read:docs://*"] },
+    ]);
+
+    it("names the narrowest scope of each call, once each, in call order", () => {
+      const calls: JsonRpcCall[] = [
+        { method: "resources/read", item: "docs://a" },
+        { method: "tools/call", item: "weather_today" },
+        { method: "tools/list" },
+        { method: "tools/call", item: "weather_week" },
+      ];
+      expect(findSufficientScopes(acl, calls)).to.deep.equal(["mcp:docs", "mcp:weather", "mcp:tools"]);
+    });
+
+    it("is empty when some call no configured scope allows, and for no calls", () => {
+      expect(findSufficientScopes(acl, [{ method: "tools/list" }, { method: "prompts/get", item: "x" }])).to.deep.equal([]);
+      expect(findSufficientScopes(acl, [])).to.deep.equal([]);
     });
   });
 
@@ -203,6 +311,18 @@ describe("method-acl", () => {
     it("names each scope once", () => {
       const denied: JsonRpcCall[] = [{ method: "tools/call", item: "weather_a" }, { method: "tools/call", item: "weather_b" }];
       expect(findStepUpScopes(acl, denied, ["weather", "lister", "lister"])).to.deep.equal(["weather", "lister"]);
+    });
+
+    it("keeps held broader scopes of the hierarchy, and no scope the ACL does not know", () => {
+      const withHierarchy = compileMethodAcl(
+        [
+          { scope: "lister", methods: ["tools/list"] },
+          { scope: "docs", methods: ["resources/read:docs://*"] },
+        ],
+        [{ scope: "mcp:editor", implies: ["lister", "mcp:legacy"] }],
+      );
+      const denied: JsonRpcCall[] = [{ method: "resources/read", item: "docs://a" }];
+      expect(findStepUpScopes(withHierarchy, denied, ["openid", "mcp:editor", "mcp:legacy", "lister", "offline_access"])).to.deep.equal(["docs", "mcp:editor", "lister"]);
     });
 
     it("asks for nothing when some denied call no configured scope allows", () => {

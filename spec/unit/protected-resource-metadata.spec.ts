@@ -119,8 +119,9 @@ describe("protected-resource-metadata (RFC 9728)", () => {
       expect(encodeUrlPath("/😀")).to.equal("/%F0%9F%98%80");
     });
 
-    it("keeps existing escapes such as %2F", () => {
+    it("keeps existing escapes such as %2F, and encodes a '%' that starts none", () => {
       expect(encodeUrlPath("/a%2Fb/%20c")).to.equal("/a%2Fb/%20c");
+      expect(encodeUrlPath("/100%/a%zz/%4")).to.equal("/100%25/a%25zz/%254");
     });
   });
 });

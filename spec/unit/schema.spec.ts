@@ -24,9 +24,10 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
 
   it("names exactly the configuration fields operators rely on, in console order", () => {
     expect(schema.map((field) => Object.keys(field)[0])).to.deep.equal([
-      "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "enable_acl",
-      "acl_claim", "scope_method_mapping", "token_cache_ttl", "token_cache_size", "http_timeout", "resource", "resource_name",
-      "allowed_algorithms", "clock_skew", "max_body_size", "run_on_preflight", "jwks_refetch_cooldown",
+      "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "upstream_headers",
+      "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "token_cache_ttl", "token_cache_size",
+      "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
+      "run_on_preflight", "jwks_refetch_cooldown",
     ]);
   });
 
@@ -56,18 +57,41 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       scopes_supported: [],
       header_name: "Authorization",
       forward_authorization_header: false,
+      upstream_headers: [],
       enable_acl: false,
+      acl_mode: "enforce",
       acl_claim: "scope",
       scope_method_mapping: [],
+      scope_hierarchy: [],
       token_cache_ttl: 300,
       token_cache_size: 10000,
       http_timeout: 10000,
       allowed_algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
       clock_skew: 30,
+      keycloak_compat: false,
       max_body_size: 1048576,
       run_on_preflight: true,
       jwks_refetch_cooldown: 10,
     });
+  });
+
+  it("offers acl_mode enforce and dry_run only", () => {
+    const aclMode = schema.find((field) => "acl_mode" in field)!.acl_mode;
+    expect([aclMode.type, aclMode.required, aclMode.one_of]).to.deep.equal(["string", true, ["enforce", "dry_run"]]);
+  });
+
+  it("requires both members of upstream_headers and scope_hierarchy entries, and at least one implied scope", () => {
+    const recordOf = (name: string) => {
+      const field = schema.find((candidate) => name in candidate)![name];
+      expect([field.type, field.required, field.default, field.elements!.type], name).to.deep.equal(["array", true, [], "record"]);
+      return Object.fromEntries(field.elements!.fields!.map((member) => Object.entries(member)[0]));
+    };
+    const upstreamHeader = recordOf("upstream_headers");
+    expect(Object.keys(upstreamHeader)).to.deep.equal(["header", "claim"]);
+    expect([upstreamHeader.header.required, upstreamHeader.claim.required]).to.deep.equal([true, true]);
+    const hierarchy = recordOf("scope_hierarchy");
+    expect(Object.keys(hierarchy)).to.deep.equal(["scope", "implies"]);
+    expect([hierarchy.scope.required, hierarchy.implies.required, hierarchy.implies.len_min, hierarchy.implies.elements!.type]).to.deep.equal([true, true, 1, "string"]);
   });
 
   it("requires at least one authorization server with url and audience", () => {

@@ -5,7 +5,7 @@ import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
 describe("token-cache", () => {
   const settings = { verificationFingerprint: "fp-a", tokenCacheTtlSeconds: 300, tokenCacheSize: 3 };
   const now = Date.now() / 1000;
-  const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn });
+  const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn, identityValues: [] });
 
   it("returns a remembered verdict for the same token and settings only", () => {
     const cache = new TokenCache();

@@ -4,7 +4,7 @@ import { DuplicateKeyError, parseJsonWithUniqueKeys } from "../../plugins/mcp-oa
 function expectDuplicate(text: string, key: string, maxDepth?: number): void {
   const refusal = expect(() => parseJsonWithUniqueKeys(text, maxDepth)).to.throw(DuplicateKeyError);
   refusal.with.property("key", key);
-  refusal.with.property("message", `duplicate member name "${key}"`);
+  refusal.with.property("message", `duplicate member name ${JSON.stringify(key)}`);
 }
 
 describe("unique-key-json", () => {
@@ -40,6 +40,10 @@ describe("unique-key-json", () => {
   for (const [label, text, key] of duplicates) {
     it(`refuses a repeated member name ${label}`, () => expectDuplicate(text, key));
   }
+
+  it("names the repeated member as a JSON string, so quotes and line breaks stay escaped", () => {
+    expect(() => parseJsonWithUniqueKeys('{"a\\"\\n":1,"a\\"\\n":2}')).to.throw(DuplicateKeyError, /^duplicate member name "a\\"\\n"$/);
+  });
 
   it("tells an escaped backslash from an escaped quote", () => {
     expect(parseJsonWithUniqueKeys('{"a\\\\":1,"a":2}')).to.deep.equal({ "a\\": 1, a: 2 });

@@ -3,9 +3,10 @@ import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import type { GatePolicy } from "./gate-config";
 import { answerDocument, renderRefusal, toRefusal, type ChallengeContext, type GateResponse } from "./gate-response";
-import { readJsonRpcCalls, type JsonRpcCall } from "./json-rpc-calls";
+import { readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
 import type { JwksRegistry } from "./jwks-registry";
-import { findDeniedCalls, findStepUpScopes, type MethodAcl } from "./method-acl";
+import { checkStandardHeaders, hasStandardHeaders } from "./mcp-standard-headers";
+import { findDeniedCalls, findStepUpScopes, findSufficientScopes, type MethodAcl } from "./method-acl";
 import { buildProtectedResourceMetadata, encodeUrlPath, formatResourceMetadataUrl, matchMetadataRequest } from "./protected-resource-metadata";
 import {
   BodyTooLarge,
@@ -59,7 +60,16 @@ export interface OperatorLog {
 
 export type Decision =
   | { readonly kind: "respond"; readonly response: GateResponse; readonly log?: OperatorLog }
-  | { readonly kind: "proceed"; readonly shared: SharedContext; readonly clearHeaders: readonly string[] };
+  | {
+      readonly kind: "proceed";
+      readonly shared: SharedContext;
+      readonly clearHeaders: readonly string[];
+      readonly setHeaders: readonly (readonly [string, string])[];
+      readonly log?: OperatorLog;
+    };
+
+/** Methods a client sends before it knows what it will do: their 401 asks for the usual scopes. */
+const LIFECYCLE_METHODS = new Set(["initialize", "ping", "server/discover", "subscriptions/listen"]);
 
 function askOnce<T>(read: () => Promise<T>): () => Promise<T> {
   let answer: Promise<T> | undefined;
@@ -78,21 +88,20 @@ function rememberAnswers(source: RequestSource): RequestSource {
   };
 }
 
-/** Refusals answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3). */
-function needsChallenge(refusal: Refusal): boolean {
-  return refusal instanceof MissingToken || refusal instanceof InvalidRequest || refusal instanceof InvalidToken || refusal instanceof InsufficientScope;
+/** Kong's error log is line-based: client-chosen text must not start a line of its own. */
+function formatOperatorLog(level: OperatorLogLevel, message: string): OperatorLog {
+  return { level, message: `mcp-oauth2: ${message}`.replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
 }
 
 function firstHeader(headers: HeaderMap, name: string): string | undefined {
   return headers.get(name)?.[0];
 }
 
-function describeCall(call: JsonRpcCall): string {
-  return call.item === undefined ? call.method : `${call.method} ${call.item}`;
-}
-
 function describeCalls(calls: readonly JsonRpcCall[]): string {
-  const shown = calls.slice(0, 3).map(describeCall).join(", ");
+  const shown = calls
+    .slice(0, 3)
+    .map((call) => (call.item === undefined ? call.method : `${call.method} ${call.item}`))
+    .join(", ");
   return calls.length > 3 ? `${shown} and ${calls.length - 3} more` : shown;
 }
 
@@ -124,8 +133,8 @@ function checkJsonMediaType(contentType: string | undefined): void {
   }
 }
 
-/** The JSON-RPC calls of the request; none for a bodiless GET/DELETE (SSE stream, session end). */
-async function readCalls(policy: GatePolicy, request: RequestSource, headers: HeaderMap): Promise<JsonRpcCall[]> {
+/** The JSON-RPC body of the request; undefined for a bodiless GET/DELETE (SSE stream, session end). */
+async function readJsonRpcRequest(policy: GatePolicy, request: RequestSource, headers: HeaderMap): Promise<JsonRpcBody | undefined> {
   const tooLarge = `the request body is larger than ${policy.maxBodySize} bytes`;
   if (Number(firstHeader(headers, "content-length")) > policy.maxBodySize) throw new BodyTooLarge(tooLarge);
   const body = await request.body(policy.maxBodySize);
@@ -139,18 +148,17 @@ async function readCalls(policy: GatePolicy, request: RequestSource, headers: He
   if (body.length === 0) {
     const method = await request.method();
     if (method === "POST" || method === "PUT" || method === "PATCH") throw new InvalidJsonRpc("the request has no JSON-RPC body", -32600);
-    return [];
+    return undefined;
   }
   checkJsonMediaType(firstHeader(headers, "content-type"));
-  return readJsonRpcCalls(body);
+  return readJsonRpcBody(body);
 }
 
-async function authorizeCalls(policy: GatePolicy, acl: MethodAcl, request: RequestSource, headers: HeaderMap, verified: VerifiedToken): Promise<void> {
+function authorizeCalls(acl: MethodAcl, body: JsonRpcBody | undefined, verified: VerifiedToken): void {
   if (acl.entries.length === 0) {
     throw new InsufficientScope("no JSON-RPC method is allowed on this resource", "scope_method_mapping is empty, so the ACL refuses every request", []);
   }
-  const calls = await readCalls(policy, request, headers);
-  const denied = findDeniedCalls(acl, verified.scopes, calls);
+  const denied = findDeniedCalls(acl, verified.scopes, body?.calls ?? []);
   if (denied.length === 0) return;
   const required = findStepUpScopes(acl, denied, verified.scopes);
   throw new InsufficientScope(
@@ -160,36 +168,73 @@ async function authorizeCalls(policy: GatePolicy, acl: MethodAcl, request: Reque
   );
 }
 
-function shareIdentity(verified: VerifiedToken): SharedContext {
-  return {
+function proceed(policy: GatePolicy, verified: VerifiedToken, log: OperatorLog | undefined): Decision {
+  // MCP forbids token passthrough: the upstream gets the token only when the operator opts in.
+  const clearHeaders = policy.forwardToken ? [] : [policy.tokenHeader];
+  const setHeaders: (readonly [string, string])[] = [];
+  // Identity headers replace whatever the client sent under those names (anti-spoofing).
+  policy.identityHeaders.forEach(({ header }, index) => {
+    const value = verified.identityValues[index];
+    if (value === undefined) clearHeaders.push(header);
+    else setHeaders.push([header, value]);
+  });
+  const shared: SharedContext = {
     ...(verified.subject === undefined ? {} : { subject: verified.subject }),
     issuer: verified.issuer,
     ...(verified.clientId === undefined ? {} : { client_id: verified.clientId }),
     scopes: verified.scopes,
   };
+  return { kind: "proceed", shared, clearHeaders, setHeaders, ...(log === undefined ? {} : { log }) };
 }
 
 async function admit(policy: GatePolicy, request: RequestSource, services: GateServices): Promise<Decision> {
-  const metadataRequest = matchMetadataRequest(policy.metadataPath, await request.path());
+  const path = await request.path();
+  const metadataRequest = matchMetadataRequest(policy.metadataPath, path);
   if (metadataRequest !== undefined) return answerMetadataRequest(policy, request, metadataRequest.resourcePath);
   const headers = await request.headers();
   const verified = await authenticate(policy, extractBearerToken(headers.get(policy.tokenHeaderKey)), services);
-  if (policy.acl !== null) await authorizeCalls(policy, policy.acl, request, headers, verified);
-  // MCP forbids token passthrough: the upstream gets the token only when the operator opts in.
-  return { kind: "proceed", shared: shareIdentity(verified), clearHeaders: policy.forwardToken ? [] : [policy.tokenHeader] };
+  const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(policy, request, headers) : undefined;
+  if (body !== undefined) checkStandardHeaders(headers, body);
+  let log: OperatorLog | undefined;
+  if (policy.acl !== null) {
+    try {
+      authorizeCalls(policy.acl, body, verified);
+    } catch (error) {
+      if (!(error instanceof InsufficientScope && policy.aclDryRun)) throw error;
+      log = formatOperatorLog("notice", `dry run: would refuse 403 on ${path}: ${error.detail}`);
+    }
+  }
+  return proceed(policy, verified, log);
 }
 
-async function describeChallenge(policy: GatePolicy, request: RequestSource): Promise<ChallengeContext> {
+/**
+ * The scopes a 401 asks for. With the ACL on, the narrowest scopes allowing the calls in the body
+ * (a client then asks for least privilege); for the lifecycle, GET, unreadable bodies, calls no
+ * scope allows, and with the ACL off: scopes_supported, the usual set a session starts with.
+ */
+async function findChallengeScopes(policy: GatePolicy, request: RequestSource): Promise<readonly string[]> {
+  if (policy.acl === null) return policy.scopesSupported;
+  let body: JsonRpcBody | undefined;
+  try {
+    body = await readJsonRpcRequest(policy, request, await request.headers());
+  } catch {
+    return policy.scopesSupported;
+  }
+  const calls = (body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/"));
+  const sufficient = calls.length === 0 ? [] : findSufficientScopes(policy.acl, calls);
+  return sufficient.length > 0 ? sufficient : policy.scopesSupported;
+}
+
+async function describeChallenge(policy: GatePolicy, request: RequestSource, refusal: Refusal): Promise<ChallengeContext> {
   const origin = policy.resourceOrigin ?? (await request.forwardedOrigin());
-  return {
-    resourceMetadataUrl: formatResourceMetadataUrl(origin, policy.metadataPath, encodeUrlPath(await request.path())),
-    scopes: policy.scopesSupported,
-  };
+  const resourceMetadataUrl = formatResourceMetadataUrl(origin, policy.metadataPath, encodeUrlPath(await request.path()));
+  const asksForToken = refusal instanceof MissingToken || refusal instanceof InvalidToken;
+  return asksForToken ? { resourceMetadataUrl, scopes: await findChallengeScopes(policy, request) } : { resourceMetadataUrl };
 }
 
-function logRefusal(refusal: Refusal, path: string): { log?: OperatorLog } {
-  if (refusal.logLevel === undefined) return {};
-  return { log: { level: refusal.logLevel, message: `mcp-oauth2: ${refusal.status} on ${path}: ${refusal.detail}` } };
+/** Refusals answered with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3). */
+function needsChallenge(refusal: Refusal): boolean {
+  return refusal instanceof MissingToken || refusal instanceof InvalidRequest || refusal instanceof InvalidToken || refusal instanceof InsufficientScope;
 }
 
 async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refusal): Promise<Decision> {
@@ -197,17 +242,19 @@ async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refus
   let answered = refusal;
   if (needsChallenge(refusal)) {
     try {
-      context = await describeChallenge(policy, request);
+      context = await describeChallenge(policy, request, refusal);
     } catch (error) {
       // An unusable Host: refuse for that reason instead, without a metadata URL.
       answered = toRefusal(error);
     }
   }
-  return { kind: "respond", response: renderRefusal(answered, context), ...logRefusal(answered, await request.path()) };
+  const response = renderRefusal(answered, context);
+  if (answered.logLevel === undefined) return { kind: "respond", response };
+  return { kind: "respond", response, log: formatOperatorLog(answered.logLevel, `${answered.status} on ${await request.path()}: ${answered.detail}`) };
 }
 
 function failClosed(failure: Refusal): Decision {
-  return { kind: "respond", response: renderRefusal(failure, {}), log: { level: "err", message: `mcp-oauth2: ${failure.detail}` } };
+  return { kind: "respond", response: renderRefusal(failure, {}), log: formatOperatorLog("err", failure.detail) };
 }
 
 /**
@@ -225,7 +272,11 @@ export async function decideAccess(policy: GatePolicy | ConfigError, source: Req
   } catch (error) {
     try {
       // Kong's run_on_preflight=false: CORS preflights pass without a token.
-      if (!policy.runOnPreflight && (await request.method()) === "OPTIONS") return { kind: "proceed", shared: { preflight: true }, clearHeaders: [] };
+      if (!policy.runOnPreflight && (await request.method()) === "OPTIONS") {
+        // No verified identity: client-sent identity headers must not reach the upstream either.
+        const identityHeaders = policy.identityHeaders.map(({ header }) => header);
+        return { kind: "proceed", shared: { preflight: true }, clearHeaders: [...(policy.forwardToken ? [] : [policy.tokenHeader]), ...identityHeaders], setHeaders: [] };
+      }
       return await refuse(policy, request, toRefusal(error));
     } catch (secondError) {
       return failClosed(toRefusal(secondError));

@@ -14,6 +14,8 @@ export interface VerifiedToken {
   readonly scopes: readonly string[];
   /** `exp`, in seconds since the epoch. */
   readonly expiresAt: number;
+  /** Header values of the identity claims (`upstream_headers` order); undefined for absent claims. */
+  readonly identityValues: readonly (string | undefined)[];
 }
 
 /** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
@@ -103,6 +105,34 @@ function checkAudience(payload: JsonObject, server: AuthorizationServer): void {
   }
 }
 
+/**
+ * Keycloak preset: only access tokens (payload typ "Bearer"; ID and refresh tokens are signed by
+ * the same key), and never a token whose only audience is Keycloak's default `account`.
+ */
+function checkKeycloakToken(payload: JsonObject): void {
+  if (payload.typ !== "Bearer") throw new InvalidToken("the token is not a Keycloak access token", `Keycloak token typ ${describeValue(payload.typ)}, expected "Bearer"`);
+  const { aud } = payload;
+  const audiences = Array.isArray(aud) ? aud : [aud];
+  if (audiences.every((audience) => audience === "account")) {
+    throw new InvalidToken("the token is not meant for this resource (audience)", "Keycloak token for the account audience only: add an Audience mapper to the client scope");
+  }
+}
+
+/** Header value of a claim: scalars as text, arrays joined with ", ", objects as JSON; never control characters. */
+function formatIdentityValue(value: unknown, claimPath: readonly string[]): string | undefined {
+  if (value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0)) return undefined;
+  const text = Array.isArray(value)
+    ? value.map((element) => (typeof element === "object" && element !== null ? JSON.stringify(element) : String(element))).join(", ")
+    : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
+  // RFC 9110 §5.5: a field value with CR, LF or NUL could smuggle headers; refuse instead of rewriting it.
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text)) {
+    throw new InvalidToken("a token claim cannot be passed to the upstream", `claim ${claimPath.join(".")} holds control characters`);
+  }
+  return text;
+}
+
 /** Reads a claim by dot path (`realm_access.roles`); a claim literally named with dots wins. */
 export function readClaim(payload: JsonObject, path: readonly string[]): unknown {
   const literal = path.join(".");
@@ -150,14 +180,19 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
     throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid '${kid}'`}`);
   }
   const expiresAt = checkTimes(payload, policy, nowSeconds);
+  if (policy.keycloakCompat) checkKeycloakToken(payload);
   checkAudience(payload, server);
   const subject = readOptionalString(payload.sub);
   const clientId = readOptionalString(payload.azp) ?? readOptionalString(payload.client_id);
+  const scopes = readScopes(readClaim(payload, policy.aclClaimPath));
+  // Keycloak preset: realm roles grant like scopes, without pointing acl_claim at them.
+  const grants = policy.keycloakCompat ? [...new Set([...scopes, ...readScopes(readClaim(payload, ["realm_access", "roles"]))])] : scopes;
   return {
     issuer: server.issuer,
     ...(subject === undefined ? {} : { subject }),
     ...(clientId === undefined ? {} : { clientId }),
-    scopes: readScopes(readClaim(payload, policy.aclClaimPath)),
+    scopes: grants,
     expiresAt,
+    identityValues: policy.identityClaims.map((claimPath) => formatIdentityValue(readClaim(payload, claimPath), claimPath)),
   };
 }

@@ -19,7 +19,12 @@ export const CONFIG_DEFAULTS = {
   max_body_size: 1048576,
   run_on_preflight: true,
   jwks_refetch_cooldown: 10,
+  acl_mode: "enforce",
+  keycloak_compat: false,
 } as const;
+
+/** `acl_mode`: enforce the ACL, or only log what it would refuse. */
+export const ACL_MODES = ["enforce", "dry_run"] as const;
 
 /** The asymmetric JWS algorithms the gate can verify (RFC 7518 §3, RFC 8037 §3.1). */
 export const SUPPORTED_ALGORITHMS: readonly string[] = CONFIG_DEFAULTS.allowed_algorithms;
@@ -33,12 +38,22 @@ export interface AuthorizationServer {
   readonly jwksUri: string;
 }
 
+/** An identity header for the upstream (`upstream_headers`): its name and the claim it carries. */
+export interface IdentityHeader {
+  readonly header: string;
+  readonly claimPath: readonly string[];
+}
+
 /** Everything that decides how a token is verified and what is kept from it. */
 export interface VerificationPolicy {
   readonly issuers: ReadonlyMap<string, AuthorizationServer>;
   readonly allowedAlgorithms: ReadonlySet<string>;
   readonly clockSkewSeconds: number;
   readonly aclClaimPath: readonly string[];
+  /** Keycloak preset: payload typ "Bearer", no `account`-only audience, realm roles as grants. */
+  readonly keycloakCompat: boolean;
+  /** Claims kept for identity headers, in `upstream_headers` order. */
+  readonly identityClaims: readonly (readonly string[])[];
   readonly httpTimeoutMs: number;
   readonly jwksRefetchCooldownMs: number;
 }
@@ -53,6 +68,9 @@ export interface GatePolicy {
   readonly forwardToken: boolean;
   /** Null when `enable_acl` is false. */
   readonly acl: MethodAcl | null;
+  /** dry_run: ACL denials are logged and the request proceeds. */
+  readonly aclDryRun: boolean;
+  readonly identityHeaders: readonly IdentityHeader[];
   readonly resource?: string;
   /** Origin of `resource`, used instead of Kong's forwarded headers when the resource is configured. */
   readonly resourceOrigin?: string;
@@ -140,11 +158,19 @@ function readHttpUrl(value: string, path: string): URL {
 /** RFC 9110 §5.6.2 token, for header names. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A relative jwks_uri is appended to the server's url; an absolute one is used as it is. */
-function resolveJwksUri(serverUrl: string, jwksUri: string, path: string): string {
-  if (/^https?:\/\//i.test(jwksUri)) return readHttpUrl(jwksUri, path).href;
-  const relative = jwksUri.startsWith("/") ? jwksUri : `/${jwksUri}`;
-  return readHttpUrl(serverUrl.replace(/\/+$/, "") + relative, path).href;
+/** A relative jwks_uri is appended to the server url's path; an absolute one is used as it is. */
+function resolveJwksUri(serverUrl: URL, jwksUri: string, path: string): string {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(jwksUri)) return readHttpUrl(jwksUri, path).href;
+  const resolved = new URL(serverUrl.href);
+  resolved.pathname = resolved.pathname.replace(/\/+$/, "") + (jwksUri.startsWith("/") ? jwksUri : `/${jwksUri}`);
+  resolved.search = "";
+  return readHttpUrl(resolved.href, path).href;
+}
+
+/** Characters that would break a quoted-string (RFC 9110 §5.6.4) where the value is echoed in a challenge. */
+function checkQuotable(value: string, path: string): string {
+  if (/["\\\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain quotes, backslashes or whitespace`);
+  return value;
 }
 
 function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
@@ -155,12 +181,12 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
     const path = `authorization_servers[${index + 1}]`;
     if (!isRecord(entry)) throw new ConfigError(path, "must be a record");
     const url = readString(entry, "url", `${path}.url`);
-    readHttpUrl(url, `${path}.url`);
+    const parsedUrl = readHttpUrl(url, `${path}.url`);
     const issuer = readString(entry, "issuer", `${path}.issuer`, url);
     if (seenIssuers.has(issuer)) throw new ConfigError(`${path}.issuer`, `'${issuer}' is configured twice`);
     seenIssuers.add(issuer);
     const audience = readString(entry, "audience", `${path}.audience`);
-    const jwksUri = resolveJwksUri(url, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
+    const jwksUri = resolveJwksUri(parsedUrl, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
     return { url, issuer, audience, jwksUri };
   });
 }
@@ -181,7 +207,8 @@ function compileAllowedAlgorithms(raw: RawRecord): Set<string> {
 
 function compileMetadataPath(raw: RawRecord): string {
   const path = readString(raw, "metadata_path", "metadata_path", CONFIG_DEFAULTS.metadata_path);
-  if (!path.startsWith("/") || /[?#\s]/.test(path)) throw new ConfigError("metadata_path", "must be a path starting with '/'");
+  // RFC 3986 path characters only: the path is echoed in challenges' resource_metadata.
+  if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/.test(path)) throw new ConfigError("metadata_path", "must be a URL path starting with '/'");
   const trimmed = path.replace(/\/+$/, "");
   if (trimmed === "") throw new ConfigError("metadata_path", "must not be '/'");
   return trimmed;
@@ -190,9 +217,29 @@ function compileMetadataPath(raw: RawRecord): string {
 function compileResource(raw: RawRecord): { resource?: string; resourceOrigin?: string } {
   const resource = readOptionalString(raw, "resource", "resource");
   if (resource === undefined) return {};
-  const url = readHttpUrl(resource, "resource");
+  const url = readHttpUrl(checkQuotable(resource, "resource"), "resource");
   // RFC 9728 §2: the resource identifier is compared code point by code point, so keep it as written.
   return { resource, resourceOrigin: parseOrigin(url) };
+}
+
+function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {
+  const value = readString(record, key, path, fallback);
+  const segments = value.split(".");
+  if (segments.some((segment) => segment === "")) throw new ConfigError(path, `'${value}' is not a valid dot path`);
+  return segments;
+}
+
+function compileIdentityHeaders(raw: RawRecord, tokenHeader: string): IdentityHeader[] {
+  const seen = new Set<string>([tokenHeader.toLowerCase()]);
+  return readArray(raw, "upstream_headers", "upstream_headers").map((entry, index) => {
+    const path = `upstream_headers[${index + 1}]`;
+    if (!isRecord(entry)) throw new ConfigError(path, "must be a record");
+    const header = readString(entry, "header", `${path}.header`);
+    if (!HEADER_NAME.test(header)) throw new ConfigError(`${path}.header`, `'${header}' is not a valid header name`);
+    if (seen.has(header.toLowerCase())) throw new ConfigError(`${path}.header`, `'${header}' is already used`);
+    seen.add(header.toLowerCase());
+    return { header, claimPath: readDotPath(entry, "claim", `${path}.claim`) };
+  });
 }
 
 function fingerprintVerification(servers: readonly AuthorizationServer[], verification: Omit<VerificationPolicy, "issuers">, cacheTtl: number): string {
@@ -201,6 +248,8 @@ function fingerprintVerification(servers: readonly AuthorizationServer[], verifi
     [...verification.allowedAlgorithms].sort(),
     verification.clockSkewSeconds,
     verification.aclClaimPath,
+    verification.keycloakCompat,
+    verification.identityClaims,
     cacheTtl,
   ]);
   return createHash("sha256").update(material).digest("base64url");
@@ -218,16 +267,19 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   );
   const tokenHeader = readString(raw, "header_name", "header_name", CONFIG_DEFAULTS.header_name);
   if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a valid header name`);
-  const aclClaim = readString(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
-  const aclClaimPath = aclClaim.split(".");
-  if (aclClaimPath.some((segment) => segment === "")) throw new ConfigError("acl_claim", `'${aclClaim}' is not a valid dot path`);
-  const enableAcl = readBoolean(raw, "enable_acl", "enable_acl", CONFIG_DEFAULTS.enable_acl);
-  const acl = enableAcl ? compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping")) : null;
+  const aclClaimPath = readDotPath(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
+  // Checked even while the ACL is off, so that turning it on cannot reveal a broken mapping.
+  const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"));
+  const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
+  if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
+  const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
   const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl", "token_cache_ttl", CONFIG_DEFAULTS.token_cache_ttl, 0, 86400);
   const verificationSettings = {
     allowedAlgorithms: compileAllowedAlgorithms(raw),
     clockSkewSeconds: readNumber(raw, "clock_skew", "clock_skew", CONFIG_DEFAULTS.clock_skew, 0, 300),
     aclClaimPath,
+    keycloakCompat: readBoolean(raw, "keycloak_compat", "keycloak_compat", CONFIG_DEFAULTS.keycloak_compat),
+    identityClaims: identityHeaders.map((identityHeader) => identityHeader.claimPath),
     httpTimeoutMs: readNumber(raw, "http_timeout", "http_timeout", CONFIG_DEFAULTS.http_timeout, 1, 30000),
     jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown", "jwks_refetch_cooldown", CONFIG_DEFAULTS.jwks_refetch_cooldown, 0, 3600),
   };
@@ -238,7 +290,9 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     tokenHeader,
     tokenHeaderKey: tokenHeader.toLowerCase(),
     forwardToken: readBoolean(raw, "forward_authorization_header", "forward_authorization_header", CONFIG_DEFAULTS.forward_authorization_header),
-    acl,
+    acl: readBoolean(raw, "enable_acl", "enable_acl", CONFIG_DEFAULTS.enable_acl) ? acl : null,
+    aclDryRun: aclMode === "dry_run",
+    identityHeaders,
     ...compileResource(raw),
     resourceName: readOptionalString(raw, "resource_name", "resource_name"),
     maxBodySize: readNumber(raw, "max_body_size", "max_body_size", CONFIG_DEFAULTS.max_body_size, 1, 67108864),

@@ -29,7 +29,14 @@ const MAX_KEY_SET_AGE_MS = 300_000;
 const MAX_JWKS_BYTES = 512 * 1024;
 const MAX_KEYS = 100;
 /** A representative algorithm per key family, to import an `alg`-less JWK with jose. */
-const IMPORT_ALGORITHM: Readonly<Record<string, string>> = { RSA: "RS256", "P-256": "ES256", "P-384": "ES384", "P-521": "ES512", Ed25519: "EdDSA", Ed448: "EdDSA" };
+const IMPORT_ALGORITHM: ReadonlyMap<unknown, string> = new Map([
+  ["RSA", "RS256"],
+  ["P-256", "ES256"],
+  ["P-384", "ES384"],
+  ["P-521", "ES512"],
+  ["Ed25519", "EdDSA"],
+  ["Ed448", "EdDSA"],
+]);
 
 interface KeySetState {
   keys?: readonly SigningKey[];
@@ -69,7 +76,7 @@ async function importSigningKey(jwk: unknown): Promise<SigningKey | undefined> {
   if (use !== undefined && use !== "sig") return undefined;
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes("verify"))) return undefined;
   if (d !== undefined || kty === "oct") return undefined;
-  const importAlgorithm = typeof alg === "string" ? alg : IMPORT_ALGORITHM[typeof crv === "string" ? crv : String(kty)];
+  const importAlgorithm = typeof alg === "string" ? alg : IMPORT_ALGORITHM.get(crv ?? kty);
   if (importAlgorithm === undefined) return undefined;
   try {
     const imported = await importJWK({ ...(jwk as JWK), ext: true }, importAlgorithm);

@@ -15,25 +15,25 @@ interface AlgorithmSpec {
   readonly signatureLength?: number;
 }
 
-const ALGORITHMS: Readonly<Record<string, AlgorithmSpec>> = {
-  RS256: { keyType: "rsa", digest: "sha256" },
-  RS384: { keyType: "rsa", digest: "sha384" },
-  RS512: { keyType: "rsa", digest: "sha512" },
-  PS256: { keyType: "rsa", digest: "sha256", pss: true },
-  PS384: { keyType: "rsa", digest: "sha384", pss: true },
-  PS512: { keyType: "rsa", digest: "sha512", pss: true },
-  ES256: { keyType: "ec", digest: "sha256", curve: "prime256v1", signatureLength: 64 },
-  ES384: { keyType: "ec", digest: "sha384", curve: "secp384r1", signatureLength: 96 },
-  ES512: { keyType: "ec", digest: "sha512", curve: "secp521r1", signatureLength: 132 },
-  EdDSA: { keyType: "okp", digest: null },
-};
+const ALGORITHMS: ReadonlyMap<string, AlgorithmSpec> = new Map<string, AlgorithmSpec>([
+  ["RS256", { keyType: "rsa", digest: "sha256" }],
+  ["RS384", { keyType: "rsa", digest: "sha384" }],
+  ["RS512", { keyType: "rsa", digest: "sha512" }],
+  ["PS256", { keyType: "rsa", digest: "sha256", pss: true }],
+  ["PS384", { keyType: "rsa", digest: "sha384", pss: true }],
+  ["PS512", { keyType: "rsa", digest: "sha512", pss: true }],
+  ["ES256", { keyType: "ec", digest: "sha256", curve: "prime256v1", signatureLength: 64 }],
+  ["ES384", { keyType: "ec", digest: "sha384", curve: "secp384r1", signatureLength: 96 }],
+  ["ES512", { keyType: "ec", digest: "sha512", curve: "secp521r1", signatureLength: 132 }],
+  ["EdDSA", { keyType: "okp", digest: null }],
+]);
 
 /** RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits must not be used. */
 const MIN_RSA_BITS = 2048;
 
 /** Whether `key` is a public key of the type, curve and size `algorithm` needs. */
 export function keySuitsAlgorithm(key: KeyObject, algorithm: string): boolean {
-  const spec = ALGORITHMS[algorithm];
+  const spec = ALGORITHMS.get(algorithm);
   if (spec === undefined || key.type !== "public") return false;
   const type = key.asymmetricKeyType;
   switch (spec.keyType) {
@@ -52,7 +52,7 @@ export function keySuitsAlgorithm(key: KeyObject, algorithm: string): boolean {
  * must have checked the algorithm is allowed.
  */
 export function verifyJwsSignature(algorithm: string, key: KeyObject, signingInput: Buffer, signature: Buffer): boolean {
-  const spec = ALGORITHMS[algorithm];
+  const spec = ALGORITHMS.get(algorithm);
   if (spec === undefined || !keySuitsAlgorithm(key, algorithm)) return false;
   if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) return false;
   try {
@@ -69,5 +69,5 @@ export function verifyJwsSignature(algorithm: string, key: KeyObject, signingInp
 
 /** The algorithms a JWK without an `alg` member may be used with, by key type and curve. */
 export function listAlgorithmsForKey(key: KeyObject): string[] {
-  return Object.keys(ALGORITHMS).filter((algorithm) => keySuitsAlgorithm(key, algorithm));
+  return [...ALGORITHMS.keys()].filter((algorithm) => keySuitsAlgorithm(key, algorithm));
 }

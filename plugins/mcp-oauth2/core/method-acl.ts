@@ -37,6 +37,8 @@ export interface MethodAcl {
   readonly entries: readonly AclEntry[];
   /** Every scope named by the mapping. */
   readonly mappedScopes: ReadonlySet<string>;
+  /** For each broader scope of `scope_hierarchy`, every scope it implies, transitively. */
+  readonly implied: ReadonlyMap<string, ReadonlySet<string>>;
   /** Merged grants by sorted mapped-scope set; bounded, lives as long as the compiled policy. */
   readonly grants: Map<string, Grant>;
 }
@@ -49,28 +51,64 @@ function compileItemGlob(glob: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/** JSON-RPC method names as MCP spells them (tools/list, notifications/tools/list_changed, logging/setLevel). */
+const METHOD_NAME = /^[A-Za-z0-9_$.-]+(\/[A-Za-z0-9_$.-]+)*$/;
+
 function compilePattern(pattern: unknown, path: string): MethodPattern {
   if (typeof pattern !== "string" || pattern.length === 0) throw new ConfigError(path, "must be a non-empty string");
   if (pattern === "*") return { breadth: Breadth.Everything, method: "" };
   const separator = pattern.indexOf(":");
-  if (separator > 0 && ITEM_MEMBER[pattern.slice(0, separator)] !== undefined && separator < pattern.length - 1) {
-    return { breadth: Breadth.Item, method: pattern.slice(0, separator), item: compileItemGlob(pattern.slice(separator + 1)) };
+  if (separator > 0 && ITEM_MEMBER.has(pattern.slice(0, separator))) {
+    const glob = pattern.slice(separator + 1);
+    if (glob === "") throw new ConfigError(path, `'${pattern}' needs a glob after ':' (e.g. ${pattern}weather_*)`);
+    return { breadth: Breadth.Item, method: pattern.slice(0, separator), item: compileItemGlob(glob) };
   }
-  if (pattern.endsWith("/*") && !pattern.slice(0, -1).includes("*")) {
-    return { breadth: Breadth.MethodPrefix, method: pattern.slice(0, -1) };
-  }
-  if (!pattern.includes("*") && !/\s/.test(pattern)) return { breadth: Breadth.Method, method: pattern };
+  if (pattern.endsWith("/*") && METHOD_NAME.test(pattern.slice(0, -2))) return { breadth: Breadth.MethodPrefix, method: pattern.slice(0, -1) };
+  if (METHOD_NAME.test(pattern)) return { breadth: Breadth.Method, method: pattern };
   throw new ConfigError(
     path,
-    `'${pattern}' is not a method pattern (use 'tools/list', 'notifications/*', '*', or 'tools/call:<glob>', 'resources/read:<glob>', 'prompts/get:<glob>')`,
+    `'${pattern}' is not a method pattern (use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for ${[...ITEM_MEMBER.keys()].join(", ")})`,
   );
 }
 
 /**
- * Compiles `scope_method_mapping` ({scope, methods}[]) into an ACL. Permissions are additive:
- * a call is allowed when any granted scope has a pattern matching it. Throws ConfigError.
+ * Closes `scope_hierarchy` ({scope, implies}[]) transitively: a broader scope implies everything
+ * its implied scopes imply (MCP 2026-07-28 scope hierarchies). A cycle is a ConfigError.
  */
-export function compileMethodAcl(rawEntries: readonly unknown[]): MethodAcl {
+function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<string>> {
+  const direct = new Map<string, string[]>();
+  rawEntries.forEach((raw, index) => {
+    const path = `scope_hierarchy[${index + 1}]`;
+    if (typeof raw !== "object" || raw === null) throw new ConfigError(path, "must be a record");
+    const { scope, implies } = raw as { scope?: unknown; implies?: unknown };
+    const broader = checkScopeToken(scope, `${path}.scope`);
+    const narrower = (Array.isArray(implies) ? implies : []).map((implied, position) => checkScopeToken(implied, `${path}.implies[${position + 1}]`));
+    if (narrower.length === 0) throw new ConfigError(`${path}.implies`, "needs at least one scope");
+    direct.set(broader, [...(direct.get(broader) ?? []), ...narrower]);
+  });
+  const closed = new Map<string, Set<string>>();
+  const close = (scope: string, trail: string[]): Set<string> => {
+    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")}`);
+    const known = closed.get(scope);
+    if (known !== undefined) return known;
+    const implied = new Set<string>();
+    for (const narrower of direct.get(scope) ?? []) {
+      implied.add(narrower);
+      for (const further of close(narrower, [...trail, scope])) implied.add(further);
+    }
+    closed.set(scope, implied);
+    return implied;
+  };
+  // Keyed by broader scopes only: a scope that implies nothing is not one the hierarchy knows.
+  return new Map([...direct.keys()].map((scope) => [scope, close(scope, [])]));
+}
+
+/**
+ * Compiles `scope_method_mapping` ({scope, methods}[]) and `scope_hierarchy` into an ACL.
+ * Permissions are additive: a call is allowed when any granted scope, or a scope it implies, has
+ * a pattern matching it. Throws ConfigError.
+ */
+export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: readonly unknown[] = []): MethodAcl {
   const entries = rawEntries.map((raw, index): AclEntry => {
     const path = `scope_method_mapping[${index + 1}]`;
     if (typeof raw !== "object" || raw === null) throw new ConfigError(path, "must be a record");
@@ -82,7 +120,14 @@ export function compileMethodAcl(rawEntries: readonly unknown[]): MethodAcl {
       patterns: patterns.map((pattern, position) => compilePattern(pattern, `${path}.methods[${position + 1}]`)),
     };
   });
-  return { entries, mappedScopes: new Set(entries.map((entry) => entry.scope)), grants: new Map() };
+  return { entries, mappedScopes: new Set(entries.map((entry) => entry.scope)), implied: compileScopeHierarchy(rawHierarchy), grants: new Map() };
+}
+
+/** The granted scopes with everything they imply. */
+function expandScopes(acl: MethodAcl, grantedScopes: readonly string[]): Set<string> {
+  const expanded = new Set(grantedScopes);
+  for (const scope of grantedScopes) for (const implied of acl.implied.get(scope) ?? []) expanded.add(implied);
+  return expanded;
 }
 
 function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
@@ -116,7 +161,7 @@ function mergeGrant(acl: MethodAcl, scopes: ReadonlySet<string>): Grant {
 }
 
 function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
-  const held = [...new Set(grantedScopes.filter((scope) => acl.mappedScopes.has(scope)))].sort();
+  const held = [...expandScopes(acl, grantedScopes)].filter((scope) => acl.mappedScopes.has(scope)).sort();
   const key = held.join(" ");
   let grant = acl.grants.get(key);
   if (grant === undefined) {
@@ -162,18 +207,28 @@ export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | 
 }
 
 /**
- * The `scope` of an insufficient_scope challenge (RFC 6750 §3.1) for the denied calls: for each,
- * its narrowest sufficient scope, then the mapped scopes the token already holds (clients such as
- * the MCP TypeScript SDK replace their scope set on step-up and would lose those). Empty when some
- * denied call no configured scope allows: asking for a login then cannot help.
+ * For each call, its narrowest sufficient scope; empty when some call no configured scope allows
+ * (asking for a login then cannot help).
  */
-export function findStepUpScopes(acl: MethodAcl, deniedCalls: readonly JsonRpcCall[], grantedScopes: readonly string[]): string[] {
+export function findSufficientScopes(acl: MethodAcl, calls: readonly JsonRpcCall[]): string[] {
   const needed = new Set<string>();
-  for (const call of deniedCalls) {
+  for (const call of calls) {
     const scope = findNarrowestScope(acl, call);
     if (scope === undefined) return [];
     needed.add(scope);
   }
-  for (const scope of grantedScopes) if (acl.mappedScopes.has(scope)) needed.add(scope);
   return [...needed];
+}
+
+/**
+ * The `scope` of an insufficient_scope challenge (RFC 6750 §3.1) for the denied calls: their
+ * narrowest sufficient scopes, then the scopes the token already holds that the ACL knows
+ * (clients such as the MCP TypeScript SDK replace their scope set on step-up and would lose
+ * them). Empty when some denied call no configured scope allows.
+ */
+export function findStepUpScopes(acl: MethodAcl, deniedCalls: readonly JsonRpcCall[], grantedScopes: readonly string[]): string[] {
+  const needed = findSufficientScopes(acl, deniedCalls);
+  if (needed.length === 0) return [];
+  const known = (scope: string) => acl.mappedScopes.has(scope) || acl.implied.has(scope);
+  return [...new Set([...needed, ...grantedScopes.filter(known)])];
 }

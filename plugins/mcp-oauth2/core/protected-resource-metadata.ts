@@ -39,10 +39,11 @@ export function buildProtectedResourceMetadata(policy: GatePolicy, origin: strin
 
 /**
  * A request path (Kong's normalized path decodes %20, UTF-8 and other safe escapes) written back
- * as a URL path: characters outside RFC 3986 pchar / "/" are percent-encoded, existing escapes kept.
+ * as a URL path: characters outside RFC 3986 pchar / "/", and a "%" that starts no escape, are
+ * percent-encoded; existing escapes are kept.
  */
 export function encodeUrlPath(path: string): string {
-  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+/g, (run) =>
+  return path.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+/g, (run) =>
     Array.from(Buffer.from(run, "utf8"), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(""),
   );
 }

@@ -88,7 +88,7 @@ export class InvalidJsonRpc extends Refusal {
   readonly status = 400;
   constructor(
     description: string,
-    readonly jsonRpcCode: -32700 | -32600,
+    readonly jsonRpcCode: -32700 | -32600 | -32020,
   ) {
     super(description);
   }

@@ -5,7 +5,7 @@
  */
 export class DuplicateKeyError extends SyntaxError {
   constructor(readonly key: string) {
-    super(`duplicate member name "${key}"`);
+    super(`duplicate member name ${JSON.stringify(key)}`);
     this.name = "DuplicateKeyError";
   }
 }
@@ -70,11 +70,11 @@ function findDuplicateKey(text: string, maxDepth: number): string | undefined {
 
 /**
  * JSON.parse, then a refusal of duplicate member names in objects nested at most `maxDepth`
- * deep. Throws SyntaxError (or DuplicateKeyError).
+ * deep (a number, or chosen from the parsed value). Throws SyntaxError (or DuplicateKeyError).
  */
-export function parseJsonWithUniqueKeys(text: string, maxDepth = Infinity): unknown {
+export function parseJsonWithUniqueKeys(text: string, maxDepth: number | ((value: unknown) => number) = Infinity): unknown {
   const value: unknown = JSON.parse(text);
-  const duplicate = findDuplicateKey(text, maxDepth);
+  const duplicate = findDuplicateKey(text, typeof maxDepth === "number" ? maxDepth : maxDepth(value));
   if (duplicate !== undefined) throw new DuplicateKeyError(duplicate);
   return value;
 }
