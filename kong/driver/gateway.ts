@@ -1,0 +1,174 @@
+// A small local Kong over HTTP: runs the access phase through the plugin server, then answers
+// Kong's response or proxies to the route's upstream, streaming bodies both ways (MCP uses SSE).
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dropInvalidRequestHeaders, headerListFromRawHeaders, headerListToRawHeaders, type HeaderList } from "./header-list";
+import { createRequestId, type ReceivedRequest } from "./kong-request";
+import { buildErrorResponse, type KongResponse } from "./kong-response";
+import type { Outcome, UpstreamRequest } from "./outcome";
+
+/** Runs Kong's router and access phase for a request. */
+export type RequestProcessor = (request: ReceivedRequest) => Promise<Outcome>;
+
+export interface GatewayOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Idle time allowed between two reads or writes upstream (Kong's service timeouts, 60 s). */
+  upstreamTimeoutMs?: number;
+  /** Largest request body read for the PDK (default 8 MiB); a larger one gets 413. */
+  maxBodyBytes?: number;
+}
+
+/** A listening gateway. */
+export interface KongGateway {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The client sent more than `maxBodyBytes`. */
+class RequestBodyTooLargeError extends Error {
+  override readonly name = "RequestBodyTooLargeError";
+}
+
+const RESPONSE_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+
+/** The request body, read only if the PDK asks for it (nginx reads the body on demand). */
+function createLazyBody(request: IncomingMessage, maxBodyBytes: number): { read(): Promise<Buffer>; wasRead(): boolean } {
+  let reading: Promise<Buffer> | undefined;
+  const read = (): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      request.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBodyBytes) {
+          reject(new RequestBodyTooLargeError(`request body larger than ${maxBodyBytes} bytes`));
+          request.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      request.once("end", () => resolve(Buffer.concat(chunks)));
+      request.once("error", reject);
+    });
+  return {
+    read: () => (reading ??= read()),
+    wasRead: () => reading !== undefined,
+  };
+}
+
+function clientAddress(address: string | undefined): string {
+  const value = address ?? "127.0.0.1";
+  return value.startsWith("::ffff:") ? value.slice("::ffff:".length) : value;
+}
+
+function writeKongResponse(response: ServerResponse, method: string | undefined, status: number, headers: HeaderList, body: Buffer): void {
+  response.writeHead(status, headerListToRawHeaders(headers));
+  response.end(method === "HEAD" ? undefined : body);
+}
+
+function writeKongError(response: ServerResponse, request: IncomingMessage, status: number, requestId: string, message?: string): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const headers = headerListFromRawHeaders(request.rawHeaders);
+  const answer: KongResponse = buildErrorResponse(status, message, undefined, { headers, requestId }, () => undefined);
+  writeKongResponse(response, request.method, answer.status, answer.headers, Buffer.from(answer.body, "latin1"));
+}
+
+function proxyToUpstream(
+  upstream: UpstreamRequest & { url: string },
+  request: IncomingMessage,
+  response: ServerResponse,
+  body: { read(): Promise<Buffer>; wasRead(): boolean },
+  timeoutMs: number,
+  requestId: string,
+): void {
+  const outgoing = httpRequest(upstream.url, {
+    method: upstream.method,
+    headers: headerListToRawHeaders(upstream.headers),
+    setHost: false,
+    timeout: timeoutMs,
+  });
+  outgoing.on("timeout", () => outgoing.destroy(Object.assign(new Error("upstream timed out"), { code: "ETIMEDOUT" })));
+  outgoing.on("error", (error: NodeJS.ErrnoException) => writeKongError(response, request, error.code === "ETIMEDOUT" ? 504 : 502, requestId));
+  outgoing.on("response", (upstreamResponse) => {
+    const headers = headerListFromRawHeaders(upstreamResponse.rawHeaders).filter(([name]) => !RESPONSE_HOP_BY_HOP.has(name.toLowerCase()));
+    response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headerListToRawHeaders(headers));
+    // Send the head now: an SSE stream may not produce its first event for a while.
+    response.flushHeaders();
+    upstreamResponse.pipe(response);
+    upstreamResponse.on("error", () => response.destroy());
+  });
+  response.on("close", () => {
+    if (!response.writableFinished) outgoing.destroy();
+  });
+  if (body.wasRead()) {
+    body.read().then((bytes) => outgoing.end(bytes), () => outgoing.destroy());
+  } else {
+    request.pipe(outgoing);
+  }
+}
+
+/**
+ * Starts the gateway; `runRequest` is the driver's router and access phase, `reportError` learns of a
+ * request that failed inside the driver (answered 500, or 413 for an oversized body).
+ */
+export async function startGateway(
+  runRequest: RequestProcessor,
+  reportError: (error: unknown) => void,
+  options: GatewayOptions = {},
+): Promise<KongGateway> {
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  let port = 0;
+  const server = createServer((request, response) => {
+    const requestId = createRequestId();
+    const body = createLazyBody(request, maxBodyBytes);
+    const received: ReceivedRequest = {
+      method: request.method ?? "GET",
+      requestUri: request.url ?? "/",
+      headers: dropInvalidRequestHeaders(headerListFromRawHeaders(request.rawHeaders)),
+      scheme: "http",
+      serverHost: "kong",
+      serverPort: port,
+      clientIp: clientAddress(request.socket.remoteAddress),
+      clientPort: request.socket.remotePort ?? 0,
+      readBody: body.read,
+      startTime: Date.now(),
+      requestId,
+    };
+    runRequest(received)
+      .then((outcome) => {
+        if (outcome.kind === "exit") {
+          writeKongResponse(response, request.method, outcome.status, outcome.headers, outcome.body);
+        } else if (outcome.upstreamRequest.url === undefined) {
+          writeKongError(response, request, 503, requestId, "no Service found with those values");
+        } else {
+          proxyToUpstream({ ...outcome.upstreamRequest, url: outcome.upstreamRequest.url }, request, response, body, upstreamTimeoutMs, requestId);
+        }
+      })
+      .catch((error: unknown) => {
+        reportError(error);
+        writeKongError(response, request, error instanceof RequestBodyTooLargeError ? 413 : 500, requestId);
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,96 @@
+// What happened to one request, as tests need to see it: Kong's answer, or the request Kong sends
+// upstream; with the PDK conversation, the logs, and whether Kong failed open.
+import type { FailOpen, PdkCall } from "./event-bridge";
+import type { HeaderList } from "./header-list";
+import type { LogEntry } from "./kong-pdk-emulation";
+import type { KongResponse } from "./kong-response";
+import { buildExitResponse } from "./kong-response";
+import { createLuaTable, luaValueToMsgpack, type LuaTable } from "./lua-values";
+
+/** The ctx.shared key the mcp-oauth2 plugin sets on every request it lets through. */
+export const VERIFIED_CONTEXT_KEY = "mcp_oauth2";
+
+/**
+ * The body of the 503 the native guard answers with: the post-function of kong/kong.yml, which
+ * refuses a request nobody answered and mcp-oauth2 did not mark (it also sends Retry-After: 5).
+ */
+export const NATIVE_GUARD_BODY = {
+  error: "temporarily_unavailable",
+  error_description: "the authorization check is unavailable",
+} as const;
+
+/** The request Kong proxies. Header names/values and path are byte strings. */
+export interface UpstreamRequest {
+  method: string;
+  /** Full upstream URL when the route has an upstream. */
+  url: string | undefined;
+  /** Request target sent upstream (path and query). */
+  path: string;
+  headers: HeaderList;
+}
+
+interface OutcomeCommon {
+  routeId: string | undefined;
+  requestId: string;
+  /** Every PDK call the plugin made, in order. */
+  pdkCalls: PdkCall[];
+  /** Calls to methods Kong does not expose, answered with nil. */
+  unknownPdkCalls: string[];
+  /** kong.log.* lines from the plugin and Kong's own log lines for this request. */
+  logs: LogEntry[];
+  /** kong.ctx.shared after the phase, as a plugin reading it back would see each value. */
+  ctxShared: Record<string, unknown>;
+  /** Whether ctx.shared.mcp_oauth2 was set. */
+  verified: boolean;
+  /** Set when the plugin conversation failed and Kong proxied anyway. */
+  failOpen: FailOpen | undefined;
+  retriedAfterNoPluginInstance: boolean;
+  /** The native guard refused a request that would have been proxied unverified. */
+  guardFired: boolean;
+}
+
+/** Kong answered itself. `source`: the plugin, Kong (a Lua error's 500), the native guard, or the router. */
+export interface ExitOutcome extends OutcomeCommon {
+  kind: "exit";
+  source: "plugin" | "kong" | "native-guard" | "router";
+  status: number;
+  headers: HeaderList;
+  body: Buffer;
+}
+
+/** Kong proxies the request. */
+export interface ProceedOutcome extends OutcomeCommon {
+  kind: "proceed";
+  upstreamRequest: UpstreamRequest;
+}
+
+export type Outcome = ExitOutcome | ProceedOutcome;
+
+/** The shared parts of an outcome, before Kong's decision is known. */
+export type OutcomeDetails = Omit<OutcomeCommon, "ctxShared" | "verified" | "guardFired">;
+
+/** Builds the outcome of a request whose phase produced `response` (an exit) or nothing (proceed). */
+export function buildOutcome(
+  details: OutcomeDetails,
+  ctxShared: LuaTable,
+  decision: { kind: "exit"; source: ExitOutcome["source"]; response: KongResponse } | { kind: "proceed"; upstreamRequest: UpstreamRequest },
+  nativeGuard: boolean,
+): Outcome {
+  const common = {
+    ...details,
+    ctxShared: Object.fromEntries([...ctxShared].map(([key, value]) => [String(key), luaValueToMsgpack(value)])),
+    verified: ctxShared.has(VERIFIED_CONTEXT_KEY),
+    guardFired: false,
+  };
+  if (decision.kind === "exit") {
+    const { status, headers, body } = decision.response;
+    return { ...common, kind: "exit", source: decision.source, status, headers, body: Buffer.from(body, "latin1") };
+  }
+  if (nativeGuard && !common.verified) {
+    const guardBody = createLuaTable(Object.entries(NATIVE_GUARD_BODY));
+    const { status, headers, body } = buildExitResponse(503, guardBody, createLuaTable([["Retry-After", "5"]]), () => undefined);
+    const logs = [...common.logs, { level: "err" as const, message: "mcp-oauth2 did not vouch for this request (plugin server down?); refusing it", source: "plugin" as const }];
+    return { ...common, logs, kind: "exit", source: "native-guard", guardFired: true, status, headers, body: Buffer.from(body, "latin1") };
+  }
+  return { ...common, kind: "proceed", upstreamRequest: decision.upstreamRequest };
+}
