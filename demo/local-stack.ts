@@ -1,0 +1,108 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { buildPluginServerCommands, KongDriver, ourPluginServerEntry, type RouteDefinition } from "../kong/driver";
+import { startAuthorizationServer, type AuthorizationServer } from "./authorization-server";
+import { MCP_PATH, startMcpServer, type DemoMcpServer } from "./mcp-server";
+import { MCP_SCOPES } from "./realm-roles";
+
+/** Where the pieces of the local stack listen; port 0 picks a free one. */
+export interface LocalStackOptions {
+  readonly host?: string;
+  readonly gatewayPort: number;
+  readonly authorizationServerPort: number;
+  readonly mcpServerPort: number;
+  /** Receives the authorization server's request and sign-in lines. */
+  readonly logger?: (line: string) => void;
+}
+
+/** The running stack: MCP clients use {@link mcpEndpoint}, the only way in to the MCP server. */
+export interface LocalStack {
+  /** The public MCP URL, through the gateway: the plugin's `resource` and the tokens' audience. */
+  readonly mcpEndpoint: string;
+  readonly gatewayUrl: string;
+  readonly authorizationServer: AuthorizationServer;
+  readonly mcpServer: DemoMcpServer;
+  readonly driver: KongDriver;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the `npm start` stack: the demo MCP server, our plugin server (from `dist/`, so build
+ * first) behind the Kong-protocol local gateway, and the demo authorization server; then routes
+ * `/mcp` and the protected resource metadata path through the `mcp-oauth2` plugin.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const host = options.host ?? "127.0.0.1";
+  // Started pieces are closed in reverse order, also when a later piece fails to start.
+  const closers: Array<() => Promise<void>> = [];
+  const closeStarted = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    const mcpServer = await startMcpServer({ port: options.mcpServerPort, host });
+    closers.push(() => mcpServer.close());
+
+    const socketDirectory = await mkdtemp(join(tmpdir(), "mcp-oauth2-demo-"));
+    closers.push(() => rm(socketDirectory, { recursive: true, force: true }));
+    // dist/kong/pluginserver/main.js serves the plugins compiled to dist/plugins.
+    const pluginsDirectory = join(dirname(ourPluginServerEntry()), "..", "..", "plugins");
+    const driver = await KongDriver.start({
+      ...buildPluginServerCommands("ours", pluginsDirectory, socketDirectory),
+      // kong/kong.yml's post-function: a request the plugin did not vouch for (plugin server
+      // down) gets 503 instead of reaching the MCP server, where Kong alone would fail open.
+      nativeGuard: true,
+    });
+    closers.push(() => driver.close());
+    // The gateway listens before it is configured: its port names the MCP endpoint, which the
+    // authorization server needs as audience, whose issuer the plugin configuration then needs.
+    const gateway = await driver.listen({ port: options.gatewayPort, host });
+    const mcpEndpoint = `${gateway.url}${MCP_PATH}`;
+
+    const authorizationServer = await startAuthorizationServer({
+      port: options.authorizationServerPort,
+      host,
+      mcpResourceUrl: mcpEndpoint,
+      logger: options.logger,
+    });
+    closers.push(() => authorizationServer.close());
+    driver.configureRoutes([describeMcpRoute(new URL(mcpServer.url).origin, authorizationServer.issuer, mcpEndpoint)]);
+
+    return { mcpEndpoint, gatewayUrl: gateway.url, authorizationServer, mcpServer, driver, close: closeStarted };
+  } catch (error) {
+    await closeStarted();
+    throw error;
+  }
+}
+
+/**
+ * The route of kong/kong.yml for the local stack: the MCP endpoint and the metadata path, proxied
+ * unchanged to the MCP server, with `mcp-oauth2` granting tools to mcp:tools and resources and
+ * prompts to mcp:resources (members hold the first, admins both).
+ */
+function describeMcpRoute(mcpServerOrigin: string, issuer: string, mcpEndpoint: string): RouteDefinition {
+  return {
+    id: "mcp",
+    paths: [MCP_PATH, "/.well-known/oauth-protected-resource"],
+    upstream: mcpServerOrigin,
+    stripPath: false,
+    plugins: [
+      {
+        id: randomUUID(),
+        config: {
+          authorization_servers: [{ url: issuer, issuer, audience: mcpEndpoint, jwks_uri: `${issuer}/protocol/openid-connect/certs` }],
+          resource: mcpEndpoint,
+          resource_name: "mcp-oauth2 demo MCP server",
+          scopes_supported: [...MCP_SCOPES],
+          enable_acl: true,
+          acl_claim: "mcp_scopes",
+          scope_method_mapping: [
+            { scope: "mcp:tools", methods: ["initialize", "ping", "notifications/*", "tools/*"] },
+            { scope: "mcp:resources", methods: ["resources/*", "prompts/*"] },
+          ],
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { expect } from "chai";
+
+const MAIN = join(__dirname, "..", "..", "dist", "demo", "main.js");
+
+/** `npm start` as a user runs it (after `npm run build`), on free ports. */
+describe("npm start (dist/demo/main.js)", () => {
+  let child: ChildProcess;
+  let stdout = "";
+  let stderr = "";
+  let mcpEndpoint: string;
+
+  before(async () => {
+    child = spawn(process.execPath, [MAIN, "--port", "0", "--as-port", "0", "--mcp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes("Ctrl-C stops everything.")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`npm start exited early with ${code}:\n${stdout}${stderr}`)));
+    });
+    mcpEndpoint = /^MCP endpoint: (\S+)$/m.exec(stdout)?.[1] ?? "";
+  });
+
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+  });
+
+  it("prints one MCP endpoint line, the users and the machine client", () => {
+    expect(stdout.match(/^MCP endpoint: /gm)).to.have.length(1);
+    expect(mcpEndpoint).to.match(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    expect(stdout).to.include("alice / alice-password").and.to.include("bob / bob-password");
+    expect(stdout).to.include("mcp-machine / mcp-machine-secret");
+    expect(stdout).to.match(/authorization server {2}http:\/\/127\.0\.0\.1:\d+\/realms\/mcp /);
+  });
+
+  it("guards the endpoint with the plugin and publishes its metadata", async () => {
+    const unauthenticated = await fetch(mcpEndpoint, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
+    });
+    expect(unauthenticated.status).to.equal(401);
+    const metadataUrl = new URL("/.well-known/oauth-protected-resource/mcp", mcpEndpoint).href;
+    expect(unauthenticated.headers.get("www-authenticate")).to.include(`resource_metadata="${metadataUrl}"`);
+    const metadata = (await (await fetch(metadataUrl)).json()) as Record<string, unknown>;
+    const issuer = /authorization server {2}(\S+)/.exec(stdout)?.[1];
+    expect(metadata).to.deep.include({ resource: mcpEndpoint, authorization_servers: [issuer], scopes_supported: ["mcp:tools", "mcp:resources"] });
+  });
+
+  it("stops everything on SIGTERM and exits 0", async () => {
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const [code] = (await exited) as [number | null];
+    expect(code).to.equal(0);
+    expect(stdout).to.include("SIGTERM: stopping\nstopped\n");
+    const refused = await fetch(mcpEndpoint).then(
+      () => "answered",
+      () => "refused",
+    );
+    expect(refused).to.equal("refused");
+  });
+});
