@@ -1,0 +1,108 @@
+import { expect } from "chai";
+import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { buildProtectedResourceMetadata } from "../../plugins/mcp-oauth2/core/protected-resource-metadata";
+import { schema } from "../../plugins/mcp-oauth2/schema";
+import { findProtectedRoute, findScopesWithMapper, KEYCLOAK_REALM as realm, readComposeFile, readKongDeclarativeConfig } from "./deploy-files";
+
+type SchemaField = (typeof schema)[number];
+
+interface AuthorizationServerConfig {
+  url: string;
+  issuer: string;
+  audience: string;
+  jwks_uri: string;
+}
+
+/**
+ * What Kong does with a plugin config before the plugin sees it: names every field the schema
+ * does not know (Kong refuses the whole file for one), and fills the defaults, inside records of
+ * arrays too.
+ */
+function applyKongSchema(config: Record<string, unknown>, fields: readonly SchemaField[], path: string, unknownFields: string[]): Record<string, unknown> {
+  const attributesByName = new Map(fields.flatMap((field) => Object.entries(field)));
+  unknownFields.push(...Object.keys(config).filter((name) => !attributesByName.has(name)).map((name) => path + name));
+  const filled: Record<string, unknown> = { ...config };
+  for (const [name, attributes] of attributesByName) {
+    const value = filled[name] ?? attributes.default;
+    const elementFields = attributes.elements?.fields;
+    filled[name] =
+      elementFields && Array.isArray(value)
+        ? value.map((element: Record<string, unknown>, index) => applyKongSchema(element, elementFields, `${path}${name}[${index + 1}].`, unknownFields))
+        : value;
+  }
+  return filled;
+}
+
+const declarativeConfig = readKongDeclarativeConfig();
+const { service, route, plugins } = findProtectedRoute(declarativeConfig);
+const gateConfig = plugins.get("mcp-oauth2")!.config;
+const [authorizationServer] = gateConfig.authorization_servers as AuthorizationServerConfig[];
+const compose = readComposeFile();
+const audienceMappers = findScopesWithMapper("oidc-audience-mapper");
+
+describe("docker: kong/kong.yml against the plugin, the Keycloak realm and docker-compose.yml", () => {
+  it("uses decK format 3.0", () => {
+    expect(declarativeConfig._format_version).to.equal("3.0");
+  });
+
+  it("sets only fields of the plugin's schema, and the plugin accepts the result", () => {
+    const unknownFields: string[] = [];
+    const filled = applyKongSchema(gateConfig, schema, "", unknownFields);
+    expect(unknownFields).to.deep.equal([]);
+    expect(compileGatePolicy(filled).acl?.mappedScopes).to.deep.equal(new Set(["mcp:tools", "mcp:resources"]));
+  });
+
+  it("expects the issuer Keycloak writes into every token, which KC_HOSTNAME pins, and advertises it", () => {
+    const keycloakHostname = compose.services.keycloak?.environment?.KC_HOSTNAME;
+    expect(authorizationServer?.issuer).to.equal(`${keycloakHostname}/realms/${realm.realm}`);
+    expect(authorizationServer?.url).to.equal(authorizationServer?.issuer);
+  });
+
+  it("fetches the JWKS from Keycloak's address inside the compose network", () => {
+    const containerPort = compose.services.keycloak?.ports?.[0]?.split(":")[1];
+    expect(authorizationServer?.jwks_uri).to.equal(`http://keycloak:${containerPort}/realms/${realm.realm}/protocol/openid-connect/certs`);
+  });
+
+  it("requires the audience the realm's Audience mappers write, which is the resource the metadata announces", () => {
+    const audiences = audienceMappers.map(({ mapper }) => mapper.config?.["included.custom.audience"]);
+    expect(audiences).to.deep.equal([gateConfig.resource, gateConfig.resource]);
+    expect(authorizationServer?.audience).to.equal(gateConfig.resource);
+    const policy = compileGatePolicy(applyKongSchema(gateConfig, schema, "", []));
+    const resourceUrl = new URL(String(gateConfig.resource));
+    expect(buildProtectedResourceMetadata(policy, resourceUrl.origin, resourceUrl.pathname).resource).to.equal(gateConfig.resource);
+  });
+
+  it("publishes Kong's proxy on the port of the resource URL", () => {
+    const port = new URL(String(gateConfig.resource)).port;
+    expect(compose.services.kong?.ports).to.deep.equal([`${port}:8000`]);
+  });
+
+  it("reads the claim and the scope names the realm issues", () => {
+    // The scopes that make a token valid here (they carry the audience) are the ones the ACL knows.
+    const scopeNames = audienceMappers.map(({ scope }) => scope.name);
+    const roleClaims = findScopesWithMapper("oidc-usermodel-realm-role-mapper")
+      .filter(({ scope }) => scopeNames.includes(scope.name))
+      .map(({ mapper }) => mapper.config?.["claim.name"]);
+    expect(roleClaims).to.deep.equal([gateConfig.acl_claim, gateConfig.acl_claim]);
+    expect(gateConfig.scopes_supported).to.deep.equal(scopeNames);
+    expect((gateConfig.scope_method_mapping as { scope: string }[]).map((entry) => entry.scope)).to.deep.equal(scopeNames);
+  });
+
+  it("routes the MCP path and the metadata paths through the protected route to the demo container", () => {
+    expect(route.paths).to.have.members([new URL(String(gateConfig.resource)).pathname, String(gateConfig.metadata_path)]);
+    const upstream = new URL(service.url);
+    expect(compose.services[upstream.hostname]?.environment?.MCP_DEMO_PORT).to.equal(upstream.port);
+  });
+
+  it("lets browsers send the MCP headers and read the challenge and the session id (cors)", () => {
+    const cors = plugins.get("cors")?.config;
+    expect(cors?.headers).to.include.members(["Authorization", "Content-Type", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name"]);
+    expect(cors?.exposed_headers).to.include.members(["WWW-Authenticate", "Mcp-Session-Id"]);
+  });
+
+  it("guards the same route natively: a request the plugin did not mark gets 503", () => {
+    const [guard] = (plugins.get("post-function")?.config.access ?? []) as string[];
+    expect(guard).to.match(/if kong\.ctx\.shared\.mcp_oauth2 == nil then/);
+    expect(guard).to.match(/kong\.response\.exit\(503,/);
+  });
+});
