@@ -20,7 +20,7 @@ interface KongFieldAttributes {
 type KongField = Readonly<Record<string, KongFieldAttributes>>;
 
 const authorizationServerFields: readonly KongField[] = [
-  { url: { type: "string", required: true, description: "Authorization server URL listed in the protected resource metadata; clients discover its metadata from it. For Keycloak: https://<host>/realms/<realm>." } },
+  { url: { type: "string", required: true, description: "Authorization server URL listed in the protected resource metadata; clients discover its metadata from it. For Keycloak: `https://<host>/realms/<realm>`." } },
   { issuer: { type: "string", required: false, description: "Issuer identifier compared exactly with the token's iss claim. Defaults to the url. Keycloak's issuer follows the hostname tokens were requested through." } },
   { audience: { type: "string", required: true, description: "Audience the token's aud claim must contain for this server, usually the public MCP URL (Keycloak: an Audience mapper on the client scope)." } },
   { jwks_uri: { type: "string", required: true, default: CONFIG_DEFAULTS.jwks_uri, description: "JWKS location: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/certs." } },
@@ -33,8 +33,8 @@ const scopeMappingFields: readonly KongField[] = [
       type: "array",
       required: true,
       len_min: 1,
-      elements: { type: "string", description: "A JSON-RPC method pattern: tools/list, notifications/*, *, or per item tools/call:<glob>, resources/read:<glob>, prompts/get:<glob>." },
-      description: "JSON-RPC methods this scope allows: exact (tools/list), prefix (notifications/*), everything (*), or items by glob (tools/call:weather_*, resources/read:docs://*).",
+      elements: { type: "string", description: "A JSON-RPC method pattern: `tools/list`, `notifications/*`, `*`, or per item `tools/call:<glob>`, `resources/read:<glob>`, `prompts/get:<glob>`." },
+      description: "JSON-RPC methods this scope allows: exact (`tools/list`), prefix (`notifications/*`), everything (`*`), or items by glob (`tools/call:weather_*`, `resources/read:docs://*`).",
     },
   },
 ];
@@ -69,7 +69,7 @@ export const schema: readonly KongField[] = [
     },
   },
   { scopes_supported: { type: "array", required: true, default: [], elements: { type: "string", description: "An OAuth scope clients may request." }, description: "Scopes advertised in the metadata and asked for in 401 challenges (scope parameter). Empty: not advertised." } },
-  { header_name: { type: "string", required: true, default: CONFIG_DEFAULTS.header_name, description: "Request header carrying 'Bearer <token>'. It is removed before proxying unless forward_authorization_header is on." } },
+  { header_name: { type: "string", required: true, default: CONFIG_DEFAULTS.header_name, description: "Request header carrying `Bearer <token>`. It is removed before proxying unless forward_authorization_header is on." } },
   { forward_authorization_header: { type: "boolean", required: true, default: CONFIG_DEFAULTS.forward_authorization_header, description: "Pass the token header to the upstream MCP server. Off by default: the MCP specification forbids token passthrough." } },
   {
     upstream_headers: {

@@ -1,0 +1,218 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { applySchemaDefaults, buildPluginServerCommands, KongDriver, type SchemaField } from "../../kong/driver";
+import { skipBecause } from "../docker/deploy-files";
+import { FakeKongAdminApi } from "../support/fake-kong-admin-api";
+import { JwksServer } from "../support/jwks-server";
+import { buildFormPage, findMissingFormPrerequisite, FORM_PAGE_DIRECTORY, formFieldId, KongManagerFormPage } from "../support/kong-manager-form";
+import { StaticSiteServer } from "../support/static-site-server";
+import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
+
+const MCP_URL = "http://kong.test/mcp";
+
+type Fields = ReadonlyArray<Record<string, SchemaField>>;
+
+function entriesOf(fields: Fields): Array<[string, SchemaField]> {
+  return fields.map((entry) => Object.entries(entry)[0]!);
+}
+
+/** Kong's label for a field: its name split on "_", each word capitalised (formatPluginFieldLabel). */
+function kongLabel(name: string): string {
+  return name
+    .split("_")
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(" ");
+}
+
+/** What an operator reads in the tooltip: the Markdown of the description, code spans unquoted. */
+function renderedDescription(field: SchemaField): string | undefined {
+  return field.description?.replaceAll("`", "");
+}
+
+function jsonRpcToolCall(toolName: string): string {
+  return JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: toolName, arguments: {} } });
+}
+
+/**
+ * Issue 8: the form operators use in Kong Manager, Kong's own published Vue components
+ * (@kong-ui-public/entities-plugins 9.203 PluginForm, mounted as Kong Manager's plugins/Form.vue
+ * does) in Debian's Chromium, against an Admin API that serves the plugin server's real dump like
+ * Kong 3.9. It must show every field with its label, description and default, and save a config
+ * that the real plugin, started through the Kong driver, accepts and enforces.
+ */
+describe("Kong Manager's plugin form for mcp-oauth2", () => {
+  const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
+  let driver: KongDriver;
+  let adminApi: FakeKongAdminApi;
+  let site: StaticSiteServer;
+  let form: KongManagerFormPage;
+  let configFields: Fields;
+
+  before(async function () {
+    const missing = findMissingFormPrerequisite();
+    if (missing !== undefined) skipBecause(this, missing);
+    this.timeout(240_000);
+    await buildFormPage();
+    driver = await KongDriver.start(buildPluginServerCommands("ours", join(__dirname, "..", "..", "dist", "plugins"), socketDirectory));
+    configFields = driver.plugin.Schema.fields.find((entry) => "config" in entry)!["config"]!.fields!;
+    adminApi = await FakeKongAdminApi.start(driver.plugin);
+    site = await StaticSiteServer.start(FORM_PAGE_DIRECTORY);
+    form = await KongManagerFormPage.open(site.url, adminApi.url);
+  });
+
+  after(async () => {
+    await form?.close();
+    await site?.close();
+    await adminApi?.close();
+    await driver?.close();
+    rmSync(socketDirectory, { recursive: true, force: true });
+  });
+
+  it("shows every config field, at every depth, with Kong's label, its description and its default", async () => {
+    await form.screenshot("defaults");
+    expect(adminApi.requests.map(({ method, path, origin }) => `${method} ${path} ${String(origin)}`)).to.include.members([
+      `GET / ${site.url}`,
+      `GET /schemas/plugins/mcp-oauth2 ${site.url}`,
+    ]);
+    for (const [name, field] of entriesOf(configFields)) {
+      const id = formFieldId([name]);
+      expect(await form.label(id), name).to.equal(kongLabel(name));
+      expect(await form.description(id), name).to.equal(renderedDescription(field));
+      if (field.type === "boolean") expect(await form.isChecked(id), name).to.equal(field.default);
+      else if (field.type !== "array") expect(await form.inputValue(id), name).to.equal(field.default === undefined ? "" : String(field.default));
+      // Kong renders a top-level array of one_of strings as one comma-separated text input.
+      else if (field.elements?.one_of !== undefined) expect(await form.inputValue(id), name).to.equal((field.default as string[]).join(","));
+      else expect(await form.entryCount(id), name).to.equal(((field.default ?? []) as unknown[]).length);
+
+      if (field.elements?.type !== "record") continue;
+      await form.addEntry(id);
+      for (const [memberName, member] of entriesOf(field.elements.fields ?? [])) {
+        const memberId = formFieldId([name, memberName], 0);
+        expect(await form.label(memberId), `${name}.${memberName}`).to.equal(kongLabel(memberName));
+        expect(await form.description(memberId), `${name}.${memberName}`).to.equal(renderedDescription(member));
+        if (member.type === "string") expect(await form.inputValue(memberId), `${name}.${memberName}`).to.equal(String(member.default ?? ""));
+        else expect(await form.entryCount(memberId), `${name}.${memberName}`).to.equal(0);
+      }
+    }
+    expect(form.pageErrors).to.deep.equal([]);
+  });
+
+  describe("Protocols, which Kong Manager always shows for external plugins", () => {
+    async function fillOneServer(): Promise<void> {
+      await form.reload(site.url, adminApi.url);
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), "https://sso.example.com/realms/mcp");
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+    }
+
+    it("comes preselected with http and https (our plugin server narrows the field), and saves them untouched", async () => {
+      await fillOneServer();
+      expect(await form.save()).to.match(/^Plugin mcp-oauth2 saved with id [0-9a-f-]{36}$/);
+      expect(adminApi.postedPlugins.at(-1)).to.deep.include({ name: "mcp-oauth2", enabled: true, protocols: ["http", "https"] });
+    });
+
+    it("cannot be saved empty: Kong refuses protocols [], which would leave the route unchecked", async () => {
+      await fillOneServer();
+      const saved = adminApi.plugins.length;
+      await form.selectProtocols(["http", "https"]);
+      expect(await form.save()).to.contain("length must be at least 1");
+      expect(adminApi.postedPlugins.at(-1)).to.deep.include({ protocols: [] });
+      expect(adminApi.plugins).to.have.length(saved);
+    });
+  });
+
+  describe("filled in with two authorization servers, scopes and a tool ACL, then saved", () => {
+    let keycloakKey: TestSigningKey;
+    let otherKey: TestSigningKey;
+    let keycloak: JwksServer;
+    let other: JwksServer;
+    let keycloakRealm: string;
+    let otherIssuer: string;
+    let saveOutcome: string;
+    const scopeMethodMapping = [{ scope: "mcp:weather", methods: ["tools/list", "tools/call:weather_*"] }];
+
+    before(async () => {
+      [keycloakKey, otherKey] = await Promise.all([createSigningKey("RS256"), createSigningKey("ES256")]);
+      [keycloak, other] = await Promise.all([JwksServer.start([keycloakKey.publicJwk]), JwksServer.start([otherKey.publicJwk])]);
+      keycloakRealm = `${keycloak.url}/realms/mcp`;
+      otherIssuer = `${other.url}/`;
+
+      await form.reload(site.url, adminApi.url);
+      const servers = formFieldId(["authorization_servers"]);
+      await form.addEntry(servers);
+      await form.addEntry(servers);
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), keycloakRealm);
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+      await form.fill(formFieldId(["authorization_servers", "jwks_uri"], 0), "/protocol/openid-connect/certs");
+      await form.fill(formFieldId(["authorization_servers", "url"], 1), other.url);
+      await form.fill(formFieldId(["authorization_servers", "issuer"], 1), otherIssuer);
+      await form.fill(formFieldId(["authorization_servers", "audience"], 1), MCP_URL);
+      await form.fillStrings(formFieldId(["scopes_supported"]), ["mcp:weather", "mcp:admin"]);
+      await form.check(formFieldId(["enable_acl"]));
+      await form.addEntry(formFieldId(["scope_method_mapping"]));
+      await form.fill(formFieldId(["scope_method_mapping", "scope"], 0), scopeMethodMapping[0]!.scope);
+      await form.fillStrings(formFieldId(["scope_method_mapping", "methods"], 0), scopeMethodMapping[0]!.methods);
+      await form.showAdditionalSettings();
+      await form.fill(formFieldId(["resource"]), MCP_URL);
+      await form.screenshot("filled");
+      saveOutcome = await form.save();
+      await form.screenshot("saved");
+    });
+
+    after(async () => {
+      await keycloak?.close();
+      await other?.close();
+    });
+
+    it("POSTs /plugins with http and https and exactly the typed config plus Kong's defaults", () => {
+      expect(saveOutcome).to.match(/^Plugin mcp-oauth2 saved with id [0-9a-f-]{36}$/);
+      const posted = adminApi.postedPlugins.at(-1)!;
+      expect(posted).to.deep.include({ name: "mcp-oauth2", enabled: true, protocols: ["http", "https"] });
+      const typed = {
+        authorization_servers: [
+          { url: keycloakRealm, audience: MCP_URL, jwks_uri: "/protocol/openid-connect/certs" },
+          { url: other.url, issuer: otherIssuer, audience: MCP_URL },
+        ],
+        scopes_supported: ["mcp:weather", "mcp:admin"],
+        enable_acl: true,
+        scope_method_mapping: scopeMethodMapping,
+        resource: MCP_URL,
+      };
+      expect(applySchemaDefaults(driver.plugin.Schema, posted["config"])).to.deep.equal(applySchemaDefaults(driver.plugin.Schema, typed));
+      expect(form.pageErrors).to.deep.equal([]);
+    });
+
+    it("starts the real plugin with the saved config: a weather tool call passes, another tool gets 403", async () => {
+      // What Kong stored from the POST (defaults filled, checked) is what it hands StartInstance.
+      const stored = adminApi.plugins.at(-1)!;
+      driver.configureRoutes([{ id: "mcp", paths: ["/mcp"], plugins: [{ id: stored.id, config: stored.config }] }]);
+      const otherToken = await signAccessToken(otherKey, { issuer: otherIssuer, audience: MCP_URL, claims: { scope: "mcp:weather" } });
+      const keycloakToken = await signAccessToken(keycloakKey, { issuer: keycloakRealm, audience: MCP_URL, claims: { scope: "mcp:weather" } });
+
+      const allowed = await driver.handle({
+        method: "POST",
+        path: "/mcp",
+        headers: [["Authorization", `Bearer ${otherToken}`], ["Content-Type", "application/json"]],
+        body: jsonRpcToolCall("weather_forecast"),
+      });
+      expect(allowed).to.deep.include({ kind: "proceed", verified: true });
+      expect(allowed.ctxShared["mcp_oauth2"]).to.deep.include({ issuer: otherIssuer, scopes: ["mcp:weather"] });
+      if (allowed.kind === "proceed") expect(allowed.upstreamRequest.headers.map(([name]) => name.toLowerCase())).not.to.include("authorization");
+
+      const refused = await driver.handle({
+        method: "POST",
+        path: "/mcp",
+        headers: [["Authorization", `Bearer ${keycloakToken}`], ["Content-Type", "application/json"]],
+        body: jsonRpcToolCall("admin_reset"),
+      });
+      expect(refused).to.deep.include({ kind: "exit", source: "plugin", status: 403, verified: false });
+      if (refused.kind === "exit") {
+        const challenge = refused.headers.find(([name]) => name.toLowerCase() === "www-authenticate")?.[1];
+        expect(challenge).to.match(/^Bearer .*error="insufficient_scope"/);
+      }
+      expect(driver.instanceEvents.filter((event) => event.kind === "started").map((event) => event.pluginId)).to.deep.equal([stored.id]);
+    });
+  });
+});
