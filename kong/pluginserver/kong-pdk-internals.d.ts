@@ -38,6 +38,8 @@ declare module "kong-pdk/lib/mod" {
   export class Module {
     constructor(name: string, path: string);
     readonly name: string;
+    /** The plugin's module exports, as required. */
+    readonly mod: Readonly<Record<string, unknown>>;
     new(config: unknown): Instance;
     getPhases(): string[];
     getPriority(): number;

@@ -29,6 +29,7 @@ class PluginServerError extends Error {
 export type LoadedPlugin = Pick<
   Module,
   | "name"
+  | "mod"
   | "new"
   | "getPhases"
   | "getPriority"
@@ -54,6 +55,29 @@ export interface PluginServerOptions {
   abandonedEventMs?: number;
   /** First instance and event ids (default: random, see ID_BASE_LIMIT). */
   idBase?: number;
+}
+
+/**
+ * The plugin entity's `protocols` field narrowed to the protocols a plugin exports as `Protocols`
+ * (an extension the stock server ignores). Kong Manager always shows Protocols for external
+ * plugins, empty by default, and Kong never runs a plugin saved with `protocols: []`: for an
+ * authentication plugin that leaves the route open. Like Kong's own plugins (typedefs.protocols_http),
+ * the field then defaults to the plugin's protocols, offers only those, and refuses an empty set.
+ */
+function describeProtocolsField(protocols: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(protocols) || protocols.length === 0 || !protocols.every((protocol) => typeof protocol === "string")) return [];
+  return [
+    {
+      protocols: {
+        type: "set",
+        required: true,
+        len_min: 1,
+        default: protocols,
+        elements: { type: "string", one_of: protocols, description: "A protocol the plugin runs on." },
+        description: `Protocols of requests this plugin runs on (${protocols.join(", ")}); a request on another protocol is not checked by it.`,
+      },
+    },
+  ];
 }
 
 /** Whether a value returned to Kong ends the event on Kong's side. */
@@ -116,7 +140,7 @@ export class PluginServer {
       Version: plugin.getVersion(),
       Phases: plugin.getPhases(),
       Priority: plugin.getPriority(),
-      Schema: { name, fields: [{ config: { type: "record", fields: plugin.getSchema() } }] },
+      Schema: { name, fields: [...describeProtocolsField(plugin.mod.Protocols), { config: { type: "record", fields: plugin.getSchema() } }] },
     };
   }
 

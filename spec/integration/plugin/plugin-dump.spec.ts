@@ -15,9 +15,12 @@ async function dumpWith(argv: string[]): Promise<{ stdout: string; plugins: Arra
   return { stdout, plugins: JSON.parse(stdout) as Array<Record<string, unknown>> };
 }
 
+type DumpedSchema = { fields: Array<Record<string, { default?: unknown; fields?: Array<Record<string, { default?: unknown }>> }>> };
+
 function defaultsOf(plugin: Record<string, unknown>): Record<string, unknown> {
-  const schema = plugin.Schema as { fields: Array<{ config: { fields: Array<Record<string, { default?: unknown }>> } }> };
-  const fields = schema.fields[0].config.fields.map((field) => Object.entries(field)[0]);
+  const schema = plugin.Schema as DumpedSchema;
+  const config = schema.fields.find((field) => "config" in field)!.config;
+  const fields = config.fields!.map((field) => Object.entries(field)[0]);
   return Object.fromEntries(fields.filter(([, attributes]) => "default" in attributes).map(([name, attributes]) => [name, attributes.default]));
 }
 
@@ -48,8 +51,20 @@ describe("the built plugin as Kong's query command sees it (dist/plugins)", () =
     });
   }
 
-  it("prints the same dump under both servers", async () => {
+  it("prints the same dump under both servers, ours with the plugin entity's protocols narrowed to http and https", async () => {
     const [stock, ours] = await Promise.all(Object.values(servers).map(dumpWith));
-    expect(ours.stdout).to.equal(stock.stdout);
+    const oursSchema = ours.plugins[0].Schema as DumpedSchema;
+    expect(oursSchema.fields[0]).to.deep.equal({
+      protocols: {
+        type: "set",
+        required: true,
+        len_min: 1,
+        default: ["http", "https"],
+        elements: { type: "string", one_of: ["http", "https"], description: "A protocol the plugin runs on." },
+        description: "Protocols of requests this plugin runs on (http, https); a request on another protocol is not checked by it.",
+      },
+    });
+    const withoutProtocols = { ...ours.plugins[0], Schema: { ...oursSchema, fields: oursSchema.fields.slice(1) } };
+    expect(withoutProtocols).to.deep.equal(stock.plugins[0]);
   });
 });

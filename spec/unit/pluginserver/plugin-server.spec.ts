@@ -7,7 +7,7 @@ type Kong = { request: { get_header(name: string): Promise<unknown> }; response:
 type Mode = "exit" | "ret" | "header" | "throw";
 
 /** A plugin as kong-pdk's Module would present it, whose access phase follows config.mode. */
-function createFakePlugin(): LoadedPlugin {
+function createFakePlugin(exports: Record<string, unknown> = {}): LoadedPlugin {
   const access = async (mode: Mode, kong: Kong): Promise<void> => {
     if (mode === "exit") return kong.response.exit(401);
     if (mode === "header") await kong.request.get_header("x-probe");
@@ -15,6 +15,7 @@ function createFakePlugin(): LoadedPlugin {
   };
   return {
     name: "fake",
+    mod: exports,
     new: (config: unknown): Instance => {
       const { mode } = config as { mode: Mode };
       return {
@@ -56,6 +57,25 @@ describe("PluginServer (our plugin server's RPC methods)", () => {
   async function handleEvent(instanceId: number): Promise<{ Data: unknown; EventId: number }> {
     return (await server.methods["HandleEvent"]?.({ InstanceId: instanceId, EventName: "access" })) as { Data: unknown; EventId: number };
   }
+
+  it("dumps only the config record for a plugin that exports no Protocols, as the stock server does", () => {
+    expect(server.getPluginInfo("fake")).to.deep.equal({
+      Name: "fake",
+      Version: "1.0.0",
+      Phases: ["access"],
+      Priority: 1,
+      Schema: { name: "fake", fields: [{ config: { type: "record", fields: [] } }] },
+    });
+  });
+
+  it("narrows the plugin entity's protocols to an exported Protocols list, so the field defaults to it and cannot be empty", () => {
+    const narrowed = new PluginServer(new Map([["fake", createFakePlugin({ Protocols: ["http", "https"] })]]), logger, { idBase: 1 });
+    const { fields } = (narrowed.getPluginInfo("fake") as { Schema: { fields: Array<Record<string, Record<string, unknown>>> } }).Schema;
+    narrowed.close();
+    expect(fields.map((field) => Object.keys(field)[0])).to.deep.equal(["protocols", "config"]);
+    expect(fields[0]!["protocols"]).to.deep.include({ type: "set", required: true, len_min: 1, default: ["http", "https"] });
+    expect(fields[0]!["protocols"]!["elements"]).to.deep.include({ type: "string", one_of: ["http", "https"] });
+  });
 
   it("numbers instances from its id base", async () => {
     expect(await startInstance("ret")).to.equal(5000);
