@@ -300,7 +300,8 @@ function findRealmAccount(users: readonly RealmUser[], accountId: string): Accou
 
 /**
  * Rewrites oidc-provider's RFC 9068 access token into Keycloak's shape: header `typ: JWT`,
- * payload `typ: Bearer`, `azp`, `aud` `[<MCP URL>, "account"]`, and the roles in scope in both
+ * payload `typ: Bearer`, `azp`, `aud` `[<MCP URL>, "account"]` (`"account"` alone when no MCP
+ * scope was granted), and the roles in scope in both
  * `realm_access.roles` and the multivalued `mcp_scopes` claim.
  */
 function shapeKeycloakAccessToken(realm: RealmSettings, token: AccessToken | ClientCredentials, jwt: JWTStructured): void {
@@ -310,9 +311,12 @@ function shapeKeycloakAccessToken(realm: RealmSettings, token: AccessToken | Cli
       ? describeUser(realm.users, token.accountId)
       : { roles: MACHINE_CLIENT.serviceAccountRoles, preferredUsername: `service-account-${token.clientId ?? ""}` };
   const rolesInScope = selectRolesInScope(subject.roles, grantedScopes);
+  // The realm's Audience mapper sits on the MCP client scopes: without one of them granted,
+  // Keycloak's token names only its default `account` audience.
+  const audience = grantedScopes.some((scope) => (MCP_SCOPES as readonly string[]).includes(scope)) ? [realm.mcpResourceUrl, "account"] : "account";
   jwt.header = { ...jwt.header, typ: "JWT" };
   Object.assign(jwt.payload, {
-    aud: [realm.mcpResourceUrl, "account"],
+    aud: audience,
     typ: "Bearer",
     azp: token.clientId,
     preferred_username: subject.preferredUsername,

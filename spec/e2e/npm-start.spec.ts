@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { expect } from "chai";
+import { connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
 
-const MAIN = join(__dirname, "..", "..", "dist", "demo", "main.js");
+const PROJECT_ROOT = join(__dirname, "..", "..");
+const MAIN = join(PROJECT_ROOT, "dist", "demo", "main.js");
 
 /** `npm start` as a user runs it (after `npm run build`), on free ports. */
 describe("npm start (dist/demo/main.js)", () => {
@@ -36,6 +40,11 @@ describe("npm start (dist/demo/main.js)", () => {
     }
   });
 
+  it("runs the entry npm start runs, after its build", () => {
+    const { scripts } = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(scripts.start).to.equal("npm run build && node dist/demo/main.js");
+  });
+
   it("prints one MCP endpoint line, the users and the machine client", () => {
     expect(stdout.match(/^MCP endpoint: /gm)).to.have.length(1);
     expect(mcpEndpoint).to.match(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
@@ -56,6 +65,25 @@ describe("npm start (dist/demo/main.js)", () => {
     const metadata = (await (await fetch(metadataUrl)).json()) as Record<string, unknown>;
     const issuer = /authorization server {2}(\S+)/.exec(stdout)?.[1];
     expect(metadata).to.deep.include({ resource: mcpEndpoint, authorization_servers: [issuer], scopes_supported: ["mcp:tools", "mcp:resources"] });
+  });
+
+  it("takes an MCP SDK client from the 401 through registration and alice's sign-in to the tools", async () => {
+    const provider = new HeadlessOAuthClientProvider({ signInAs: () => ({ username: "alice", password: "alice-password" }) });
+    const client = new Client({ name: "npm-start-spec", version: "1.0.0" });
+    try {
+      await connectWithHeadlessLogin(client, new URL(mcpEndpoint), provider);
+      expect(provider.authorizationUrls).to.have.length(1);
+      const { tools } = await client.listTools({}, { timeout: 15_000 });
+      expect(tools.map(({ name }) => name)).to.include("identity_whoami");
+      const whoami = await client.callTool({ name: "identity_whoami", arguments: {} }, undefined, { timeout: 15_000 });
+      // The demo server lists the headers it received: the gateway kept the token header to itself.
+      const [answer] = whoami.content as Array<{ type: string; text: string }>;
+      const receivedHeaders = JSON.parse(String(answer?.text)) as Record<string, string>;
+      expect(receivedHeaders).to.include({ via: "1.1 kong/3.9.1" });
+      expect(receivedHeaders).not.to.have.property("authorization");
+    } finally {
+      await client.close();
+    }
   });
 
   it("stops everything on SIGTERM and exits 0", async () => {

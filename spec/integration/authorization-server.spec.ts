@@ -143,6 +143,12 @@ describe("demo authorization server", () => {
       expect(decodeJwt(String(body.access_token)).aud).to.deep.equal([MCP_URL, "account"]);
     });
 
+    it("names only Keycloak's default account audience when no MCP scope is granted", async () => {
+      const { status, body } = await requestToken({ grant_type: "client_credentials" }, machineCredentials());
+      expect(status).to.equal(200);
+      expect(decodeJwt(String(body.access_token))).to.deep.include({ aud: "account", azp: "mcp-machine", mcp_scopes: [] });
+    });
+
     it("refuses a wrong client secret and a resource it does not serve", async () => {
       const wrongSecret = await requestToken({ grant_type: "client_credentials", scope: "mcp:tools" }, machineCredentials("nope"));
       expect(wrongSecret.status).to.equal(401);

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { loginHeadlessly, type LoginCredentials } from "./headless-login";
 
@@ -106,4 +108,38 @@ export class HeadlessOAuthClientProvider implements OAuthClientProvider {
     this.pendingCode = undefined;
     return code;
   }
+}
+
+/**
+ * Connects `client` to `url` as an MCP client does from a cold start: the first attempt meets the
+ * 401, and the SDK discovers the metadata, registers and signs in through `provider`; the code is
+ * then exchanged and a new transport connects with the token (a failed connect closes its
+ * transport). Resolves to the transport in use.
+ */
+export async function connectWithHeadlessLogin(client: Client, url: URL, provider: HeadlessOAuthClientProvider): Promise<StreamableHTTPClientTransport> {
+  const firstAttempt = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  try {
+    await client.connect(firstAttempt);
+    return firstAttempt;
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+  }
+  await firstAttempt.finishAuth(provider.takeAuthorizationCode());
+  const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  await client.connect(transport);
+  return transport;
+}
+
+/**
+ * Runs `call`; when the SDK meets a 403 insufficient_scope it signs in again for the challenge's
+ * scope and throws UnauthorizedError: the code is exchanged and `call` runs once more.
+ */
+export async function callWithStepUp<T>(transport: StreamableHTTPClientTransport, provider: HeadlessOAuthClientProvider, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+  }
+  await transport.finishAuth(provider.takeAuthorizationCode());
+  return call();
 }

@@ -14,6 +14,7 @@ export class JwksServer {
   fault: JwksFault | undefined;
   requestCount = 0;
   private readonly server: Server;
+  private port = 0;
 
   private constructor(keys: JWK[]) {
     this.keys = keys;
@@ -35,12 +36,13 @@ export class JwksServer {
   static async start(keys: JWK[] = []): Promise<JwksServer> {
     const jwks = new JwksServer(keys);
     await new Promise<void>((resolve) => jwks.server.listen(0, "127.0.0.1", resolve));
+    jwks.port = (jwks.server.address() as AddressInfo).port;
     return jwks;
   }
 
-  /** Base URL, e.g. http://127.0.0.1:40123 (use as an authorization server `url`). */
+  /** Base URL, e.g. http://127.0.0.1:40123 (use as an authorization server `url`); still known after close(). */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${this.port}`;
   }
 
   get jwksUri(): string {

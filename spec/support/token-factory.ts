@@ -1,5 +1,5 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters, type JWTPayload } from "jose";
-import { KeyObject, sign } from "node:crypto";
+import { KeyObject, randomUUID, sign } from "node:crypto";
 
 /** A signing key of a test authorization server, with its public JWK. */
 export interface TestSigningKey {
@@ -54,4 +54,15 @@ export function signRawRs256(key: TestSigningKey, header: unknown, payload: unkn
   const signingInput = `${encodeSegment(header)}.${encodeSegment(payload)}`;
   const privateKey = key.privateKey instanceof KeyObject ? key.privateKey : KeyObject.from(key.privateKey as Parameters<typeof KeyObject.from>[0]);
   return `${signingInput}.${sign("sha256", Buffer.from(signingInput), privateKey).toString("base64url")}`;
+}
+
+/** Signs tokens for one issuer as a real authorization server does: each one distinct (its own jti). */
+export function createTokenIssuer(key: TestSigningKey, defaults: TokenOptions): (overrides?: Partial<TokenOptions>) => Promise<string> {
+  return (overrides = {}) =>
+    signAccessToken(key, {
+      ...defaults,
+      ...overrides,
+      claims: { jti: randomUUID(), ...defaults.claims, ...overrides.claims },
+      header: { ...defaults.header, ...overrides.header },
+    });
 }

@@ -1,0 +1,99 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { expect } from "chai";
+import type { Outcome } from "../../../kong/driver";
+import {
+  expectProxied,
+  formatJsonRpc,
+  listPdkMethods,
+  postToMcp,
+  readAnswer,
+  routeToIssuers,
+  sendThroughGate,
+  startTestIssuer,
+  type TestIssuer,
+} from "../../support/gate-requests";
+import { PLUGIN_SERVER_IMPLEMENTATIONS, startBuiltPluginDriver, type DriverFixture } from "../../support/plugin-server-fixture";
+import { createSigningKey, type TestSigningKey } from "../../support/token-factory";
+
+const ALLOWED_WITHOUT_ACL = ["kong.request.get_path", "kong.request.get_headers", "kong.service.request.clear_header", "kong.ctx.shared.set"];
+
+for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
+  describe(`mcp-oauth2 token cache (${implementation} plugin server)`, () => {
+    let fixture: DriverFixture;
+    let retiringKey: TestSigningKey;
+    let currentKey: TestSigningKey;
+    let issuer: TestIssuer | undefined;
+
+    before(async () => {
+      [retiringKey, currentKey] = await Promise.all([createSigningKey("ES256", "retiring-key"), createSigningKey("ES256", "current-key")]);
+      fixture = await startBuiltPluginDriver(implementation);
+    });
+    afterEach(() => issuer?.jwks.close());
+    after(() => fixture?.close());
+
+    /** A fresh issuer publishing the retiring key, and the gate configured for it with `settings`. */
+    async function routeToFreshIssuer(settings: Record<string, unknown>): Promise<TestIssuer> {
+      issuer = await startTestIssuer([retiringKey]);
+      routeToIssuers(fixture.driver, [issuer], { jwks_refetch_cooldown: 0, ...settings });
+      return issuer;
+    }
+
+    function sendWith(token: string): Promise<Outcome> {
+      return sendThroughGate(fixture.driver, postToMcp(token, formatJsonRpc("tools/list")));
+    }
+
+    /**
+     * Verifies a token signed with the retiring key, then rotates it out: a token of the current
+     * key makes the plugin refetch the JWKS, which no longer has the retiring key. From then on,
+     * only a remembered verdict can let the first token through.
+     */
+    async function verifyThenRetireKey(fresh: TestIssuer): Promise<string> {
+      const token = await fresh.issue(retiringKey);
+      const first = expectProxied(await sendWith(token));
+      expect(listPdkMethods(first)).to.deep.equal(ALLOWED_WITHOUT_ACL);
+      fresh.jwks.keys = [currentKey.publicJwk];
+      expectProxied(await sendWith(await fresh.issue(currentKey)));
+      expect(fresh.jwks.requestCount).to.equal(2);
+      return token;
+    }
+
+    it("lets a verified token through again without fetching or verifying, in the same 4 round trips", async () => {
+      const fresh = await routeToFreshIssuer({});
+      const token = await verifyThenRetireKey(fresh);
+      const again = expectProxied(await sendWith(token));
+      expect(listPdkMethods(again)).to.deep.equal(ALLOWED_WITHOUT_ACL);
+      expect(again.ctxShared.mcp_oauth2).to.deep.equal({ subject: "user-1", issuer: fresh.jwks.url, client_id: "mcp-client", scopes: [] });
+      expect(fresh.jwks.requestCount).to.equal(2);
+    });
+
+    it("verifies every time with token_cache_ttl 0", async () => {
+      const fresh = await routeToFreshIssuer({ token_cache_ttl: 0 });
+      const token = await verifyThenRetireKey(fresh);
+      const again = readAnswer(await sendWith(token));
+      expect(again.status).to.equal(401);
+      expect(again.body).to.deep.equal({ error: "invalid_token", error_description: "no signing key of the authorization server matches the token" });
+      expect(fresh.jwks.requestCount, "the unknown kid was looked for once more").to.equal(3);
+    });
+
+    it("does not reuse verdicts across configurations that verify differently", async () => {
+      const fresh = await routeToFreshIssuer({});
+      const token = await verifyThenRetireKey(fresh);
+      routeToIssuers(fixture.driver, [fresh], { jwks_refetch_cooldown: 0, clock_skew: 5 });
+      expect(readAnswer(await sendWith(token)).status).to.equal(401);
+    });
+
+    it("re-checks exp on every request: a remembered token is refused once it expires, without a fetch", async () => {
+      const fresh = await routeToFreshIssuer({ clock_skew: 0 });
+      const token = await fresh.issue(retiringKey, { expiresIn: 3 });
+      expectProxied(await sendWith(token));
+      let outcome = await sendWith(token);
+      // Bounded wait for the clock to pass exp (no timing is asserted, only the answer after it).
+      for (let attempt = 0; outcome.kind === "proceed" && attempt < 100; attempt++) {
+        await sleep(100);
+        outcome = await sendWith(token);
+      }
+      expect(readAnswer(outcome)).to.deep.include({ status: 401, body: { error: "invalid_token", error_description: "the token has expired" } });
+      expect(fresh.jwks.requestCount).to.equal(1);
+    });
+  });
+}
