@@ -4,6 +4,7 @@ import { compileGatePolicy, type GatePolicy } from "./core/gate-config";
 import { renderRefusal, toRefusal } from "./core/gate-response";
 import { JwksRegistry } from "./core/jwks-registry";
 import { formatForwardedOrigin } from "./core/public-origin";
+import { InvalidRequest } from "./core/refusals";
 import { TokenCache } from "./core/token-cache";
 
 /**
@@ -26,7 +27,7 @@ interface KongPdk {
   log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>>;
 }
 
-/** Kong's get_headers accepts at most 1000; beyond it a duplicate token header could hide. */
+/** Kong's get_headers accepts at most 1000; a request with more fields is refused (see toHeaderMap). */
 const MAX_HEADERS = 1000;
 const SHARED_CONTEXT_KEY = "mcp_oauth2";
 
@@ -53,7 +54,14 @@ function compilePolicyOnce(config: unknown): GatePolicy | ConfigError {
 
 function toHeaderMap(headers: Record<string, string | string[]> | undefined): HeaderMap {
   const map = new Map<string, readonly string[]>();
-  for (const [name, value] of Object.entries(headers ?? {})) map.set(name.toLowerCase(), Array.isArray(value) ? value : [value]);
+  let fields = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const values = Array.isArray(value) ? value : [value];
+    fields += values.length;
+    map.set(name.toLowerCase(), values);
+  }
+  // get_headers drops the fields past its limit: a second token or a contradicting Mcp-Method would pass unseen.
+  if (fields >= MAX_HEADERS) throw new InvalidRequest("the request has too many header fields", `${MAX_HEADERS} header fields or more: Kong hands over at most ${MAX_HEADERS}`);
   return map;
 }
 
@@ -101,7 +109,10 @@ export class McpOAuth2Plugin {
     } catch (error) {
       const refusal = toRefusal(error);
       const failure = renderRefusal(refusal, {});
-      await kong.log.err(`mcp-oauth2: refusing after a failure: ${refusal.detail}`).catch(() => undefined);
+      // A log call that fails, even synchronously, must not cost the answer: Kong proxies a phase that throws.
+      await Promise.resolve()
+        .then(() => kong.log.err(`mcp-oauth2: refusing after a failure: ${refusal.detail}`))
+        .catch(() => undefined);
       return kong.response.exit(failure.status, failure.body, { ...failure.headers });
     }
   }

@@ -119,6 +119,14 @@ describe("access-token-verifier", () => {
     await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1", crit: ["exp"], exp: 1 }, claims), "the token uses critical header extensions");
   });
 
+  it("refuses a nested token (cty JWT), even when its payload holds claims", async () => {
+    const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
+    for (const cty of ["JWT", "jwt", "application/jwt"]) {
+      const error = await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1", cty }, claims), "nested tokens are not accepted");
+      expect(error.detail).to.equal(`header cty ${JSON.stringify(cty)}`);
+    }
+  });
+
   it("refuses alg none and HS256 signed with the public key", async () => {
     const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
     await expectInvalid(`${encodeSegment({ alg: "none", typ: "JWT" })}.${encodeSegment(claims)}.`, "the token is not a signed JWT");

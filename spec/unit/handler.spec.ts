@@ -114,6 +114,16 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       }
     });
 
+    it("answers 400 invalid_request to a request with 1000 header fields or more: Kong hands over no more, a second token could hide", async () => {
+      const token = await tokenFor("mcp:tools");
+      const padding = Array.from({ length: 999 }, (_, index): [string, string] => [`X-Pad-${index}`, "x"]);
+      const fake = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding] });
+      expect(fake.exit?.status).to.equal(400);
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({ error: "invalid_request", error_description: "the request has too many header fields" });
+      const fewer = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding.slice(1)] });
+      expect(fewer.exit).to.equal(undefined);
+    });
+
     it("answers 401 invalid_token for a wrong audience and logs the mismatch for the operator, never the token", async () => {
       const token = await tokenFor("mcp:tools", "account");
       const fake = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
@@ -195,10 +205,12 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(fake.exit?.headers["WWW-Authenticate"]).not.to.contain("scope=");
     });
 
-    it("allows a bodiless GET for any valid token, and refuses an empty POST", async () => {
+    it("allows a bodiless GET for any valid token, and refuses an empty POST or other method that should carry a body", async () => {
       const token = await tokenFor("");
       const get = await run({ enable_acl: true }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
       expect(get.exit).to.equal(undefined);
+      const unknown = await run({ enable_acl: true }, { method: "PROPFIND", headers: [["Authorization", `Bearer ${token}`]] });
+      expect(unknown.exit?.status).to.equal(400);
       const post = await run({ enable_acl: true }, { method: "POST", headers: [["Authorization", `Bearer ${token}`]] });
       expect(post.exit?.status).to.equal(400);
       expect(JSON.parse(post.exit!.body)).to.deep.equal({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "the request has no JSON-RPC body" } });

@@ -106,6 +106,18 @@ describe("method-acl", () => {
       expect(allows(mapping, ["docs"], { method: "resources/read", item: "file:///docs/aXmd" })).to.equal(false);
     });
 
+    it("matches several '*' and '?' together, and a megabyte item against a two-star glob without backtracking blow-up", () => {
+      const mapping = { docs: ["resources/read:file://*/*.md"], mixed: ["tools/call:*a?b*c"] };
+      const slashes = `file://${"/".repeat(1 << 20)}`;
+      expect(allows(mapping, ["docs"], { method: "resources/read", item: slashes })).to.equal(false);
+      expect(allows(mapping, ["docs"], { method: "resources/read", item: `${slashes}.md` })).to.equal(true);
+      expect(allows(mapping, ["docs"], { method: "resources/read", item: "file:///.md" })).to.equal(true);
+      expect(allows(mapping, ["docs"], { method: "resources/read", item: "file://a.md" })).to.equal(false);
+      for (const [item, expected] of [["axbc", true], ["aabbc", true], ["xxaxbyyc", true], ["abc", false], ["axbcd", false], ["axbcxc", true]] as const) {
+        expect(allows(mapping, ["mixed"], { method: "tools/call", item }), item).to.equal(expected);
+      }
+    });
+
     it("treats regular expression characters in globs literally", () => {
       const mapping = { odd: ["tools/call:a(b)[c]{2}|^$+.\\"] };
       expect(allows(mapping, ["odd"], { method: "tools/call", item: "a(b)[c]{2}|^$+.\\" })).to.equal(true);

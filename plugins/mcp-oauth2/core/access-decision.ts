@@ -68,6 +68,9 @@ export type Decision =
       readonly log?: OperatorLog;
     };
 
+/** Streamable HTTP's GET (SSE stream) and DELETE (session end), HEAD, and CORS preflights carry no body. */
+const BODILESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+
 /** Methods a client sends before it knows what it will do: their 401 asks for the usual scopes. */
 const LIFECYCLE_METHODS = new Set(["initialize", "ping", "server/discover", "subscriptions/listen"]);
 
@@ -146,8 +149,8 @@ async function readJsonRpcRequest(policy: GatePolicy, request: RequestSource, he
   }
   if (body.length > policy.maxBodySize) throw new BodyTooLarge(tooLarge);
   if (body.length === 0) {
-    const method = await request.method();
-    if (method === "POST" || method === "PUT" || method === "PATCH") throw new InvalidJsonRpc("the request has no JSON-RPC body", -32600);
+    // Only methods known to carry no JSON-RPC message may come without one; anything else is refused.
+    if (!BODILESS_METHODS.has(await request.method())) throw new InvalidJsonRpc("the request has no JSON-RPC body", -32600);
     return undefined;
   }
   checkJsonMediaType(firstHeader(headers, "content-type"));

@@ -23,6 +23,8 @@ const MAX_TOKEN_LENGTH = 16384;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
 const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
+/** RFC 7515 §4.1.10 content types of a nested JWT (the `application/` prefix may be omitted). */
+const NESTED_TOKEN_TYPES = new Set(["jwt", "application/jwt"]);
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 type JsonObject = Record<string, unknown>;
@@ -59,13 +61,15 @@ function splitCompactJws(token: string): [string, string, string] {
 
 /** RFC 8725 §3.1 and §3.11: an allowed asymmetric alg, an access-token type, no extensions we cannot honour. */
 function checkHeader(header: JsonObject, policy: VerificationPolicy): { algorithm: string; kid?: string } {
-  const { alg, typ, crit, kid } = header;
+  const { alg, typ, cty, crit, kid } = header;
   if (typeof alg !== "string" || !policy.allowedAlgorithms.has(alg)) {
     throw new InvalidToken("the token's signing algorithm is not accepted", `alg ${describeValue(alg)} is not in allowed_algorithms`);
   }
   if (typ !== undefined && (typeof typ !== "string" || !ACCEPTED_TYPES.has(typ.toLowerCase()))) {
     throw new InvalidToken("the token type is not an access token", `header typ ${describeValue(typ)}`);
   }
+  // RFC 7519 §5.2: cty JWT announces a nested token, whose claims this gate would not be reading.
+  if (typeof cty === "string" && NESTED_TOKEN_TYPES.has(cty.toLowerCase())) throw new InvalidToken("nested tokens are not accepted", `header cty ${describeValue(cty)}`);
   // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject.
   if (crit !== undefined) throw new InvalidToken("the token uses critical header extensions", `crit ${describeValue(crit)}`);
   if (kid !== undefined && typeof kid !== "string") throw new InvalidToken("the token's key id is not a string");

@@ -16,8 +16,8 @@ interface MethodPattern {
   readonly breadth: Breadth;
   /** The method (Item, Method) or method prefix (MethodPrefix) the pattern names. */
   readonly method: string;
-  /** For Item patterns: matches params.name / params.uri. */
-  readonly item?: RegExp;
+  /** For Item patterns: the glob params.name / params.uri must match. */
+  readonly itemGlob?: string;
 }
 
 interface AclEntry {
@@ -30,7 +30,7 @@ interface Grant {
   readonly everything: boolean;
   readonly methods: ReadonlySet<string>;
   readonly prefixes: readonly string[];
-  readonly items: ReadonlyMap<string, readonly RegExp[]>;
+  readonly items: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface MethodAcl {
@@ -45,10 +45,34 @@ export interface MethodAcl {
 
 const MAX_CACHED_GRANTS = 1024;
 
-/** `*` matches any run of characters (slashes included), `?` one character; the rest is literal. */
-function compileItemGlob(glob: string): RegExp {
-  const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
-  return new RegExp(`^${source}$`);
+/**
+ * Whether `item` matches `glob`: `*` matches any run of characters (slashes included), `?` one
+ * (UTF-16 code unit); the rest is literal. Items are client-chosen: with several `*` in a glob, a
+ * backtracking regular expression takes time polynomial in the item's length (minutes for a
+ * megabyte); this greedy matcher only resumes after the last `*`, at most glob × item steps.
+ */
+function matchItemGlob(glob: string, item: string): boolean {
+  let globIndex = 0;
+  let itemIndex = 0;
+  let lastStar = -1;
+  let resumeAt = 0;
+  while (itemIndex < item.length) {
+    const expected = glob[globIndex];
+    if (expected === "*") {
+      lastStar = globIndex++;
+      resumeAt = itemIndex;
+    } else if (expected !== undefined && (expected === "?" || expected === item[itemIndex])) {
+      globIndex++;
+      itemIndex++;
+    } else if (lastStar !== -1) {
+      globIndex = lastStar + 1;
+      itemIndex = ++resumeAt;
+    } else {
+      return false;
+    }
+  }
+  while (glob[globIndex] === "*") globIndex++;
+  return globIndex === glob.length;
 }
 
 /** JSON-RPC method names as MCP spells them (tools/list, notifications/tools/list_changed, logging/setLevel). */
@@ -61,7 +85,7 @@ function compilePattern(pattern: unknown, path: string): MethodPattern {
   if (separator > 0 && ITEM_MEMBER.has(pattern.slice(0, separator))) {
     const glob = pattern.slice(separator + 1);
     if (glob === "") throw new ConfigError(path, `'${pattern}' needs a glob after ':' (e.g. ${pattern}weather_*)`);
-    return { breadth: Breadth.Item, method: pattern.slice(0, separator), item: compileItemGlob(glob) };
+    return { breadth: Breadth.Item, method: pattern.slice(0, separator), itemGlob: glob };
   }
   if (pattern.endsWith("/*") && METHOD_NAME.test(pattern.slice(0, -2))) return { breadth: Breadth.MethodPrefix, method: pattern.slice(0, -1) };
   if (METHOD_NAME.test(pattern)) return { breadth: Breadth.Method, method: pattern };
@@ -139,14 +163,14 @@ function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
     case Breadth.Method:
       return call.method === pattern.method;
     case Breadth.Item:
-      return call.method === pattern.method && call.item !== undefined && pattern.item!.test(call.item);
+      return call.method === pattern.method && call.item !== undefined && matchItemGlob(pattern.itemGlob!, call.item);
   }
 }
 
 function mergeGrant(acl: MethodAcl, scopes: ReadonlySet<string>): Grant {
   const methods = new Set<string>();
   const prefixes: string[] = [];
-  const items = new Map<string, RegExp[]>();
+  const items = new Map<string, string[]>();
   let everything = false;
   for (const entry of acl.entries) {
     if (!scopes.has(entry.scope)) continue;
@@ -154,7 +178,7 @@ function mergeGrant(acl: MethodAcl, scopes: ReadonlySet<string>): Grant {
       if (pattern.breadth === Breadth.Everything) everything = true;
       else if (pattern.breadth === Breadth.MethodPrefix) prefixes.push(pattern.method);
       else if (pattern.breadth === Breadth.Method) methods.add(pattern.method);
-      else items.set(pattern.method, [...(items.get(pattern.method) ?? []), pattern.item!]);
+      else items.set(pattern.method, [...(items.get(pattern.method) ?? []), pattern.itemGlob!]);
     }
   }
   return { everything, methods, prefixes, items };
@@ -176,7 +200,7 @@ function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
   if (grant.everything || grant.methods.has(call.method)) return true;
   if (grant.prefixes.some((prefix) => call.method.startsWith(prefix))) return true;
   const item = call.item;
-  return item !== undefined && (grant.items.get(call.method)?.some((glob) => glob.test(item)) ?? false);
+  return item !== undefined && (grant.items.get(call.method)?.some((glob) => matchItemGlob(glob, item)) ?? false);
 }
 
 /** The calls that none of the granted scopes allows. */
