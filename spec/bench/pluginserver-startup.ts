@@ -10,6 +10,7 @@ import { buildPluginServerCommands, type PluginServerImplementation } from "../.
 import { socketAcceptsConnections } from "../../kong/driver/plugin-server-process";
 import { createTestPluginDirectory } from "../support/test-plugins";
 import { readResidentMemoryMiB } from "./load-driver";
+import { median } from "./sample-statistics";
 
 const RUNS = 5;
 
@@ -31,11 +32,6 @@ async function measureOnce(implementation: PluginServerImplementation, pluginsDi
     child.kill("SIGKILL");
     rmSync(socketDirectory, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function main(): Promise<void> {

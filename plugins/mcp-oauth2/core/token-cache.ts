@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { VerifiedToken } from "./access-token-verifier";
 
@@ -45,5 +45,6 @@ export class TokenCache {
 }
 
 function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  // One-shot hashing: no Hash object per request on the cached path.
+  return hash("sha256", token, "base64url");
 }

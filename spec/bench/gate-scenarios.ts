@@ -1,0 +1,277 @@
+// The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
+// cached token, cache misses per algorithm, refusals), the floor plugin, growth of the config and
+// of the token cache, and the stock plugin server.
+import { resolve } from "node:path";
+import type { KongRequest, Outcome, PluginServerImplementation } from "../../kong/driver";
+import { JwksServer } from "../support/jwks-server";
+import { createSigningKey, type TestSigningKey } from "../support/token-factory";
+import { createFloorPluginDirectory, floorConfig } from "./floor-plugin";
+import { signTokenPool } from "./token-pool";
+
+/** How much work each scenario gets. */
+export interface ScenarioSizes {
+  /** Requests before the first measured round (JIT, caches, V8 heap sizing). */
+  readonly warmup: number;
+  /** Measured requests per round. */
+  readonly requests: number;
+  readonly rounds: number;
+  /** Distinct tokens for the token-cache growth and memory scenarios. */
+  readonly distinctTokens: number;
+}
+
+/** One configuration of one plugin server, driven with one kind of request. */
+export interface Scenario {
+  /** Short name used by the ratios and targets. */
+  readonly id: string;
+  readonly label: string;
+  readonly server: PluginServerImplementation;
+  readonly pluginsDirectory: string;
+  readonly config: Record<string, unknown>;
+  /** Request number `index` of the scenario's life: warm-up first, then every round. */
+  request(index: number): KongRequest;
+  /** Why an outcome is not the one the scenario measures; undefined when it is. */
+  check(outcome: Outcome): string | undefined;
+  /** Requests before the first round. */
+  readonly warmup: number;
+  /** Warm-up request counts after which the plugin server's RSS is read. */
+  readonly rssCheckpoints: readonly number[];
+  /** False: only the warm-up runs (a memory scenario), the server stops after it. */
+  readonly measured: boolean;
+}
+
+/**
+ * Two scenarios measured back to back in every round (in alternating order), so that their
+ * throughput ratio is taken under the same machine load. `minimum`: the target, if there is one.
+ */
+export interface Comparison {
+  readonly a: string;
+  readonly b: string;
+  readonly what: string;
+  readonly minimum?: number;
+}
+
+/** Everything the scenarios share; `close` frees it. */
+export interface ScenarioSet {
+  readonly scenarios: readonly Scenario[];
+  readonly comparisons: readonly Comparison[];
+  close(): Promise<void>;
+}
+
+/** What the bench compares; the targets are the project's. */
+const COMPARISONS: readonly Comparison[] = [
+  { a: "allowed", b: "floor", what: "scenario 1 / floor", minimum: 0.9 },
+  { a: "acl-off", b: "floor", what: "scenario 2 / floor" },
+  { a: "miss-RS256", b: "floor", what: "scenario 3 RS256 / floor", minimum: 0.8 },
+  { a: "miss-ES256", b: "floor", what: "scenario 3 ES256 / floor" },
+  { a: "miss-EdDSA", b: "floor", what: "scenario 3 EdDSA / floor" },
+  { a: "401", b: "floor", what: "401 / floor" },
+  { a: "403", b: "floor", what: "403 / floor" },
+  { a: "10-servers", b: "allowed", what: "10 / 1 authorization servers", minimum: 0.9 },
+  { a: "200-mappings", b: "1-mapping", what: "200 / 1 scope mappings", minimum: 0.9 },
+  { a: "all-cached", b: "1-cached", what: "all distinct tokens cached / 1 cached token", minimum: 0.9 },
+  { a: "allowed", b: "stock-allowed", what: "our entry / stock, scenario 1", minimum: 1 },
+  { a: "401", b: "stock-401", what: "our entry / stock, 401", minimum: 1 },
+  { a: "floor", b: "stock-floor", what: "our entry / stock, floor plugin" },
+];
+
+/** Requests a scenario takes over the warm-up and every round of its comparisons. */
+function countRequests(id: string, sizes: ScenarioSizes): number {
+  const samplesPerRound = COMPARISONS.filter((comparison) => comparison.a === id || comparison.b === id).length;
+  return sizes.warmup + sizes.rounds * samplesPerRound * sizes.requests;
+}
+
+const RESOURCE = "https://mcp.example.com/mcp";
+const TOKEN_HEADER = "Authorization";
+const MAX_BODY_SIZE = 1_048_576;
+/** Longer than any run: every cached verdict stays valid until the bench ends. */
+const TOKEN_LIFETIME_SECONDS = 7_200;
+const TOKEN_CACHE_TTL_SECONDS = 3_600;
+const GRANTED_SCOPES = "mcp:tools mcp:resources";
+
+/** A tools/call as an MCP client posts it (Streamable HTTP, protocol 2025-06-18). */
+const TOOLS_CALL_BODY = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hello" } } });
+
+const TOOLS_SCOPE_METHODS = ["initialize", "ping", "notifications/*", "tools/list", "tools/call:echo*"];
+const THREE_MAPPINGS = [
+  { scope: "mcp:tools", methods: TOOLS_SCOPE_METHODS },
+  { scope: "mcp:resources", methods: ["resources/*"] },
+  { scope: "mcp:prompts", methods: ["prompts/*"] },
+];
+
+function postToolsCall(token: string | undefined): KongRequest {
+  return {
+    method: "POST",
+    path: "/mcp",
+    headers: [
+      ["Host", "mcp.example.com"],
+      ...(token === undefined ? [] : [[TOKEN_HEADER, `Bearer ${token}`] as [string, string]]),
+      ["Content-Type", "application/json"],
+      ["Accept", "application/json, text/event-stream"],
+      ["Mcp-Protocol-Version", "2025-06-18"],
+      ["Mcp-Session-Id", "5f0c3a8e-bench-session"],
+      ["User-Agent", "mcp-oauth2-bench"],
+    ],
+    body: TOOLS_CALL_BODY,
+  };
+}
+
+function expectAllowed(outcome: Outcome): string | undefined {
+  if (outcome.kind !== "proceed") return `expected the request to proceed, got ${outcome.status} from ${outcome.source}: ${outcome.body.toString("utf8")}`;
+  if (!outcome.verified) return "proceeded without kong.ctx.shared.mcp_oauth2";
+  if (outcome.upstreamRequest.headers.some(([name]) => name.toLowerCase() === TOKEN_HEADER.toLowerCase())) return "the token reached the upstream";
+  return undefined;
+}
+
+function expectRefusal(status: number): (outcome: Outcome) => string | undefined {
+  return (outcome) =>
+    outcome.kind === "exit" && outcome.source === "plugin" && outcome.status === status
+      ? undefined
+      : `expected the plugin's ${status}, got ${outcome.kind === "exit" ? `${outcome.status} from ${outcome.source}` : "a proceed"}`;
+}
+
+/** A JWKS server with one key per algorithm, and the plugin directories both servers load. */
+async function prepareKeys(): Promise<{ jwks: JwksServer; keys: Record<"RS256" | "ES256" | "EdDSA", TestSigningKey> }> {
+  const keys = {
+    RS256: await createSigningKey("RS256", "bench-rs256"),
+    ES256: await createSigningKey("ES256", "bench-es256"),
+    EdDSA: await createSigningKey("EdDSA", "bench-eddsa"),
+  };
+  return { jwks: await JwksServer.start(Object.values(keys).map((key) => key.publicJwk)), keys };
+}
+
+/**
+ * Builds every scenario (signing all token pools now, before anything is timed). The real plugin
+ * is served from dist/plugins (absolute: the stock server needs it), the floor from a temporary
+ * directory.
+ */
+export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet> {
+  const { jwks, keys } = await prepareKeys();
+  const floorDirectory = createFloorPluginDirectory();
+  const pluginsDirectory = resolve(__dirname, "..", "..", "dist", "plugins");
+  const issuer = `${jwks.url}/realms/bench`;
+  const claims = { issuer, audience: RESOURCE, scope: GRANTED_SCOPES, expiresInSeconds: TOKEN_LIFETIME_SECONDS };
+  const [cachedToken] = signTokenPool(keys.RS256, 1, claims) as [string];
+  const [readOnlyToken] = signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:resources" }) as [string];
+  const distinctTokens = signTokenPool(keys.EdDSA, sizes.distinctTokens, claims);
+
+  /** What mcp-oauth2 sets in kong.ctx.shared for the cached token: the floor sets the same. */
+  const identity = { subject: "user-0", issuer, client_id: "mcp-client", scopes: GRANTED_SCOPES.split(" ") };
+  const base = {
+    authorization_servers: [{ url: issuer, issuer, audience: RESOURCE }],
+    resource: RESOURCE,
+    scopes_supported: ["mcp:tools", "mcp:resources", "mcp:prompts"],
+    enable_acl: true,
+    scope_method_mapping: THREE_MAPPINGS,
+    token_cache_ttl: TOKEN_CACHE_TTL_SECONDS,
+  };
+  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true };
+  const withToken = (token: string) => () => postToolsCall(token);
+  const everyTokenOnce = (pool: readonly string[]) => (index: number) => postToolsCall(pool[index % pool.length]);
+  const tokensSeen = (fractions: readonly number[]) => fractions.map((fraction) => Math.round(fraction * sizes.distinctTokens));
+  const cacheMiss = (algorithm: keyof typeof keys): Scenario => ({
+    ...plain,
+    id: `miss-${algorithm}`,
+    label: `3. cache miss, fresh ${algorithm} token per request`,
+    server: "ours",
+    config: base,
+    request: everyTokenOnce(signTokenPool(keys[algorithm], countRequests(`miss-${algorithm}`, sizes), claims)),
+    check: expectAllowed,
+  });
+  const otherServers = Array.from({ length: 9 }, (_, index) => ({ url: `${jwks.url}/realms/other-${index}`, audience: RESOURCE }));
+  const fillerMappings = Array.from({ length: 199 }, (_, index) => ({ scope: `mcp:extra-${index}`, methods: [`tools/call:extra_${index}_*`] }));
+  const cacheForAllTokens = { ...base, token_cache_size: sizes.distinctTokens };
+  // 10000 (the default) for the default 100,000 tokens: the cache holds a tenth of what it sees.
+  const boundedCacheSize = Math.max(1, Math.round(sizes.distinctTokens / 10));
+
+  const scenarios: Scenario[] = [
+    {
+      ...plain,
+      id: "floor",
+      label: "5. floor: same 5 PDK calls, no work",
+      server: "ours",
+      pluginsDirectory: floorDirectory.path,
+      config: floorConfig(identity, MAX_BODY_SIZE, TOKEN_HEADER),
+      request: withToken(cachedToken),
+      check: expectAllowed,
+    },
+    { ...plain, id: "allowed", label: "1. allowed, cached token, ACL on", server: "ours", config: base, request: withToken(cachedToken), check: expectAllowed },
+    { ...plain, id: "acl-off", label: "2. allowed, cached token, ACL off", server: "ours", config: { ...base, enable_acl: false }, request: withToken(cachedToken), check: expectAllowed },
+    cacheMiss("RS256"),
+    cacheMiss("ES256"),
+    cacheMiss("EdDSA"),
+    { ...plain, id: "401", label: "4. 401, no token", server: "ours", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
+    { ...plain, id: "403", label: "4. 403, ACL denies tools/call", server: "ours", config: base, request: withToken(readOnlyToken), check: expectRefusal(403) },
+    {
+      ...plain,
+      id: "10-servers",
+      label: "6. as 1, 10 authorization servers",
+      server: "ours",
+      config: { ...base, authorization_servers: [...otherServers, ...base.authorization_servers] },
+      request: withToken(cachedToken),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "1-mapping",
+      label: "6. as 1, 1 scope mapping",
+      server: "ours",
+      config: { ...base, scope_method_mapping: THREE_MAPPINGS.slice(0, 1) },
+      request: withToken(cachedToken),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "200-mappings",
+      label: "6. as 1, 200 scope mappings",
+      server: "ours",
+      config: { ...base, scope_method_mapping: [...fillerMappings, THREE_MAPPINGS[0]] },
+      request: withToken(cachedToken),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "1-cached",
+      label: "6. 1 cached EdDSA token",
+      server: "ours",
+      config: cacheForAllTokens,
+      request: withToken(distinctTokens[0] as string),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "all-cached",
+      label: `6. ${sizes.distinctTokens.toLocaleString("en")} cached EdDSA tokens`,
+      server: "ours",
+      config: cacheForAllTokens,
+      request: everyTokenOnce(distinctTokens),
+      check: expectAllowed,
+      // Filling the cache is the warm-up: one miss per token, then hits only.
+      warmup: sizes.distinctTokens + sizes.warmup,
+      rssCheckpoints: tokensSeen([0.1, 0.5, 1]),
+    },
+    {
+      ...plain,
+      id: "bounded-cache",
+      label: `6. ${sizes.distinctTokens.toLocaleString("en")} distinct tokens twice, token_cache_size ${boundedCacheSize}`,
+      server: "ours",
+      config: { ...base, token_cache_size: boundedCacheSize },
+      // Twice through the pool: the second pass misses again (evicted), and must not grow the heap.
+      request: everyTokenOnce(distinctTokens),
+      check: expectAllowed,
+      warmup: 2 * sizes.distinctTokens,
+      rssCheckpoints: tokensSeen([0.1, 0.5, 1, 1.5, 2]),
+      measured: false,
+    },
+    { ...plain, id: "stock-floor", label: "7. stock server: 5. floor", server: "stock", pluginsDirectory: floorDirectory.path, config: floorConfig(identity, MAX_BODY_SIZE, TOKEN_HEADER), request: withToken(cachedToken), check: expectAllowed },
+    { ...plain, id: "stock-allowed", label: "7. stock server: 1. allowed", server: "stock", config: base, request: withToken(cachedToken), check: expectAllowed },
+    { ...plain, id: "stock-401", label: "7. stock server: 4. 401", server: "stock", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
+  ];
+  return {
+    scenarios,
+    comparisons: COMPARISONS,
+    close: async () => {
+      floorDirectory.remove();
+      await jwks.close();
+    },
+  };
+}
