@@ -1,7 +1,9 @@
 // Kong's side of msgpack-rpc (kong/runloop/plugin_servers/rpc/mp_rpc.lua, Rpc:call): one pooled
-// unix-socket connection per call in flight, never pipelined; the reply is read by a streaming decoder.
+// unix-socket connection per call in flight, never pipelined; replies are cut into whole messages
+// as they arrive (Kong's unpacker reads across chunks the same way).
 import { createConnection, type Socket } from "node:net";
-import { decodeMultiStream, encode } from "@msgpack/msgpack";
+import { decode, encode } from "@msgpack/msgpack";
+import { MsgpackFramer } from "../pluginserver/msgpack-framing";
 
 const REQUEST = 0;
 const RESPONSE = 1;
@@ -43,9 +45,40 @@ export interface RpcClientOptions {
   onNotification?: NotificationHandler;
 }
 
+/** Messages received on one connection, waiting for the call that reads them. */
+class Inbox {
+  private readonly messages: unknown[] = [];
+  private failure: Error | undefined;
+  private waiter: { resolve: (message: unknown) => void; reject: (error: Error) => void } | undefined;
+
+  deliver(message: unknown): void {
+    if (this.waiter !== undefined) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve(message);
+    } else this.messages.push(message);
+  }
+
+  /** Ends the inbox: the waiting and every later read fail with `error`. */
+  fail(error: Error): void {
+    this.failure ??= error;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(this.failure);
+  }
+
+  next(): Promise<unknown> {
+    if (this.messages.length > 0) return Promise.resolve(this.messages.shift());
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+}
+
 interface PooledConnection {
   socket: Socket;
-  messages: AsyncGenerator<unknown, void, unknown>;
+  inbox: Inbox;
 }
 
 /** A msgpack-rpc client with Kong's connection discipline. */
@@ -97,14 +130,7 @@ export class RpcClient {
 
   private async readReply(connection: PooledConnection, messageId: number): Promise<unknown> {
     for (;;) {
-      let next: IteratorResult<unknown, void>;
-      try {
-        next = await connection.messages.next();
-      } catch (error) {
-        throw new RpcTransportError("no data", `no data: ${(error as Error).message}`);
-      }
-      if (next.done === true) throw new RpcTransportError("no data", "no data: the plugin server closed the connection");
-      const message = next.value;
+      const message = await connection.inbox.next();
       if (Array.isArray(message) && message[0] === NOTIFICATION) {
         this.options.onNotification?.(String(message[1]), message[2]);
         continue;
@@ -133,11 +159,20 @@ export class RpcClient {
       });
       socket.once("connect", () => {
         clearTimeout(timer);
-        // Errors are observed through the message stream; this listener only keeps them from crashing.
-        socket.on("error", () => undefined);
-        const connection: PooledConnection = { socket, messages: decodeMultiStream(socket) };
+        const connection: PooledConnection = { socket, inbox: new Inbox() };
+        const framer = new MsgpackFramer();
+        socket.on("data", (chunk: Buffer) => {
+          try {
+            for (const bytes of framer.push(chunk)) connection.inbox.deliver(decode(bytes));
+          } catch (error) {
+            connection.inbox.fail(new RpcTransportError("no data", `no data: ${(error as Error).message}`));
+            socket.destroy();
+          }
+        });
+        socket.on("error", (error) => connection.inbox.fail(new RpcTransportError("no data", `no data: ${error.message}`)));
         this.open.add(connection);
         socket.once("close", () => {
+          connection.inbox.fail(new RpcTransportError("no data", "no data: the plugin server closed the connection"));
           this.open.delete(connection);
           const index = this.idle.indexOf(connection);
           if (index !== -1) this.idle.splice(index, 1);

@@ -1,9 +1,11 @@
-// msgpack-rpc over a unix socket, the server side. Each connection is read by a streaming decoder,
-// so a message split across chunks, or several messages in one chunk, decode as they should (the
-// stock listener decodes one message per chunk and throws otherwise, which kills the process).
+// msgpack-rpc over a unix socket, the server side. Each connection's bytes are cut into whole
+// messages first, so a message split across chunks, or several messages in one chunk, decode as
+// they should (the stock listener decodes one message per chunk and throws otherwise, which kills
+// the process).
 import { rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { decodeMultiStream, encode } from "@msgpack/msgpack";
+import { decode, encode } from "@msgpack/msgpack";
+import { MsgpackFramer } from "./msgpack-framing";
 import type { RpcMethod } from "./plugin-server";
 import type { Logger } from "./stderr-logger";
 
@@ -48,14 +50,20 @@ function dispatch(socket: Socket, message: unknown, methods: Readonly<Record<str
   );
 }
 
-async function serveConnection(socket: Socket, methods: Readonly<Record<string, RpcMethod>>, logger: Logger): Promise<void> {
+function serveConnection(socket: Socket, methods: Readonly<Record<string, RpcMethod>>, logger: Logger): void {
   socket.on("error", (error) => logger.debug(`rpc: connection error: ${error.message}`));
-  try {
-    for await (const message of decodeMultiStream(socket)) dispatch(socket, message, methods, logger);
-  } catch (error) {
-    logger.error(`rpc: closing a connection that sent undecodable data: ${errorText(error)}`);
-    socket.destroy();
-  }
+  const framer = new MsgpackFramer();
+  socket.on("data", (chunk: Buffer) => {
+    let messages: unknown[];
+    try {
+      messages = framer.push(chunk).map((bytes) => decode(bytes));
+    } catch (error) {
+      logger.error(`rpc: closing a connection that sent undecodable data: ${errorText(error)}`);
+      socket.destroy();
+      return;
+    }
+    for (const message of messages) dispatch(socket, message, methods, logger);
+  });
 }
 
 /** A listening RPC server; close() stops it, drops its connections and removes the socket file. */
@@ -75,7 +83,7 @@ export async function listenForRpc(
   const server = createServer((socket) => {
     connections.add(socket);
     socket.once("close", () => connections.delete(socket));
-    void serveConnection(socket, methods, logger);
+    serveConnection(socket, methods, logger);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
