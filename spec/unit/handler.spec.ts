@@ -198,6 +198,17 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(fake.logs.map((log) => log.level)).to.deep.equal(["notice"]);
     });
 
+    it("cuts a long client-chosen item name short in the 403 and the log instead of echoing it", async () => {
+      const token = await tokenFor("mcp:tools");
+      const uri = `docs://${"x".repeat(10_000)}`;
+      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: jsonRpc("resources/read", { uri }) });
+      expect(fake.exit?.status).to.equal(403);
+      const shortened = `resources/read docs://${"x".repeat(75)}...`;
+      expect(JSON.parse(fake.exit!.body).error_description).to.equal(`the token's scopes do not allow ${shortened}`);
+      expect(fake.logs[0].message).to.contain(`insufficient scope for ${shortened}:`);
+      expect(fake.logs[0].message.length).to.be.below(400);
+    });
+
     it("refuses every request, GET included, when the mapping is empty", async () => {
       const token = await tokenFor("mcp:tools");
       const fake = await run({ enable_acl: true, scope_method_mapping: [], resource: RESOURCE }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });

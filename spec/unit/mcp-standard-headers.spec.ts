@@ -21,7 +21,7 @@ function encodeName(bytes: string | Buffer): string {
   return `=?base64?${Buffer.from(bytes).toString("base64")}?=`;
 }
 
-function expectMismatch(headers: Record<string, string | string[]>, body: JsonRpcBody, description: string): void {
+function expectMismatch(headers: Record<string, string | string[]>, body: JsonRpcBody | undefined, description: string): void {
   const thrown = expect(() => checkStandardHeaders(headerMap(headers), body)).to.throw(InvalidJsonRpc);
   thrown.with.property("description", description);
   thrown.with.property("jsonRpcCode", -32020);
@@ -37,6 +37,13 @@ const NAME_MISMATCH = "Mcp-Name does not match params.name in the body";
 const URI_MISMATCH = "Mcp-Name does not match params.uri in the body";
 
 describe("mcp-standard-headers (MCP 2026-07-28, SEP-2243)", () => {
+  it("refuses the headers on a request without a body: they would meter a call that never runs", () => {
+    const noBody = "Mcp-Method and Mcp-Name describe a JSON-RPC request, and this request has no body";
+    expectMismatch({ "mcp-method": "tools/call", "mcp-name": "admin_reset" }, undefined, noBody);
+    expectMismatch({ "mcp-name": "admin_reset" }, undefined, noBody);
+    expect(() => checkStandardHeaders(headerMap({ accept: "text/event-stream" }), undefined)).not.to.throw();
+  });
+
   describe("hasStandardHeaders", () => {
     it("is true when Mcp-Method or Mcp-Name is present, false otherwise", () => {
       expect(hasStandardHeaders(headerMap({ "mcp-method": "tools/list" }))).to.equal(true);

@@ -100,10 +100,15 @@ function firstHeader(headers: HeaderMap, name: string): string | undefined {
   return headers.get(name)?.[0];
 }
 
+/** Client-chosen names are cut short: a refusal must not echo a megabyte back, or into the log. */
+function shorten(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}
+
 function describeCalls(calls: readonly JsonRpcCall[]): string {
   const shown = calls
     .slice(0, 3)
-    .map((call) => (call.item === undefined ? call.method : `${call.method} ${call.item}`))
+    .map((call) => shorten(call.item === undefined ? call.method : `${call.method} ${call.item}`))
     .join(", ");
   return calls.length > 3 ? `${shown} and ${calls.length - 3} more` : shown;
 }
@@ -197,7 +202,7 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
   const headers = await request.headers();
   const verified = await authenticate(policy, extractBearerToken(headers.get(policy.tokenHeaderKey)), services);
   const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(policy, request, headers) : undefined;
-  if (body !== undefined) checkStandardHeaders(headers, body);
+  if (hasStandardHeaders(headers)) checkStandardHeaders(headers, body);
   let log: OperatorLog | undefined;
   if (policy.acl !== null) {
     try {

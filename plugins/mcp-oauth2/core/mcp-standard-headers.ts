@@ -33,13 +33,16 @@ export function hasStandardHeaders(headers: HeaderMap): boolean {
  * MCP 2026-07-28 (SEP-2243) mirrors the JSON-RPC method in `Mcp-Method` and the item in
  * `Mcp-Name` so intermediaries can route and meter on them; an intermediary acting on them must
  * check they agree with the body, or a request could be metered as one tool and run as another.
- * Throws InvalidJsonRpc (400, HeaderMismatch) on any disagreement. The ACL still judges the body.
+ * Throws InvalidJsonRpc (400, HeaderMismatch) on any disagreement, also when the request has no
+ * body to agree with (a GET naming a tool would be metered as a call that never runs). The ACL
+ * still judges the body.
  */
-export function checkStandardHeaders(headers: HeaderMap, body: JsonRpcBody): void {
+export function checkStandardHeaders(headers: HeaderMap, body: JsonRpcBody | undefined): void {
   const method = headers.get("mcp-method");
   const name = headers.get("mcp-name");
   if (method === undefined && name === undefined) return;
   if ((method?.length ?? 0) > 1 || (name?.length ?? 0) > 1) refuseMismatch("Mcp-Method and Mcp-Name must be sent once");
+  if (body === undefined) refuseMismatch("Mcp-Method and Mcp-Name describe a JSON-RPC request, and this request has no body");
   if (body.batch || body.calls.length !== 1) refuseMismatch("Mcp-Method and Mcp-Name describe one JSON-RPC request, not a batch or a response");
   const call = body.calls[0];
   if (method !== undefined && method[0] !== call.method) refuseMismatch("Mcp-Method does not match the method in the body");

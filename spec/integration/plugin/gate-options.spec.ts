@@ -105,6 +105,13 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         }
       });
 
+      it("answers 400 HeaderMismatch to a bodiless GET naming a tool: nothing would run, but it would be metered", async () => {
+        routeThroughGate(fixture.driver, baseConfig);
+        const get = { ...postToMcp(await issueToken(), "", [["Mcp-Method", "tools/call"], ["Mcp-Name", "admin_clear_cache"]]), method: "GET" };
+        const message = "Mcp-Method and Mcp-Name describe a JSON-RPC request, and this request has no body";
+        expect(readAnswer(await sendThroughGate(fixture.driver, get))).to.deep.equal(headerMismatchAnswer(message));
+      });
+
       it("authenticates before it judges the headers", async () => {
         const answer = readAnswer(await post({}, undefined, toolCall, [["Mcp-Method", "tools/list"]]));
         expect(answer.status).to.equal(401);
