@@ -4,7 +4,7 @@
 // the process).
 import { rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { decode, encode } from "@msgpack/msgpack";
+import { decode, Encoder } from "@msgpack/msgpack";
 import { MsgpackFramer } from "./msgpack-framing";
 import type { RpcMethod } from "./plugin-server";
 import type { Logger } from "./stderr-logger";
@@ -16,9 +16,15 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * One encoder for every reply: msgpack's encode() builds an Encoder (and a 2 KiB buffer) per call,
+ * six times per request. Its output is a view of the shared buffer, so it is copied for the write.
+ */
+const encoder = new Encoder();
+
 function writeReply(socket: Socket, messageId: unknown, error: string | null, result: unknown): void {
   if (!socket.writable) return;
-  socket.write(encode([RESPONSE, messageId, error, result]));
+  socket.write(Buffer.from(encoder.encodeSharedRef([RESPONSE, messageId, error, result])));
 }
 
 /** Runs one request; the reply is written whenever the method settles (calls on a connection may overlap). */

@@ -1,11 +1,18 @@
 import { expect } from "chai";
 import type { VerifiedToken } from "../../plugins/mcp-oauth2/core/access-token-verifier";
-import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
+import { createHash } from "node:crypto";
+import { hashToken, TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
 
 describe("token-cache", () => {
   const settings = { verificationFingerprint: "fp-a", tokenCacheTtlSeconds: 300, tokenCacheSize: 3 };
   const now = Date.now() / 1000;
   const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn, identityValues: [] });
+
+  it("keys tokens by their SHA-256 (base64url), never by the token itself", () => {
+    const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
+    expect(hashToken(token)).to.equal(createHash("sha256").update(token).digest("base64url"));
+    expect(hashToken(token)).not.to.contain("eyJ");
+  });
 
   it("returns a remembered verdict for the same token and settings only", () => {
     const cache = new TokenCache();

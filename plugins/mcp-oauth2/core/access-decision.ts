@@ -21,7 +21,7 @@ import {
   type Refusal,
   UnsupportedMediaType,
 } from "./refusals";
-import type { TokenCache } from "./token-cache";
+import { hashToken, type TokenCache } from "./token-cache";
 
 /** Request headers as Kong's header map gives them: lower-case names, every value. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -122,14 +122,15 @@ async function answerMetadataRequest(policy: GatePolicy, request: RequestSource,
 
 async function authenticate(policy: GatePolicy, token: string, services: GateServices): Promise<VerifiedToken> {
   const nowSeconds = services.now() / 1000;
-  const cached = services.tokenCache.get(policy, token);
+  const tokenKey = hashToken(token);
+  const cached = services.tokenCache.get(policy, tokenKey);
   if (cached !== undefined) {
     // The cache keeps entries until exp at the latest, but expiry is judged on every request.
     if (isExpired(cached.expiresAt, policy.verification.clockSkewSeconds, nowSeconds)) throw new InvalidToken("the token has expired");
     return cached;
   }
   const verified = await verifyAccessToken(token, policy.verification, services.registry, nowSeconds);
-  services.tokenCache.remember(policy, token, verified, nowSeconds);
+  services.tokenCache.remember(policy, tokenKey, verified, nowSeconds);
   return verified;
 }
 

@@ -13,7 +13,7 @@ export interface TokenCacheSettings {
 const MAX_CONFIGURATIONS = 32;
 
 /**
- * Verified tokens by SHA-256 of the token (the token itself is never kept), per verification
+ * Verified tokens by SHA-256 of the token (hashToken; the token itself is never kept), per verification
  * settings, each bounded (LRU) and kept for min(token_cache_ttl, exp - now). Callers re-check
  * `exp` on every hit.
  */
@@ -31,20 +31,21 @@ export class TokenCache {
     return cache;
   }
 
-  /** The cached verdict for `token`, if any (expiry not re-checked here). */
-  get(settings: TokenCacheSettings, token: string): VerifiedToken | undefined {
-    return this.cacheFor(settings, false)?.get(hashToken(token));
+  /** The cached verdict for the token with this key (see hashToken), if any; expiry is not re-checked here. */
+  get(settings: TokenCacheSettings, tokenKey: string): VerifiedToken | undefined {
+    return this.cacheFor(settings, false)?.get(tokenKey);
   }
 
   /** Remembers a verdict until min(ttl, exp - now). */
-  remember(settings: TokenCacheSettings, token: string, verified: VerifiedToken, nowSeconds: number): void {
+  remember(settings: TokenCacheSettings, tokenKey: string, verified: VerifiedToken, nowSeconds: number): void {
     const ttlSeconds = Math.min(settings.tokenCacheTtlSeconds, verified.expiresAt - nowSeconds);
     if (ttlSeconds <= 0) return;
-    this.cacheFor(settings, true)?.set(hashToken(token), verified, { ttl: Math.floor(ttlSeconds * 1000) });
+    this.cacheFor(settings, true)?.set(tokenKey, verified, { ttl: Math.floor(ttlSeconds * 1000) });
   }
 }
 
-function hashToken(token: string): string {
+/** The cache key of a token: its SHA-256, so the token itself is never kept. Computed once per request. */
+export function hashToken(token: string): string {
   // One-shot hashing: no Hash object per request on the cached path.
   return hash("sha256", token, "base64url");
 }
