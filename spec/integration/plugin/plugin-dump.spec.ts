@@ -26,7 +26,8 @@ function defaultsOf(plugin: Record<string, unknown>): Record<string, unknown> {
 
 describe("the built plugin as Kong's query command sees it (dist/plugins)", () => {
   const servers = {
-    "kong-pdk's own kong-js-pluginserver": ["node_modules/kong-pdk/bin/kong-js-pluginserver", "-d", resolve(root, "dist/plugins"), "--dump-all-plugins"],
+    // The packaging contract's own command, run from the project root.
+    "node_modules/.bin/kong-js-pluginserver -d dist/plugins": ["node_modules/.bin/kong-js-pluginserver", "-d", "dist/plugins", "--dump-all-plugins"],
     "mcp-oauth2-pluginserver (relative -d)": ["dist/kong/pluginserver/main.js", "-d", "dist/plugins", "--dump-all-plugins"],
   };
 
