@@ -1,15 +1,23 @@
 /**
+ * Signals that arrive this soon after the first are copies: `npm start` forwards the signal it gets
+ * to this process, which a terminal's Ctrl-C has already reached.
+ */
+const DUPLICATE_SIGNAL_MS = 1000;
+
+/**
  * Runs `stop` on the first SIGINT (Ctrl-C) or SIGTERM, then exits: 0 when everything closed,
- * 1 when closing failed. A second signal during the shutdown exits at once with 1.
+ * 1 when closing failed. Another signal later during the shutdown (a second Ctrl-C) exits at once
+ * with 1.
  */
 export function stopOnSignal(stop: () => Promise<void>, log: (line: string) => void): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
       log(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log(`${signal}: stopping`);
     stop().then(
       () => {

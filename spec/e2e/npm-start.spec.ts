@@ -42,7 +42,7 @@ describe("npm start (dist/demo/main.js)", () => {
 
   it("runs the entry npm start runs, after its build", () => {
     const { scripts } = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-    expect(scripts.start).to.equal("npm run build && node dist/demo/main.js");
+    expect(scripts.start).to.equal("npm run build && exec node dist/demo/main.js");
   });
 
   it("prints one MCP endpoint line, the users and the machine client", () => {
