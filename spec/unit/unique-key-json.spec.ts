@@ -16,6 +16,16 @@ describe("unique-key-json", () => {
     expect(parseJsonWithUniqueKeys("42")).to.equal(42);
   });
 
+  it("decides alike whether the text is compact (checked natively) or formatted (scanned)", () => {
+    const compact = '{"iss":"https://as","aud":["a","b"],"exp":1}';
+    const formatted = '{ "iss": "https://as",\n  "aud": [ "a", "b" ], "exp": 1 }';
+    expect(parseJsonWithUniqueKeys(compact)).to.deep.equal(JSON.parse(compact));
+    expect(parseJsonWithUniqueKeys(formatted)).to.deep.equal(JSON.parse(compact));
+    expectDuplicate('{"iss":"https://as","iss":"https://evil"}', "iss");
+    expectDuplicate('{ "iss": "https://as", "iss": "https://evil" }', "iss");
+    expectDuplicate('{"a":1,"b":2,"a":1}', "a");
+  });
+
   it("accepts the same name in different objects", () => {
     expect(parseJsonWithUniqueKeys('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}')).to.deep.equal({ a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] });
   });

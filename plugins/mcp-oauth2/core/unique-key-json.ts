@@ -69,11 +69,25 @@ function findDuplicateKey(text: string, maxDepth: number): string | undefined {
 }
 
 /**
+ * Compact JSON as issuers and SDKs write it serializes back to itself only when no member was
+ * repeated (JSON.parse keeps one of each). The check runs natively, the scan in JS; hostile
+ * nesting deep enough to exhaust JSON.stringify's recursion goes to the scan.
+ */
+function serializesBackTo(value: unknown, text: string): boolean {
+  try {
+    return JSON.stringify(value) === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * JSON.parse, then a refusal of duplicate member names in objects nested at most `maxDepth`
  * deep (a number, or chosen from the parsed value). Throws SyntaxError (or DuplicateKeyError).
  */
 export function parseJsonWithUniqueKeys(text: string, maxDepth: number | ((value: unknown) => number) = Infinity): unknown {
   const value: unknown = JSON.parse(text);
+  if (serializesBackTo(value, text)) return value;
   const duplicate = findDuplicateKey(text, typeof maxDepth === "number" ? maxDepth : maxDepth(value));
   if (duplicate !== undefined) throw new DuplicateKeyError(duplicate);
   return value;
