@@ -2,7 +2,7 @@ import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
 import { verifyJwsSignature } from "./jws-signature";
 import { InvalidToken } from "./refusals";
-import { parseJsonWithUniqueKeys } from "./unique-key-json";
+import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** What the gate keeps from a verified access token. */
 export interface VerifiedToken {
@@ -46,8 +46,8 @@ function decodeJsonObject(segment: string, what: string): JsonObject {
   } catch (error) {
     throw new InvalidToken(`the token ${what} is not valid JSON`, `token ${what}: ${error instanceof Error ? error.message : "unreadable"}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InvalidToken(`the token ${what} is not a JSON object`);
-  return value as JsonObject;
+  if (!isJsonObject(value)) throw new InvalidToken(`the token ${what} is not a JSON object`);
+  return value;
 }
 
 function splitCompactJws(token: string): [string, string, string] {
@@ -143,8 +143,8 @@ export function readClaim(payload: JsonObject, path: readonly string[]): unknown
   if (path.length > 1 && Object.hasOwn(payload, literal)) return payload[literal];
   let value: unknown = payload;
   for (const segment of path) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.hasOwn(value, segment)) return undefined;
-    value = (value as JsonObject)[segment];
+    if (!isJsonObject(value) || !Object.hasOwn(value, segment)) return undefined;
+    value = value[segment];
   }
   return value;
 }

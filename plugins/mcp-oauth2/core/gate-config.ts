@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { checkScopeToken, ConfigError } from "./config-error";
 import { compileMethodAcl, type MethodAcl } from "./method-acl";
+import { isJsonObject } from "./unique-key-json";
 import { parseOrigin } from "./public-origin";
 
 /** Defaults shared by the Kong schema and by this compiler, so the two cannot drift. */
@@ -86,10 +87,6 @@ export interface GatePolicy {
 
 type RawRecord = Record<string, unknown>;
 
-function isRecord(value: unknown): value is RawRecord {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** Kong sends unset optional fields as JSON null. */
 function isAbsent(value: unknown): boolean {
   return value === undefined || value === null;
@@ -130,7 +127,7 @@ function readArray(record: RawRecord, key: string, path: string): unknown[] {
   const value = record[key];
   if (isAbsent(value)) return [];
   if (Array.isArray(value)) return value;
-  if (isRecord(value) && Object.keys(value).length === 0) return [];
+  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
   throw new ConfigError(path, "must be an array");
 }
 
@@ -179,7 +176,7 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
   const seenIssuers = new Set<string>();
   return entries.map((entry, index) => {
     const path = `authorization_servers[${index + 1}]`;
-    if (!isRecord(entry)) throw new ConfigError(path, "must be a record");
+    if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const url = readString(entry, "url", `${path}.url`);
     const parsedUrl = readHttpUrl(url, `${path}.url`);
     const issuer = readString(entry, "issuer", `${path}.issuer`, url);
@@ -233,7 +230,7 @@ function compileIdentityHeaders(raw: RawRecord, tokenHeader: string): IdentityHe
   const seen = new Set<string>([tokenHeader.toLowerCase()]);
   return readArray(raw, "upstream_headers", "upstream_headers").map((entry, index) => {
     const path = `upstream_headers[${index + 1}]`;
-    if (!isRecord(entry)) throw new ConfigError(path, "must be a record");
+    if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const header = readString(entry, "header", `${path}.header`);
     if (!HEADER_NAME.test(header)) throw new ConfigError(`${path}.header`, `'${header}' is not a valid header name`);
     if (seen.has(header.toLowerCase())) throw new ConfigError(`${path}.header`, `'${header}' is already used`);
@@ -260,7 +257,7 @@ function fingerprintVerification(servers: readonly AuthorizationServer[], verifi
  * the gate's policy, checking what Kong's schema cannot express. Throws ConfigError.
  */
 export function compileGatePolicy(raw: unknown): GatePolicy {
-  if (!isRecord(raw)) throw new ConfigError("config", "must be a record");
+  if (!isJsonObject(raw)) throw new ConfigError("config", "must be a record");
   const authorizationServers = compileAuthorizationServers(raw);
   const scopesSupported = readStringArray(raw, "scopes_supported", "scopes_supported").map((scope, index) =>
     checkScopeToken(scope, `scopes_supported[${index + 1}]`),

@@ -1,5 +1,5 @@
 import { InvalidJsonRpc } from "./refusals";
-import { DuplicateKeyError, parseJsonWithUniqueKeys } from "./unique-key-json";
+import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** A JSON-RPC request or notification the ACL must allow. */
 export interface JsonRpcCall {
@@ -25,12 +25,8 @@ export const ITEM_MEMBER: ReadonlyMap<string, "name" | "uri"> = new Map([
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function readCall(message: unknown): JsonRpcCall | undefined {
-  if (!isRecord(message)) throw new InvalidJsonRpc("every JSON-RPC message must be an object", -32600);
+  if (!isJsonObject(message)) throw new InvalidJsonRpc("every JSON-RPC message must be an object", -32600);
   if (!("method" in message)) {
     // A response to a server-initiated request (sampling, elicitation): nothing to authorize.
     if ("result" in message || "error" in message) return undefined;
@@ -39,7 +35,7 @@ function readCall(message: unknown): JsonRpcCall | undefined {
   const { method, params } = message;
   if (typeof method !== "string") throw new InvalidJsonRpc("the JSON-RPC method must be a string", -32600);
   const member = ITEM_MEMBER.get(method);
-  const item = member !== undefined && isRecord(params) ? params[member] : undefined;
+  const item = member !== undefined && isJsonObject(params) ? params[member] : undefined;
   return typeof item === "string" ? { method, item } : { method };
 }
 

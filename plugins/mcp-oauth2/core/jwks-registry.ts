@@ -2,7 +2,7 @@ import { KeyObject } from "node:crypto";
 import { importJWK, type JWK } from "jose";
 import { listAlgorithmsForKey, keySuitsAlgorithm } from "./jws-signature";
 import { InvalidToken, KeysUnavailable } from "./refusals";
-import { parseJsonWithUniqueKeys } from "./unique-key-json";
+import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 export interface SigningKey {
   readonly kid?: string;
@@ -71,8 +71,8 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
  * RSA keys under 2048 bits, and JWKs jose refuses for their algorithm.
  */
 async function importSigningKey(jwk: unknown): Promise<SigningKey | undefined> {
-  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return undefined;
-  const { kty, crv, use, key_ops: keyOps, alg, kid, d } = jwk as Record<string, unknown>;
+  if (!isJsonObject(jwk)) return undefined;
+  const { kty, crv, use, key_ops: keyOps, alg, kid, d } = jwk;
   if (use !== undefined && use !== "sig") return undefined;
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes("verify"))) return undefined;
   if (d !== undefined || kty === "oct") return undefined;
@@ -126,12 +126,13 @@ export class JwksRegistry {
    */
   async findKeys(jwksUri: string, request: KeyRequest, settings: FetchSettings): Promise<readonly SigningKey[]> {
     const state = this.stateOf(jwksUri);
-    if (state.keys === undefined || (this.selectKeys(state, request).length === 0 && this.mayRefetch(state, settings))) {
+    let keys = this.selectKeys(state, request);
+    if (state.keys === undefined || (keys.length === 0 && this.mayRefetch(state, settings))) {
       await this.refresh(jwksUri, state, settings);
+      keys = this.selectKeys(state, request);
     } else if (this.now() - state.attemptedAt >= Math.max(MAX_KEY_SET_AGE_MS, settings.cooldownMs) && state.inflight === undefined) {
       void this.refresh(jwksUri, state, settings);
     }
-    const keys = this.selectKeys(state, request);
     if (keys.length > 0) return keys;
     if (state.failure !== undefined) {
       const retryAfterMs = state.attemptedAt + settings.cooldownMs - this.now();

@@ -1,5 +1,6 @@
 import { checkScopeToken, ConfigError } from "./config-error";
 import { ITEM_MEMBER, type JsonRpcCall } from "./json-rpc-calls";
+import { isJsonObject } from "./unique-key-json";
 
 /**
  * How narrow a method pattern is, narrowest first: one naming items (`tools/call:weather_*`),
@@ -103,8 +104,8 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
   const direct = new Map<string, string[]>();
   rawEntries.forEach((raw, index) => {
     const path = `scope_hierarchy[${index + 1}]`;
-    if (typeof raw !== "object" || raw === null) throw new ConfigError(path, "must be a record");
-    const { scope, implies } = raw as { scope?: unknown; implies?: unknown };
+    if (!isJsonObject(raw)) throw new ConfigError(path, "must be a record");
+    const { scope, implies } = raw;
     const broader = checkScopeToken(scope, `${path}.scope`);
     const narrower = (Array.isArray(implies) ? implies : []).map((implied, position) => checkScopeToken(implied, `${path}.implies[${position + 1}]`));
     if (narrower.length === 0) throw new ConfigError(`${path}.implies`, "needs at least one scope");
@@ -135,8 +136,8 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
 export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: readonly unknown[] = []): MethodAcl {
   const entries = rawEntries.map((raw, index): AclEntry => {
     const path = `scope_method_mapping[${index + 1}]`;
-    if (typeof raw !== "object" || raw === null) throw new ConfigError(path, "must be a record");
-    const { scope, methods } = raw as { scope?: unknown; methods?: unknown };
+    if (!isJsonObject(raw)) throw new ConfigError(path, "must be a record");
+    const { scope, methods } = raw;
     const patterns = Array.isArray(methods) ? methods : [];
     if (patterns.length === 0) throw new ConfigError(`${path}.methods`, "needs at least one method pattern");
     return {

@@ -1,3 +1,8 @@
+/** A JSON object (not null, not an array): what configs, tokens and JSON-RPC messages are made of. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /**
  * JSON parsing that refuses duplicate member names. RFC 8259 §4 leaves duplicates to the parser
  * and parsers disagree (first or last wins), so a gate that judges `method` one way while the
