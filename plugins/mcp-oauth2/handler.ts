@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { decideAccess, type Decision, type GateServices, type HeaderMap, type RequestSource } from "./core/access-decision";
 import { ConfigError } from "./core/config-error";
 import { compileGatePolicy, type GatePolicy } from "./core/gate-config";
@@ -33,8 +34,7 @@ const SHARED_CONTEXT_KEY = "mcp_oauth2";
 
 /** Shared by every instance in this process: instances are recreated per worker and config change. */
 const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: Date.now };
-const compiledPolicies = new Map<string, GatePolicy | ConfigError>();
-const MAX_COMPILED_POLICIES = 64;
+const compiledPolicies = new LRUCache<string, GatePolicy | ConfigError>({ max: 64 });
 
 /** Compiles a config once per distinct config (Kong sends the same one for each worker). */
 function compilePolicyOnce(config: unknown): GatePolicy | ConfigError {
@@ -46,7 +46,6 @@ function compilePolicyOnce(config: unknown): GatePolicy | ConfigError {
     } catch (error) {
       policy = error instanceof ConfigError ? error : new ConfigError("config", String(error));
     }
-    if (compiledPolicies.size >= MAX_COMPILED_POLICIES) compiledPolicies.delete(compiledPolicies.keys().next().value!);
     compiledPolicies.set(key, policy);
   }
   return policy;

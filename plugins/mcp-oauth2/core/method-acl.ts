@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { checkScopeToken, ConfigError } from "./config-error";
 import { ITEM_MEMBER, type JsonRpcCall } from "./json-rpc-calls";
 import { isJsonObject } from "./unique-key-json";
@@ -41,7 +42,7 @@ export interface MethodAcl {
   /** For each broader scope of `scope_hierarchy`, every scope it implies, transitively. */
   readonly implied: ReadonlyMap<string, ReadonlySet<string>>;
   /** Merged grants by sorted mapped-scope set; bounded, lives as long as the compiled policy. */
-  readonly grants: Map<string, Grant>;
+  readonly grants: LRUCache<string, Grant>;
 }
 
 const MAX_CACHED_GRANTS = 1024;
@@ -145,7 +146,7 @@ export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: r
       patterns: patterns.map((pattern, position) => compilePattern(pattern, `${path}.methods[${position + 1}]`)),
     };
   });
-  return { entries, mappedScopes: new Set(entries.map((entry) => entry.scope)), implied: compileScopeHierarchy(rawHierarchy), grants: new Map() };
+  return { entries, mappedScopes: new Set(entries.map((entry) => entry.scope)), implied: compileScopeHierarchy(rawHierarchy), grants: new LRUCache({ max: MAX_CACHED_GRANTS }) };
 }
 
 /** The granted scopes with everything they imply. */
@@ -191,7 +192,6 @@ function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
   let grant = acl.grants.get(key);
   if (grant === undefined) {
     grant = mergeGrant(acl, new Set(held));
-    if (acl.grants.size >= MAX_CACHED_GRANTS) acl.grants.delete(acl.grants.keys().next().value!);
     acl.grants.set(key, grant);
   }
   return grant;
