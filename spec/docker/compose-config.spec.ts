@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { REPOSITORY_ROOT, skipBecause } from "./deploy-files";
+import { skipBecause } from "../support/skip-suite";
+import { REPOSITORY_ROOT } from "./deploy-files";
 
 const runFile = promisify(execFile);
 

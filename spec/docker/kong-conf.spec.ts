@@ -3,7 +3,8 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { readKongConf, REPOSITORY_ROOT, skipBecause } from "./deploy-files";
+import { skipBecause } from "../support/skip-suite";
+import { readKongConf, REPOSITORY_ROOT } from "./deploy-files";
 
 const runFile = promisify(execFile);
 

@@ -3,7 +3,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { expect } from "chai";
 import { decodeJwt } from "jose";
 import { DockerComposeEnvironment, getContainerRuntimeClient, type StartedDockerComposeEnvironment, Wait } from "testcontainers";
-import { REPOSITORY_ROOT, skipBecause } from "./deploy-files";
+import { skipBecause } from "../support/skip-suite";
+import { REPOSITORY_ROOT } from "./deploy-files";
 
 /** The public URLs docker-compose.yml publishes on the host, as kong/kong.yml announces them. */
 const MCP_URL = "http://localhost:8000/mcp";

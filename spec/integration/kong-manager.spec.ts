@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { applySchemaDefaults, buildPluginServerCommands, KongDriver, type SchemaField } from "../../kong/driver";
-import { skipBecause } from "../docker/deploy-files";
+import { skipBecause } from "../support/skip-suite";
 import { FakeKongAdminApi } from "../support/fake-kong-admin-api";
 import { JwksServer } from "../support/jwks-server";
 import { buildFormPage, findMissingFormPrerequisite, FORM_PAGE_DIRECTORY, formFieldId, KongManagerFormPage } from "../support/kong-manager-form";
