@@ -4,6 +4,8 @@
 // A script that prints, not a test: nothing here asserts a time.
 // Options: npm run bench -- --concurrency 16 --requests 3000 --warmup 2000 --rounds 7
 //   --distinct-tokens 100000 --rejections 100000 --only allowed,floor --server-node-options="--cpu-prof --cpu-prof-dir=/tmp/profiles"
+//   --server-node /path/to/node (the runtime of the plugin servers; default: the one running this script)
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +23,8 @@ interface BenchOptions extends ScenarioSizes {
   readonly only: ReadonlySet<string> | undefined;
   /** Node options for the plugin servers (e.g. --cpu-prof --cpu-prof-dir=/tmp/profiles). */
   readonly serverNodeOptions: readonly string[];
+  /** The node executable of the plugin servers (Kong runs whichever Node its image carries). */
+  readonly serverNode: string;
 }
 
 interface Sample {
@@ -60,6 +64,7 @@ function readOptions(): BenchOptions {
       rejections: { type: "string", default: "100000" },
       only: { type: "string" },
       "server-node-options": { type: "string", default: "" },
+      "server-node": { type: "string", default: process.execPath },
     },
   });
   const count = (name: keyof typeof values): number => {
@@ -76,14 +81,19 @@ function readOptions(): BenchOptions {
     rejections: count("rejections"),
     only: values.only === undefined ? undefined : new Set(values.only.split(",")),
     serverNodeOptions: (values["server-node-options"] ?? "").split(" ").filter((option) => option !== ""),
+    serverNode: values["server-node"] ?? process.execPath,
   };
+}
+
+function readNodeVersion(node: string): string {
+  return node === process.execPath ? process.version : execFileSync(node, ["--version"], { encoding: "utf8" }).trim();
 }
 
 function describeMachine(options: BenchOptions): string[] {
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model ?? "unknown";
   const kongPdkVersion = (JSON.parse(readFileSync(require.resolve("kong-pdk/package.json"), "utf8")) as { version: string }).version;
   return [
-    `machine: ${cpuModel}, ${availableParallelism()} cores, Node ${process.version}, kong-pdk ${kongPdkVersion}, mcp-oauth2 ${pluginVersion}`,
+    `machine: ${cpuModel}, ${availableParallelism()} cores, Node ${process.version} (driver) and ${readNodeVersion(options.serverNode)} (plugin servers), kong-pdk ${kongPdkVersion}, mcp-oauth2 ${pluginVersion}`,
     `settings: concurrency ${options.concurrency}, warm-up ${options.warmup}, ${options.rounds} rounds; in each round every comparison runs its two scenarios ` +
       `back to back (${options.requests} requests each, alternating which goes first); ${options.distinctTokens} distinct tokens; ${options.rejections} rejections for the memory comparison` +
       (options.serverNodeOptions.length > 0 ? `, plugin servers run with ${options.serverNodeOptions.join(" ")}` : ""),
@@ -125,12 +135,12 @@ async function sendRequests(running: RunningScenario, count: number, concurrency
 async function startScenario(scenario: Scenario, options: BenchOptions): Promise<RunningScenario> {
   const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-bench-sock-"));
   const commands = buildPluginServerCommands(scenario.server, scenario.pluginsDirectory, socketDirectory);
-  const [node, ...serverArguments] = commands.startCommand as [string, ...string[]];
+  const [, ...serverArguments] = commands.startCommand as [string, ...string[]];
   let driver: KongDriver;
   try {
     driver = await KongDriver.start({
       ...commands,
-      startCommand: [node, ...options.serverNodeOptions, ...serverArguments],
+      startCommand: [options.serverNode, ...options.serverNodeOptions, ...serverArguments],
       routes: [{ id: "mcp", paths: ["/mcp"], plugins: [{ id: `bench-${scenario.id}`, config: scenario.config }] }],
     });
   } catch (error) {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
-import { keySuitsAlgorithm, listAlgorithmsForKey, verifyJwsSignature } from "../../plugins/mcp-oauth2/core/jws-signature";
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type JsonWebKey, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
+import { prepareJwsVerifier, prepareJwsVerifiers } from "../../plugins/mcp-oauth2/core/jws-signature";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
@@ -20,6 +20,15 @@ async function signWith(key: TestSigningKey): Promise<SignedInput> {
     signingInput: Buffer.from(`${header}.${payload}`),
     signature: Buffer.from(signature, "base64url"),
   };
+}
+
+/** What the gate concludes for one key, algorithm and signature: false also when the key does not suit. */
+function verifyJwsSignature(algorithm: string, key: KeyObject, signingInput: Buffer, signature: Buffer): boolean {
+  return prepareJwsVerifier(key, algorithm)?.(signingInput, signature) ?? false;
+}
+
+function listAlgorithmsForKey(key: KeyObject): string[] {
+  return [...prepareJwsVerifiers(key).keys()];
 }
 
 function flipLastByte(bytes: Buffer): Buffer {
@@ -119,7 +128,51 @@ describe("jws-signature", () => {
     expect(verifyJwsSignature("EdDSA", ed448.publicKey, signingInput, sign(null, signingInput, ed448.privateKey))).to.equal(true);
   });
 
-  describe("listAlgorithmsForKey and keySuitsAlgorithm", () => {
+  describe("ECDSA signatures, converted from R || S to DER for node:crypto", () => {
+    const curves = [
+      ["ES256", "prime256v1", "sha256"],
+      ["ES384", "secp384r1", "sha384"],
+      ["ES512", "secp521r1", "sha512"],
+    ] as const;
+    for (const [algorithm, namedCurve, digest] of curves) {
+      it(`${algorithm}: agrees with node's own IEEE P1363 check on 300 signatures, valid and tampered`, () => {
+        const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve });
+        const verifier = prepareJwsVerifier(publicKey, algorithm)!;
+        const seen = { valid: 0, invalid: 0 };
+        for (let index = 0; index < 300; index++) {
+          const signingInput = Buffer.from(`eyJhbGciOiJFUzI1NiJ9.${randomBytes(24).toString("base64url")}`);
+          const genuine = sign(digest, signingInput, { key: privateKey, dsaEncoding: "ieee-p1363" });
+          // Two of three signatures are tampered: a flipped byte, random bytes, or zeros.
+          const candidate = index % 3 === 0 ? genuine : index % 3 === 1 ? flipLastByte(genuine) : index % 2 === 0 ? randomBytes(genuine.length) : Buffer.alloc(genuine.length);
+          const expected = verify(digest, signingInput, { key: publicKey, dsaEncoding: "ieee-p1363" }, candidate);
+          expect(verifier(signingInput, candidate), `signature ${index}`).to.equal(expected);
+          seen[expected ? "valid" : "invalid"]++;
+        }
+        expect(seen).to.deep.equal({ valid: 100, invalid: 200 });
+      });
+    }
+  });
+
+  it("ES256: verifies R and S that start with a zero byte (dropped in DER) or a high bit (a sign byte added)", () => {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const verifier = prepareJwsVerifier(publicKey, "ES256")!;
+    const found = { leadingZero: false, highBit: false };
+    // A zero first byte in R or S comes once in ~128 signatures; 5,000 tries miss it with odds of e^-39.
+    for (let attempt = 0; attempt < 5000 && !(found.leadingZero && found.highBit); attempt++) {
+      const signingInput = Buffer.from(`eyJhbGciOiJFUzI1NiJ9.${attempt}`);
+      const signature = sign("sha256", signingInput, { key: privateKey, dsaEncoding: "ieee-p1363" });
+      const leadingZero = signature[0] === 0 || signature[32] === 0;
+      const highBit = signature[0]! >= 0x80 || signature[32]! >= 0x80;
+      if ((leadingZero && !found.leadingZero) || (highBit && !found.highBit)) {
+        expect(verifier(signingInput, signature), `attempt ${attempt}`).to.equal(true);
+        found.leadingZero ||= leadingZero;
+        found.highBit ||= highBit;
+      }
+    }
+    expect(found).to.deep.equal({ leadingZero: true, highBit: true });
+  });
+
+  describe("listing the algorithms of a key", () => {
     it("lists the algorithms of each key type and curve", () => {
       expect(listAlgorithmsForKey(signed.get("RS256")!.publicKey)).to.deep.equal(RSA_ALGORITHMS);
       expect(listAlgorithmsForKey(signed.get("ES256")!.publicKey)).to.deep.equal(["ES256"]);
@@ -136,12 +189,18 @@ describe("jws-signature", () => {
       expect(listAlgorithmsForKey(ed448.privateKey)).to.deep.equal([]);
     });
 
-    it("judges one key and algorithm", () => {
+    it("prepares only the algorithms asked for that the key suits", () => {
       const rsa = signed.get("RS256")!.publicKey;
-      expect(keySuitsAlgorithm(rsa, "PS512")).to.equal(true);
-      expect(keySuitsAlgorithm(rsa, "ES256")).to.equal(false);
-      expect(keySuitsAlgorithm(signed.get("ES384")!.publicKey, "ES256")).to.equal(false);
-      expect(keySuitsAlgorithm(rsa, "HS256")).to.equal(false);
+      expect([...prepareJwsVerifiers(rsa, ["PS512", "ES256", "HS256"]).keys()]).to.deep.equal(["PS512"]);
+      expect(prepareJwsVerifier(signed.get("ES384")!.publicKey, "ES256")).to.equal(undefined);
+    });
+
+    it("binds an rsa-pss key to the PSS algorithms only", () => {
+      const { publicKey, privateKey } = generateKeyPairSync("rsa-pss", { modulusLength: 2048 });
+      expect(listAlgorithmsForKey(publicKey)).to.deep.equal(["PS256", "PS384", "PS512"]);
+      const signingInput = Buffer.from("eyJhbGciOiJQUzI1NiJ9.e30");
+      const signature = sign("sha256", signingInput, { key: privateKey, saltLength: 32 });
+      expect(verifyJwsSignature("PS256", publicKey, signingInput, signature)).to.equal(true);
     });
   });
 });

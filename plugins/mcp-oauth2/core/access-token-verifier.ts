@@ -1,6 +1,5 @@
 import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
-import { verifyJwsSignature } from "./jws-signature";
 import { InvalidToken } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
@@ -180,7 +179,7 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
   });
   const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii");
   const signature = Buffer.from(encodedSignature, "base64url");
-  if (!keys.some((signingKey) => verifyJwsSignature(algorithm, signingKey.key, signingInput, signature))) {
+  if (!keys.some((signingKey) => signingKey.verifiers.get(algorithm)?.(signingInput, signature) === true)) {
     throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid '${kid}'`}`);
   }
   const expiresAt = checkTimes(payload, policy, nowSeconds);

@@ -1,13 +1,13 @@
 import { KeyObject } from "node:crypto";
 import { importJWK, type JWK } from "jose";
-import { listAlgorithmsForKey, keySuitsAlgorithm } from "./jws-signature";
+import { prepareJwsVerifiers, type JwsVerifier } from "./jws-signature";
 import { InvalidToken, KeysUnavailable } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 export interface SigningKey {
   readonly kid?: string;
-  readonly key: KeyObject;
-  readonly algorithms: ReadonlySet<string>;
+  /** A signature check per algorithm the key may verify (its `alg`, or every one it suits). */
+  readonly verifiers: ReadonlyMap<string, JwsVerifier>;
 }
 
 export interface KeyRequest {
@@ -81,10 +81,9 @@ async function importSigningKey(jwk: unknown): Promise<SigningKey | undefined> {
   try {
     const imported = await importJWK({ ...(jwk as JWK), ext: true }, importAlgorithm);
     if (imported instanceof Uint8Array) return undefined;
-    const key = KeyObject.from(imported);
-    const algorithms = typeof alg === "string" ? (keySuitsAlgorithm(key, alg) ? [alg] : []) : listAlgorithmsForKey(key);
-    if (algorithms.length === 0) return undefined;
-    return { ...(typeof kid === "string" ? { kid } : {}), key, algorithms: new Set(algorithms) };
+    const verifiers = prepareJwsVerifiers(KeyObject.from(imported), typeof alg === "string" ? [alg] : undefined);
+    if (verifiers.size === 0) return undefined;
+    return { ...(typeof kid === "string" ? { kid } : {}), verifiers };
   } catch {
     return undefined;
   }
@@ -153,7 +152,7 @@ export class JwksRegistry {
 
   private selectKeys(state: KeySetState, request: KeyRequest): readonly SigningKey[] {
     return (state.keys ?? []).filter(
-      (key) => (request.kid === undefined || key.kid === request.kid) && key.algorithms.has(request.algorithm),
+      (key) => (request.kid === undefined || key.kid === request.kid) && key.verifiers.has(request.algorithm),
     );
   }
 
