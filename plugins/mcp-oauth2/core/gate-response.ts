@@ -1,16 +1,4 @@
-import {
-  GateFailure,
-  InsufficientScope,
-  InvalidJsonRpc,
-  InvalidRequest,
-  InvalidToken,
-  KeysUnavailable,
-  MetadataMethodNotAllowed,
-  MissingToken,
-  Refusal,
-  BodyTooLarge,
-  UnsupportedMediaType,
-} from "./refusals";
+import { GateFailure, InsufficientScope, InvalidJsonRpc, InvalidRequest, InvalidToken, KeysUnavailable, MetadataMethodNotAllowed, MissingToken, Refusal } from "./refusals";
 
 /** A complete answer for kong.response.exit: the body is always a non-empty string. */
 export interface GateResponse {
@@ -56,17 +44,19 @@ export function answerDocument(document: unknown): GateResponse {
   return answerJson(200, document);
 }
 
-/** The OAuth error code a refusal is reported with in the JSON body. */
-function bodyErrorCode(refusal: Refusal): string {
-  if (refusal instanceof MissingToken) return "unauthorized";
-  if (refusal instanceof InvalidRequest) return "invalid_request";
-  if (refusal instanceof InvalidToken) return "invalid_token";
-  if (refusal instanceof InsufficientScope) return "insufficient_scope";
-  if (refusal instanceof KeysUnavailable) return "temporarily_unavailable";
-  if (refusal instanceof BodyTooLarge) return "request_too_large";
-  if (refusal instanceof UnsupportedMediaType) return "unsupported_media_type";
-  if (refusal instanceof MetadataMethodNotAllowed) return "method_not_allowed";
-  return "server_error";
+/** Headers a refusal answers with besides Content-Type: its challenge, Retry-After or Allow. */
+function describeRefusalHeaders(refusal: Refusal, context: ChallengeContext): Record<string, string> {
+  if (refusal instanceof MissingToken) return { "WWW-Authenticate": formatBearerChallenge(undefined, undefined, context) };
+  if (refusal instanceof InvalidRequest) {
+    return { "WWW-Authenticate": formatBearerChallenge(refusal.errorCode, refusal.description, { resourceMetadataUrl: context.resourceMetadataUrl }) };
+  }
+  if (refusal instanceof InvalidToken) return { "WWW-Authenticate": formatBearerChallenge(refusal.errorCode, refusal.description, context) };
+  if (refusal instanceof InsufficientScope) {
+    return { "WWW-Authenticate": formatBearerChallenge(refusal.errorCode, refusal.description, { ...context, scopes: refusal.requiredScopes }) };
+  }
+  if (refusal instanceof KeysUnavailable) return { "Retry-After": String(refusal.retryAfterSeconds) };
+  if (refusal instanceof MetadataMethodNotAllowed) return { Allow: "GET, HEAD" };
+  return {};
 }
 
 /**
@@ -78,26 +68,7 @@ export function renderRefusal(refusal: Refusal, context: ChallengeContext): Gate
     // JSON-RPC 2.0 §5: MCP clients read a JSON-RPC error object best.
     return answerJson(refusal.status, { jsonrpc: "2.0", id: null, error: { code: refusal.jsonRpcCode, message: refusal.description } });
   }
-  const body = { error: bodyErrorCode(refusal), error_description: refusal.description };
-  if (refusal instanceof MissingToken) {
-    return answerJson(401, body, { "WWW-Authenticate": formatBearerChallenge(undefined, undefined, context) });
-  }
-  if (refusal instanceof InvalidRequest) {
-    return answerJson(400, body, {
-      "WWW-Authenticate": formatBearerChallenge(body.error, refusal.description, { resourceMetadataUrl: context.resourceMetadataUrl }),
-    });
-  }
-  if (refusal instanceof InvalidToken) {
-    return answerJson(401, body, { "WWW-Authenticate": formatBearerChallenge(body.error, refusal.description, context) });
-  }
-  if (refusal instanceof InsufficientScope) {
-    return answerJson(403, body, {
-      "WWW-Authenticate": formatBearerChallenge(body.error, refusal.description, { ...context, scopes: refusal.requiredScopes }),
-    });
-  }
-  if (refusal instanceof KeysUnavailable) return answerJson(503, body, { "Retry-After": String(refusal.retryAfterSeconds) });
-  if (refusal instanceof MetadataMethodNotAllowed) return answerJson(405, body, { Allow: "GET, HEAD" });
-  return answerJson(refusal.status, body);
+  return answerJson(refusal.status, { error: refusal.errorCode, error_description: refusal.description }, describeRefusalHeaders(refusal, context));
 }
 
 /** A refusal for anything that is not a Refusal: the gate never lets an exception through. */

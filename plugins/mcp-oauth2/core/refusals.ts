@@ -1,6 +1,6 @@
 /**
  * Every way the gate can refuse a request, as values. Core modules throw these; one function
- * (`renderRefusal` in refusal-response.ts) turns them into status, challenge and body.
+ * (`renderRefusal` in gate-response.ts) turns them into status, challenge and body.
  *
  * `description` goes to the client (RFC 6750 §3 error_description: it must never contain the
  * token); `detail` goes only to the operator's log and may name expected and received values.
@@ -9,6 +9,8 @@ export type OperatorLogLevel = "err" | "warn" | "notice";
 
 export abstract class Refusal extends Error {
   abstract readonly status: number;
+  /** The OAuth error code of the JSON body, and of the challenge where one is sent (RFC 6750 §3.1). */
+  abstract readonly errorCode: string;
   /**
    * Kong log level for this refusal, or undefined when it is the client's own business (a
    * missing token is every client's first step). Each log line costs a PDK round trip.
@@ -27,6 +29,7 @@ export abstract class Refusal extends Error {
 /** RFC 6750 §3.1: the request carries no credential at all; the challenge has no `error`. */
 export class MissingToken extends Refusal {
   readonly status = 401;
+  readonly errorCode = "unauthorized";
   constructor() {
     super("no bearer token in the request");
   }
@@ -35,17 +38,20 @@ export class MissingToken extends Refusal {
 /** RFC 6750 §3.1 invalid_request: malformed credential, or the credential sent twice. */
 export class InvalidRequest extends Refusal {
   readonly status = 400;
+  readonly errorCode = "invalid_request";
 }
 
 /** RFC 6750 §3.1 invalid_token: expired, revoked, malformed, wrong issuer/audience, bad signature. */
 export class InvalidToken extends Refusal {
   readonly status = 401;
+  readonly errorCode = "invalid_token";
   override readonly logLevel = "warn";
 }
 
 /** RFC 6750 §3.1 insufficient_scope: a valid token whose scopes do not allow the JSON-RPC call. */
 export class InsufficientScope extends Refusal {
   readonly status = 403;
+  readonly errorCode = "insufficient_scope";
   override readonly logLevel = "notice";
   constructor(
     description: string,
@@ -63,6 +69,7 @@ export class InsufficientScope extends Refusal {
  */
 export class KeysUnavailable extends Refusal {
   readonly status = 503;
+  readonly errorCode = "temporarily_unavailable";
   override readonly logLevel = "err";
   constructor(
     detail: string,
@@ -75,17 +82,21 @@ export class KeysUnavailable extends Refusal {
 /** The body is larger than `max_body_size`, or Kong could not hand it over. */
 export class BodyTooLarge extends Refusal {
   readonly status = 413;
+  readonly errorCode = "request_too_large";
   override readonly logLevel = "notice";
 }
 
 /** With the ACL on, only JSON bodies can be judged (MCP Streamable HTTP posts application/json). */
 export class UnsupportedMediaType extends Refusal {
   readonly status = 415;
+  readonly errorCode = "unsupported_media_type";
 }
 
 /** The body is not JSON-RPC the ACL can judge (JSON-RPC 2.0 §5.1: parse error / invalid request). */
 export class InvalidJsonRpc extends Refusal {
   readonly status = 400;
+  /** The OAuth name for it; its answer is a JSON-RPC error object instead (JSON-RPC 2.0 §5.1). */
+  readonly errorCode = "invalid_request";
   constructor(
     description: string,
     readonly jsonRpcCode: -32700 | -32600 | -32020,
@@ -97,6 +108,7 @@ export class InvalidJsonRpc extends Refusal {
 /** RFC 9728 metadata is read-only: only GET and HEAD. */
 export class MetadataMethodNotAllowed extends Refusal {
   readonly status = 405;
+  readonly errorCode = "method_not_allowed";
   constructor(method: string) {
     super("protected resource metadata supports only GET and HEAD", `metadata requested with ${method}`);
   }
@@ -105,5 +117,6 @@ export class MetadataMethodNotAllowed extends Refusal {
 /** The plugin cannot decide (bad configuration, unexpected exception): refuse, never pass. */
 export class GateFailure extends Refusal {
   readonly status = 500;
+  readonly errorCode = "server_error";
   override readonly logLevel = "err";
 }
