@@ -1,8 +1,8 @@
 import { LRUCache } from "lru-cache";
-import { decideAccess, type Decision, type GateServices, type HeaderMap, type RequestSource } from "./core/access-decision";
+import { decideAccess, failClosed, type Decision, type GateServices, type HeaderMap, type RequestSource } from "./core/access-decision";
 import { ConfigError } from "./core/config-error";
 import { compileGatePolicy, type GatePolicy } from "./core/gate-config";
-import { renderRefusal, toRefusal } from "./core/gate-response";
+import { toRefusal } from "./core/gate-response";
 import { JwksRegistry } from "./core/jwks-registry";
 import { formatForwardedOrigin } from "./core/public-origin";
 import { InvalidRequest } from "./core/refusals";
@@ -106,13 +106,12 @@ export class McpOAuth2Plugin {
     try {
       return await carryOut(kong, await decideAccess(this.policy, readRequestFromKong(kong), services));
     } catch (error) {
-      const refusal = toRefusal(error);
-      const failure = renderRefusal(refusal, {});
+      const { response, log } = failClosed(toRefusal(error));
       // A log call that fails, even synchronously, must not cost the answer: Kong proxies a phase that throws.
       await Promise.resolve()
-        .then(() => kong.log.err(`mcp-oauth2: refusing after a failure: ${refusal.detail}`))
+        .then(() => kong.log.err(log.message))
         .catch(() => undefined);
-      return kong.response.exit(failure.status, failure.body, { ...failure.headers });
+      return kong.response.exit(response.status, response.body, { ...response.headers });
     }
   }
 }

@@ -508,6 +508,19 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(JSON.parse(fake.exit!.body).error).to.equal("server_error");
     });
 
+    it("refuses with 500 and one escaped log line when carrying out an admission fails", async () => {
+      const fake = new FakeKong(postWith(await tokenFor("mcp:tools"), jsonRpc("tools/list")));
+      const failing = new Proxy(fake.kong as object, {
+        get: (target, name) => (name === "ctx" ? { shared: { set: () => Promise.reject(new Error("kong.ctx.shared.set failed\nsecond line")) } } : Reflect.get(target, name)),
+      });
+      await new McpOAuth2Plugin(baseConfig).access(failing as never);
+      expect(fake.exit?.status).to.equal(500);
+      expect(fake.logs).to.have.length(1);
+      expect(fake.logs[0]!.level).to.equal("err");
+      expect(fake.logs[0]!.message).to.match(/^mcp-oauth2: unexpected error: Error: kong\.ctx\.shared\.set failed\\x0asecond line\\x0a {4}at /);
+      expect(fake.logs[0]!.message).to.not.match(/[\x00-\x1f]/);
+    });
+
     it("lets a CORS preflight through without a token only when run_on_preflight is off", async () => {
       const open = await run({ run_on_preflight: false }, { method: "OPTIONS" });
       expect(open.exit).to.equal(undefined);

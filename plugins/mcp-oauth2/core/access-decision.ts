@@ -262,7 +262,8 @@ async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refus
   return { kind: "respond", response, log: formatOperatorLog(answered.logLevel, `${answered.status} on ${await request.path()}: ${answered.detail}`) };
 }
 
-function failClosed(failure: Refusal): Decision {
+/** A refusal without challenge context, logged at err in a single line: for failures of the gate itself. */
+export function failClosed(failure: Refusal): Decision & { readonly kind: "respond"; readonly log: OperatorLog } {
   return { kind: "respond", response: renderRefusal(failure, {}), log: formatOperatorLog("err", failure.detail) };
 }
 
