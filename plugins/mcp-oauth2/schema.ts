@@ -1,4 +1,5 @@
-import { ACL_MODES, CONFIG_DEFAULTS, SUPPORTED_ALGORITHMS } from "./core/gate-config";
+import { ACL_MODES, CONFIG_BOUNDS, CONFIG_DEFAULTS } from "./core/gate-config";
+import { SUPPORTED_ALGORITHMS } from "./core/jws-signature";
 
 /**
  * Kong plugin schema, in the shape kong-pdk dumps (the plugin server wraps it as the `config`
@@ -101,9 +102,9 @@ export const schema: readonly KongField[] = [
       description: "Scope hierarchy: a broader scope satisfies the ACL wherever a scope it implies would. Cycles are refused.",
     },
   },
-  { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: [0, 86400], description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
-  { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: [0, 1000000], description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
-  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: [1, 30000], description: "Milliseconds allowed for fetching a JWKS. Requests that cannot be decided without it get 503 with Retry-After." } },
+  { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: CONFIG_BOUNDS.token_cache_ttl, description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
+  { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: CONFIG_BOUNDS.token_cache_size, description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
+  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS. Requests that cannot be decided without it get 503 with Retry-After." } },
   { resource: { type: "string", required: false, description: "Canonical public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp. Its origin is used in metadata and challenges instead of the request's host." } },
   { resource_name: { type: "string", required: false, description: "Human-readable name of the MCP server, shown by clients (resource_name in the metadata)." } },
   {
@@ -116,9 +117,9 @@ export const schema: readonly KongField[] = [
       description: "JWS algorithms accepted for token signatures. Only asymmetric algorithms; none and HMAC are always refused.",
     },
   },
-  { clock_skew: { type: "integer", required: true, default: CONFIG_DEFAULTS.clock_skew, between: [0, 300], description: "Seconds of clock difference tolerated when checking exp, nbf and iat." } },
+  { clock_skew: { type: "integer", required: true, default: CONFIG_DEFAULTS.clock_skew, between: CONFIG_BOUNDS.clock_skew, description: "Seconds of clock difference tolerated when checking exp, nbf and iat." } },
   { keycloak_compat: { type: "boolean", required: true, default: CONFIG_DEFAULTS.keycloak_compat, description: "Keycloak preset: accept only access tokens (payload typ Bearer), refuse tokens whose only audience is account, and count realm roles (realm_access.roles) as granted scopes." } },
-  { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: [1, 67108864], description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
+  { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: CONFIG_BOUNDS.max_body_size, description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
   { run_on_preflight: { type: "boolean", required: true, default: CONFIG_DEFAULTS.run_on_preflight, description: "Require a token on OPTIONS requests too. Turn off to let CORS preflights through without one." } },
-  { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: [0, 3600], description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },
+  { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: CONFIG_BOUNDS.jwks_refetch_cooldown, description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },
 ];

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { checkScopeToken, ConfigError } from "./config-error";
+import { SUPPORTED_ALGORITHMS } from "./jws-signature";
 import { compileMethodAcl, type MethodAcl } from "./method-acl";
 import { isJsonObject } from "./unique-key-json";
 import { parseOrigin } from "./public-origin";
@@ -15,7 +16,7 @@ export const CONFIG_DEFAULTS = {
   token_cache_ttl: 300,
   token_cache_size: 10000,
   http_timeout: 10000,
-  allowed_algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
+  allowed_algorithms: SUPPORTED_ALGORITHMS,
   clock_skew: 30,
   max_body_size: 1048576,
   run_on_preflight: true,
@@ -27,8 +28,18 @@ export const CONFIG_DEFAULTS = {
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
 
-/** The asymmetric JWS algorithms the gate can verify (RFC 7518 §3, RFC 8037 §3.1). */
-export const SUPPORTED_ALGORITHMS: readonly string[] = CONFIG_DEFAULTS.allowed_algorithms;
+/** Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. */
+export const CONFIG_BOUNDS = {
+  token_cache_ttl: [0, 86400],
+  token_cache_size: [0, 1000000],
+  http_timeout: [1, 30000],
+  clock_skew: [0, 300],
+  max_body_size: [1, 67108864],
+  jwks_refetch_cooldown: [0, 3600],
+} as const satisfies Record<string, readonly [number, number]>;
+
+type NumericField = keyof typeof CONFIG_BOUNDS;
+type BooleanField = { [Field in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[Field] extends boolean ? Field : never }[keyof typeof CONFIG_DEFAULTS];
 
 export interface AuthorizationServer {
   /** Listed in the metadata document; clients discover the server's own metadata from it. */
@@ -106,18 +117,21 @@ function readOptionalString(record: RawRecord, key: string, path: string): strin
   return isAbsent(record[key]) ? undefined : readString(record, key, path);
 }
 
-function readBoolean(record: RawRecord, key: string, path: string, fallback: boolean): boolean {
+/** A top-level boolean field, its default from CONFIG_DEFAULTS. */
+function readBoolean(record: RawRecord, key: BooleanField): boolean {
   const value = record[key];
-  if (isAbsent(value)) return fallback;
-  if (typeof value !== "boolean") throw new ConfigError(path, "must be a boolean");
+  if (isAbsent(value)) return CONFIG_DEFAULTS[key];
+  if (typeof value !== "boolean") throw new ConfigError(key, "must be a boolean");
   return value;
 }
 
-function readNumber(record: RawRecord, key: string, path: string, fallback: number, min: number, max: number): number {
+/** A top-level numeric field, its default from CONFIG_DEFAULTS and its range from CONFIG_BOUNDS. */
+function readNumber(record: RawRecord, key: NumericField): number {
   const value = record[key];
-  if (isAbsent(value)) return fallback;
+  if (isAbsent(value)) return CONFIG_DEFAULTS[key];
+  const [min, max] = CONFIG_BOUNDS[key];
   if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(path, `must be a number between ${min} and ${max}`);
+    throw new ConfigError(key, `must be a number between ${min} and ${max}`);
   }
   return value;
 }
@@ -270,15 +284,15 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
   if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
-  const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl", "token_cache_ttl", CONFIG_DEFAULTS.token_cache_ttl, 0, 86400);
+  const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl");
   const verificationSettings = {
     allowedAlgorithms: compileAllowedAlgorithms(raw),
-    clockSkewSeconds: readNumber(raw, "clock_skew", "clock_skew", CONFIG_DEFAULTS.clock_skew, 0, 300),
+    clockSkewSeconds: readNumber(raw, "clock_skew"),
     aclClaimPath,
-    keycloakCompat: readBoolean(raw, "keycloak_compat", "keycloak_compat", CONFIG_DEFAULTS.keycloak_compat),
+    keycloakCompat: readBoolean(raw, "keycloak_compat"),
     identityClaims: identityHeaders.map((identityHeader) => identityHeader.claimPath),
-    httpTimeoutMs: readNumber(raw, "http_timeout", "http_timeout", CONFIG_DEFAULTS.http_timeout, 1, 30000),
-    jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown", "jwks_refetch_cooldown", CONFIG_DEFAULTS.jwks_refetch_cooldown, 0, 3600),
+    httpTimeoutMs: readNumber(raw, "http_timeout"),
+    jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown"),
   };
   return {
     metadataPath: compileMetadataPath(raw),
@@ -286,16 +300,16 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     scopesSupported,
     tokenHeader,
     tokenHeaderKey: tokenHeader.toLowerCase(),
-    forwardToken: readBoolean(raw, "forward_authorization_header", "forward_authorization_header", CONFIG_DEFAULTS.forward_authorization_header),
-    acl: readBoolean(raw, "enable_acl", "enable_acl", CONFIG_DEFAULTS.enable_acl) ? acl : null,
+    forwardToken: readBoolean(raw, "forward_authorization_header"),
+    acl: readBoolean(raw, "enable_acl") ? acl : null,
     aclDryRun: aclMode === "dry_run",
     identityHeaders,
     ...compileResource(raw),
     resourceName: readOptionalString(raw, "resource_name", "resource_name"),
-    maxBodySize: readNumber(raw, "max_body_size", "max_body_size", CONFIG_DEFAULTS.max_body_size, 1, 67108864),
-    runOnPreflight: readBoolean(raw, "run_on_preflight", "run_on_preflight", CONFIG_DEFAULTS.run_on_preflight),
+    maxBodySize: readNumber(raw, "max_body_size"),
+    runOnPreflight: readBoolean(raw, "run_on_preflight"),
     tokenCacheTtlSeconds,
-    tokenCacheSize: readNumber(raw, "token_cache_size", "token_cache_size", CONFIG_DEFAULTS.token_cache_size, 0, 1000000),
+    tokenCacheSize: readNumber(raw, "token_cache_size"),
     verification: {
       issuers: new Map(authorizationServers.map((server) => [server.issuer, server])),
       ...verificationSettings,

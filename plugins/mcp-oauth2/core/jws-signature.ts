@@ -34,6 +34,9 @@ const ALGORITHMS: ReadonlyMap<string, AlgorithmSpec> = new Map<string, Algorithm
   ["EdDSA", { keyType: "okp", digest: null }],
 ]);
 
+/** The asymmetric JWS algorithms the gate can verify (RFC 7518 §3, RFC 8037 §3.1), in preference order. */
+export const SUPPORTED_ALGORITHMS: readonly string[] = [...ALGORITHMS.keys()];
+
 /** RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits must not be used. */
 const MIN_RSA_BITS = 2048;
 
@@ -118,7 +121,7 @@ export function prepareJwsVerifier(key: KeyObject, algorithm: string): JwsVerifi
 }
 
 /** Verifiers by algorithm for a key: for `algorithms`, or every algorithm it suits (a JWK without `alg`). */
-export function prepareJwsVerifiers(key: KeyObject, algorithms: Iterable<string> = ALGORITHMS.keys()): Map<string, JwsVerifier> {
+export function prepareJwsVerifiers(key: KeyObject, algorithms: Iterable<string> = SUPPORTED_ALGORITHMS): Map<string, JwsVerifier> {
   const verifiers = new Map<string, JwsVerifier>();
   for (const algorithm of algorithms) {
     const verifier = prepareJwsVerifier(key, algorithm);
