@@ -243,6 +243,12 @@ describe("gate-config", () => {
       const policy = compileGatePolicy(kongConfig({ resource: "https://MCP.example.com:443/mcp/", resource_name: "Weather MCP" }));
       expect([policy.resource, policy.resourceOrigin, policy.resourceName]).to.deep.equal(["https://MCP.example.com:443/mcp/", "https://mcp.example.com", "Weather MCP"]);
       expect(compileGatePolicy(kongConfig({ resource: "http://localhost:8000/mcp" })).resourceOrigin).to.equal("http://localhost:8000");
+      // Scheme, host and a non-default port only: no path, query or credentials.
+      const originOf = (resource: string) => compileGatePolicy(kongConfig({ resource })).resourceOrigin;
+      expect(originOf("https://mcp.example.com:443/mcp?x=1")).to.equal("https://mcp.example.com");
+      expect(originOf("http://mcp.example.com:80/")).to.equal("http://mcp.example.com");
+      expect(originOf("https://mcp.example.com:8443/mcp")).to.equal("https://mcp.example.com:8443");
+      expect(originOf("HTTP://User:pw@MCP.Example.COM:8000/mcp")).to.equal("http://mcp.example.com:8000");
       expectConfigError(kongConfig({ resource: "/mcp" }), "resource", "'/mcp' is not an absolute URL");
       expectConfigError(kongConfig({ resource: "" }), "resource", "must be a non-empty string");
     });

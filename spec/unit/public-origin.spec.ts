@@ -1,17 +1,8 @@
 import { expect } from "chai";
-import { formatForwardedOrigin, parseOrigin } from "../../plugins/mcp-oauth2/core/public-origin";
+import { formatForwardedOrigin } from "../../plugins/mcp-oauth2/core/public-origin";
 import { InvalidRequest } from "../../plugins/mcp-oauth2/core/refusals";
 
 describe("public-origin", () => {
-  describe("parseOrigin", () => {
-    it("keeps scheme, host and a non-default port only", () => {
-      expect(parseOrigin(new URL("https://mcp.example.com:443/mcp?x=1"))).to.equal("https://mcp.example.com");
-      expect(parseOrigin(new URL("http://mcp.example.com:80/"))).to.equal("http://mcp.example.com");
-      expect(parseOrigin(new URL("https://mcp.example.com:8443/mcp"))).to.equal("https://mcp.example.com:8443");
-      expect(parseOrigin(new URL("HTTP://User:pw@MCP.Example.COM:8000/mcp"))).to.equal("http://mcp.example.com:8000");
-    });
-  });
-
   describe("formatForwardedOrigin", () => {
     it("omits the scheme's default port (RFC 6454 §4)", () => {
       expect(formatForwardedOrigin("https", "mcp.example.com", 443)).to.equal("https://mcp.example.com");

@@ -3,7 +3,6 @@ import { checkScopeToken, ConfigError } from "./config-error";
 import { SUPPORTED_ALGORITHMS } from "./jws-signature";
 import { compileMethodAcl, type MethodAcl } from "./method-acl";
 import { isJsonObject } from "./unique-key-json";
-import { parseOrigin } from "./public-origin";
 
 /** Defaults shared by the Kong schema and by this compiler, so the two cannot drift. */
 export const CONFIG_DEFAULTS = {
@@ -230,7 +229,7 @@ function compileResource(raw: RawRecord): { resource?: string; resourceOrigin?: 
   if (resource === undefined) return {};
   const url = readHttpUrl(checkQuotable(resource, "resource"), "resource");
   // RFC 9728 §2: the resource identifier is compared code point by code point, so keep it as written.
-  return { resource, resourceOrigin: parseOrigin(url) };
+  return { resource, resourceOrigin: url.origin };
 }
 
 function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {

@@ -1,10 +1,5 @@
 import { InvalidRequest } from "./refusals";
 
-/** `scheme://host[:port]` of a URL; WHATWG URL parsing already drops the scheme's default port. */
-export function parseOrigin(url: URL): string {
-  return `${url.protocol}//${url.host}`;
-}
-
 /**
  * The origin a client used, from Kong's forwarded scheme/host/port (Kong honours X-Forwarded-*
  * only from trusted_ips). Default ports are omitted (RFC 6454 §4). The host comes from the
@@ -25,5 +20,6 @@ export function formatForwardedOrigin(scheme: string, host: string, port: number
     throw new InvalidRequest("the request's Host cannot be used for a resource URL", "forwarded host is not a plain host");
   }
   if (port !== undefined && Number.isInteger(port) && port > 0 && port < 65536) url.port = String(port);
-  return parseOrigin(url);
+  // WHATWG URL serializes the origin without the scheme's default port.
+  return url.origin;
 }
