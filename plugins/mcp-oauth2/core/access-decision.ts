@@ -177,21 +177,29 @@ function authorizeCalls(acl: MethodAcl, body: JsonRpcBody | undefined, verified:
   );
 }
 
-function proceed(policy: GatePolicy, verified: VerifiedToken, log: OperatorLog | undefined): Decision {
-  // MCP forbids token passthrough: the upstream gets the token only when the operator opts in.
+/**
+ * What the upstream request's headers need: the token header cleared (MCP forbids token passthrough)
+ * unless the operator opts in, identity headers set from `identityValues` or cleared when absent,
+ * replacing whatever the client sent under those names (anti-spoofing).
+ */
+function rewriteUpstreamHeaders(policy: GatePolicy, identityValues: readonly (string | undefined)[]): Pick<Extract<Decision, { kind: "proceed" }>, "clearHeaders" | "setHeaders"> {
   const clearHeaders = policy.forwardToken ? [] : [policy.tokenHeader];
   const setHeaders: (readonly [string, string])[] = [];
-  // Identity headers replace whatever the client sent under those names (anti-spoofing).
   policy.identityHeaders.forEach(({ header }, index) => {
-    const value = verified.identityValues[index];
+    const value = identityValues[index];
     if (value === undefined) clearHeaders.push(header);
     else setHeaders.push([header, value]);
   });
+  return { clearHeaders, setHeaders };
+}
+
+function proceed(policy: GatePolicy, verified: VerifiedToken, log: OperatorLog | undefined): Decision {
   // Absent claims are left out, not set to undefined. Built by assignment: V8 copies conditional
   // spreads on a slow path, measured at 3 of the 12 µs a cached request cost the plugin.
   const shared: { subject?: string; issuer: string; client_id?: string; scopes: readonly string[] } = { issuer: verified.issuer, scopes: verified.scopes };
   if (verified.subject !== undefined) shared.subject = verified.subject;
   if (verified.clientId !== undefined) shared.client_id = verified.clientId;
+  const { clearHeaders, setHeaders } = rewriteUpstreamHeaders(policy, verified.identityValues);
   const decision: Decision = { kind: "proceed", shared, clearHeaders, setHeaders };
   return log === undefined ? decision : { ...decision, log };
 }
@@ -203,7 +211,7 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
   const headers = await request.headers();
   const verified = await authenticate(policy, extractBearerToken(headers.get(policy.tokenHeaderKey)), services);
   const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(policy, request, headers) : undefined;
-  if (hasStandardHeaders(headers)) checkStandardHeaders(headers, body);
+  checkStandardHeaders(headers, body);
   let log: OperatorLog | undefined;
   if (policy.acl !== null) {
     try {
@@ -284,8 +292,7 @@ export async function decideAccess(policy: GatePolicy | ConfigError, source: Req
       // Kong's run_on_preflight=false: CORS preflights pass without a token.
       if (!policy.runOnPreflight && (await request.method()) === "OPTIONS") {
         // No verified identity: client-sent identity headers must not reach the upstream either.
-        const identityHeaders = policy.identityHeaders.map(({ header }) => header);
-        return { kind: "proceed", shared: { preflight: true }, clearHeaders: [...(policy.forwardToken ? [] : [policy.tokenHeader]), ...identityHeaders], setHeaders: [] };
+        return { kind: "proceed", shared: { preflight: true }, ...rewriteUpstreamHeaders(policy, []) };
       }
       return await refuse(policy, request, toRefusal(error));
     } catch (secondError) {
