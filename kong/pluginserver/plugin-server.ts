@@ -133,8 +133,7 @@ export class PluginServer {
 
   /** The plugin's info as Kong reads it from --dump-all-plugins. */
   getPluginInfo(name: unknown): Record<string, unknown> {
-    const plugin = typeof name === "string" ? this.plugins.get(name) : undefined;
-    if (plugin === undefined) throw new PluginServerError(`${String(name)} not initialized`);
+    const plugin = this.pluginOf(name);
     return {
       Name: name,
       Version: plugin.getVersion(),
@@ -162,14 +161,19 @@ export class PluginServer {
   }
 
   private startInstance(request: { Name?: unknown; Config?: unknown }): Record<string, unknown> {
-    const plugin = typeof request.Name === "string" ? this.plugins.get(request.Name) : undefined;
-    if (plugin === undefined) throw new PluginServerError(`${String(request.Name)} not initialized`);
+    const plugin = this.pluginOf(request.Name);
     const config: unknown = JSON.parse(String(request.Config));
     const instance = plugin.new(config);
     const id = this.nextInstanceId++;
     this.instances.set(id, instance);
     this.logger.info(`instance #${id} of ${plugin.name} started`);
     return { Name: request.Name, Id: id, Config: config, StartTime: Date.now() / 1000 };
+  }
+
+  private pluginOf(name: unknown): LoadedPlugin {
+    const plugin = typeof name === "string" ? this.plugins.get(name) : undefined;
+    if (plugin === undefined) throw new PluginServerError(`${String(name)} not initialized`);
+    return plugin;
   }
 
   private instanceOf(id: unknown): Instance {

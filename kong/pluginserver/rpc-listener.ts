@@ -3,7 +3,7 @@
 // they should (the stock listener decodes one message per chunk and throws otherwise, which kills
 // the process).
 import { rmSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { decode, Encoder } from "@msgpack/msgpack";
 import { MsgpackFramer } from "./msgpack-framing";
 import type { RpcMethod } from "./plugin-server";
@@ -74,7 +74,6 @@ function serveConnection(socket: Socket, methods: Readonly<Record<string, RpcMet
 
 /** A listening RPC server; close() stops it, drops its connections and removes the socket file. */
 export interface RpcListener {
-  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -97,7 +96,6 @@ export async function listenForRpc(
   });
   logger.info(`server started at ${socketPath}`);
   return {
-    server,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
