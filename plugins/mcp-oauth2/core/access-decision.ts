@@ -19,6 +19,7 @@ import {
   MissingToken,
   type OperatorLogLevel,
   type Refusal,
+  shortenText,
   UnsupportedMediaType,
 } from "./refusals";
 import { hashToken, type TokenCache } from "./token-cache";
@@ -100,15 +101,13 @@ function firstHeader(headers: HeaderMap, name: string): string | undefined {
   return headers.get(name)?.[0];
 }
 
-/** Client-chosen names are cut short: a refusal must not echo a megabyte back, or into the log. */
-function shorten(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
-}
+/** Client-chosen item names in refusals: a refusal must not echo a megabyte back, or into the log. */
+const MAX_CALL_DESCRIPTION = 100;
 
 function describeCalls(calls: readonly JsonRpcCall[]): string {
   const shown = calls
     .slice(0, 3)
-    .map((call) => shorten(call.item === undefined ? call.method : `${call.method} ${call.item}`))
+    .map((call) => shortenText(call.item === undefined ? call.method : `${call.method} ${call.item}`, MAX_CALL_DESCRIPTION))
     .join(", ");
   return calls.length > 3 ? `${shown} and ${calls.length - 3} more` : shown;
 }

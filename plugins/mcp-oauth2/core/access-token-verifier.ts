@@ -1,6 +1,6 @@
 import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
-import { InvalidToken } from "./refusals";
+import { InvalidToken, shortenText } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** What the gate keeps from a verified access token. */
@@ -33,9 +33,9 @@ export function isExpired(expiresAt: number, clockSkewSeconds: number, nowSecond
   return nowSeconds >= expiresAt + clockSkewSeconds;
 }
 
+/** A claim or header value for the operator's log, as JSON, cut to 120 characters. */
 function describeValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return shortenText(JSON.stringify(value) ?? String(value), 120);
 }
 
 function decodeJsonObject(segment: string, what: string): JsonObject {

@@ -1,4 +1,4 @@
-import { GateFailure, InsufficientScope, InvalidJsonRpc, InvalidRequest, InvalidToken, KeysUnavailable, MetadataMethodNotAllowed, MissingToken, Refusal } from "./refusals";
+import { GateFailure, InsufficientScope, InvalidJsonRpc, InvalidRequest, InvalidToken, KeysUnavailable, MetadataMethodNotAllowed, MissingToken, Refusal, shortenText } from "./refusals";
 
 /** A complete answer for kong.response.exit: the body is always a non-empty string. */
 export interface GateResponse {
@@ -21,8 +21,7 @@ const JSON_HEADERS = { "Content-Type": "application/json" } as const;
  * `=` (clients parse challenges with loose patterns such as `scope=`), becomes `?`.
  */
 function sanitizeDescription(description: string): string {
-  const clean = description.replace(/[^\x20\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]/g, "?");
-  return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
+  return shortenText(description.replace(/[^\x20\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]/g, "?"), 300);
 }
 
 /** A `Bearer` challenge; auth-params appear once each, in a fixed order. */

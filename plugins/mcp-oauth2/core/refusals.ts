@@ -7,6 +7,14 @@
  */
 export type OperatorLogLevel = "err" | "warn" | "notice";
 
+/**
+ * Text cut to `maxLength` characters, ending in "..." when cut: what a client or a token chose
+ * must not make a refusal, a challenge or a log line arbitrarily long.
+ */
+export function shortenText(text: string, maxLength: number): string {
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+}
+
 export abstract class Refusal extends Error {
   abstract readonly status: number;
   /** The OAuth error code of the JSON body, and of the challenge where one is sent (RFC 6750 §3.1). */
