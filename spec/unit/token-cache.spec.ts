@@ -38,11 +38,16 @@ describe("token-cache", () => {
     expect(cache.get(settings, "t2")).to.equal(undefined);
   });
 
-  it("forgets a verdict at exp when exp comes before the ttl", async () => {
-    const cache = new TokenCache();
-    cache.remember(settings, "short", verdict(0.05), now);
-    expect(cache.get(settings, "short")).not.to.equal(undefined);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(cache.get(settings, "short")).to.equal(undefined);
+  it("forgets a verdict at exp when exp comes before the ttl", () => {
+    // A fresh cache per probe: lru-cache reuses its last clock reading for 1 ms of real time.
+    const probeAfter = (elapsedMs: number): VerifiedToken | undefined => {
+      let clock = 1_000_000;
+      const cache = new TokenCache(() => clock);
+      cache.remember(settings, "short", verdict(60), now);
+      clock += elapsedMs;
+      return cache.get(settings, "short");
+    };
+    expect(probeAfter(59_999)).not.to.equal(undefined);
+    expect(probeAfter(60_001)).to.equal(undefined);
   });
 });

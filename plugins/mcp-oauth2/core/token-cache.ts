@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import { LRUCache } from "lru-cache";
+import { LRUCache, type Perf } from "lru-cache";
 import type { VerifiedToken } from "./access-token-verifier";
 
 export interface TokenCacheSettings {
@@ -19,13 +19,23 @@ const MAX_CONFIGURATIONS = 32;
  */
 export class TokenCache {
   private readonly caches = new LRUCache<string, LRUCache<string, VerifiedToken>>({ max: MAX_CONFIGURATIONS });
+  /** The clock verdicts age by; lru-cache's own (performance.now) when undefined. */
+  private readonly clock: Perf | undefined;
+
+  /**
+   * @param now - the time in milliseconds, for tests that move a clock themselves (it must stay
+   *   above 0: lru-cache reads a start time of 0 as "no ttl"); lru-cache's real clock by default.
+   */
+  constructor(now?: () => number) {
+    this.clock = now === undefined ? undefined : { now };
+  }
 
   private cacheFor(settings: TokenCacheSettings, create: boolean): LRUCache<string, VerifiedToken> | undefined {
     if (settings.tokenCacheTtlSeconds <= 0 || settings.tokenCacheSize < 1) return undefined;
     const key = `${settings.verificationFingerprint}/${settings.tokenCacheSize}`;
     let cache = this.caches.get(key);
     if (cache === undefined && create) {
-      cache = new LRUCache<string, VerifiedToken>({ max: settings.tokenCacheSize });
+      cache = new LRUCache<string, VerifiedToken>({ max: settings.tokenCacheSize, perf: this.clock });
       this.caches.set(key, cache);
     }
     return cache;
