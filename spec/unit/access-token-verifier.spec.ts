@@ -1,8 +1,10 @@
+import { createHmac } from "node:crypto";
 import { expect } from "chai";
 import { isExpired, readClaim, verifyAccessToken } from "../../plugins/mcp-oauth2/core/access-token-verifier";
 import { compileGatePolicy, type VerificationPolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
+import { expectRejection } from "../support/error-assertions";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, encodeSegment, signAccessToken, signRawRs256, type TestSigningKey } from "../support/token-factory";
 
@@ -44,14 +46,9 @@ describe("access-token-verifier", () => {
   });
 
   async function expectInvalid(token: string, description: string, verification: VerificationPolicy = policy): Promise<InvalidToken> {
-    try {
-      await verifyAccessToken(token, verification, registry, now());
-    } catch (error) {
-      expect(error).to.be.instanceOf(InvalidToken);
-      expect((error as InvalidToken).description).to.equal(description);
-      return error as InvalidToken;
-    }
-    throw new Error("the token was accepted");
+    const error = await expectRejection(verifyAccessToken(token, verification, registry, now()), InvalidToken);
+    expect(error.description).to.equal(description);
+    return error;
   }
 
   it("accepts a Keycloak-shaped token and keeps issuer, subject, client id, expiry and ACL claim values", async () => {
@@ -110,10 +107,7 @@ describe("access-token-verifier", () => {
   it("refuses algorithms outside allowed_algorithms, other token types and critical extensions", async () => {
     const strict = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], allowed_algorithms: ["ES256"] }).verification;
     const rs256Token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE });
-    await verifyAccessToken(rs256Token, strict, registry, now()).then(
-      () => expect.fail("RS256 accepted"),
-      (error: InvalidToken) => expect(error.detail).to.equal('alg "RS256" is not in allowed_algorithms'),
-    );
+    expect((await expectRejection(verifyAccessToken(rs256Token, strict, registry, now()), InvalidToken)).detail).to.equal('alg "RS256" is not in allowed_algorithms');
     await expectInvalid(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, header: { typ: "logout+jwt" } }), "the token type is not an access token");
     const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
     await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1", crit: ["exp"], exp: 1 }, claims), "the token uses critical header extensions");
@@ -130,7 +124,6 @@ describe("access-token-verifier", () => {
   it("refuses alg none and HS256 signed with the public key", async () => {
     const claims = { iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 };
     await expectInvalid(`${encodeSegment({ alg: "none", typ: "JWT" })}.${encodeSegment(claims)}.`, "the token is not a signed JWT");
-    const { createHmac } = await import("node:crypto");
     const signingInput = `${encodeSegment({ alg: "HS256", kid: "rsa-1" })}.${encodeSegment(claims)}`;
     const mac = createHmac("sha256", JSON.stringify(rsaKey.publicJwk)).update(signingInput).digest("base64url");
     await expectInvalid(`${signingInput}.${mac}`, "the token's signing algorithm is not accepted");
@@ -159,11 +152,9 @@ describe("access-token-verifier", () => {
   it("answers KeysUnavailable (not InvalidToken) when the key set cannot be fetched", async () => {
     jwks.fault = { kind: "status", status: 500 };
     try {
-      await verifyAccessToken(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE }), policy, registry, now());
-      expect.fail("accepted");
-    } catch (error) {
-      expect(error).to.be.instanceOf(KeysUnavailable);
-      expect((error as KeysUnavailable).detail).to.equal(`JWKS ${jwks.jwksUri} answered HTTP 500`);
+      const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE });
+      const error = await expectRejection(verifyAccessToken(token, policy, registry, now()), KeysUnavailable);
+      expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} answered HTTP 500`);
     } finally {
       jwks.fault = undefined;
     }

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
 import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
 const AUDIENCE = "https://mcp.example.com/mcp";
@@ -44,9 +45,7 @@ function compileServer(server: Record<string, unknown>): GatePolicy["authorizati
 }
 
 function expectConfigError(raw: unknown, path: string, problem: string): void {
-  const thrown = expect(() => compileGatePolicy(raw)).to.throw(ConfigError);
-  thrown.with.property("path", path);
-  thrown.with.property("message", `${path}: ${problem}`);
+  expectConfigErrorFrom(() => compileGatePolicy(raw), path, problem);
 }
 
 describe("gate-config", () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
+import { expectRejection } from "../support/error-assertions";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
 
@@ -28,20 +29,10 @@ describe("jwks-registry", () => {
     registry = new JwksRegistry(undefined, () => clock);
   });
 
-  async function expectRefusal<T>(promise: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).to.be.instanceOf(type);
-      return error as T;
-    }
-    throw new Error("no refusal");
-  }
-
   it("selects keys by kid and algorithm", async () => {
     const keys = await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
     expect(keys.map((key) => key.kid)).to.deep.equal(["ec-1"]);
-    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "RS256" }, { ...settings, cooldownMs: 10_000 }), InvalidToken);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "RS256" }, settings), InvalidToken);
     expect(jwks.requestCount).to.equal(1);
   });
 
@@ -62,7 +53,7 @@ describe("jwks-registry", () => {
       rsa.publicJwk,
     ];
     for (const kid of ["enc", "ops", "oct", "private"]) {
-      await expectRefusal(registry.findKeys(jwks.jwksUri, { kid, algorithm: "RS256" }, settings), InvalidToken);
+      await expectRejection(registry.findKeys(jwks.jwksUri, { kid, algorithm: "RS256" }, settings), InvalidToken);
     }
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
   });
@@ -74,7 +65,7 @@ describe("jwks-registry", () => {
     expect(outcomes.every((outcome) => outcome.status === "rejected" && outcome.reason instanceof InvalidToken)).to.equal(true);
     expect(jwks.requestCount).to.equal(2);
     clock += 9_999;
-    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "RS256" }, settings), InvalidToken);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "RS256" }, settings), InvalidToken);
     expect(jwks.requestCount).to.equal(2);
   });
 
@@ -82,7 +73,7 @@ describe("jwks-registry", () => {
     await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings);
     jwks.fault = { kind: "status", status: 500 };
     clock += 10_000;
-    const unavailable = await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "new", algorithm: "RS256" }, settings), KeysUnavailable);
+    const unavailable = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "new", algorithm: "RS256" }, settings), KeysUnavailable);
     expect(unavailable.detail).to.equal(`JWKS ${jwks.jwksUri} answered HTTP 500`);
     expect(unavailable.retryAfterSeconds).to.equal(10);
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
@@ -102,15 +93,15 @@ describe("jwks-registry", () => {
     for (const { fault, detail } of faults) {
       registry = new JwksRegistry(undefined, () => clock);
       jwks.fault = fault;
-      const error = await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, { timeoutMs: 100, cooldownMs: 0 }), KeysUnavailable);
+      const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, { timeoutMs: 100, cooldownMs: 0 }), KeysUnavailable);
       expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} ${detail}`);
     }
   });
 
   it("does not refetch a failed key set before the cooldown, then recovers", async () => {
     jwks.fault = { kind: "status", status: 503 };
-    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
-    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
     expect(jwks.requestCount).to.equal(1);
     jwks.fault = undefined;
     clock += 10_000;
@@ -123,8 +114,9 @@ describe("jwks-registry", () => {
     jwks.keys = [rsa.publicJwk];
     clock += 300_000;
     expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length).to.equal(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // An unknown kid joins the refresh in flight instead of fetching again: once it is refused, the refresh is over.
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "ES256" }, settings), InvalidToken);
     expect(jwks.requestCount).to.equal(2);
-    await expectRefusal(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings), InvalidToken);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings), InvalidToken);
   });
 });

@@ -1,14 +1,12 @@
 import { expect } from "chai";
-import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
 import { compileMethodAcl, findDeniedCalls, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
+import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
 
 function expectConfigError(rawEntries: readonly unknown[], path: string, problem: string, rawHierarchy: readonly unknown[] = []): void {
-  const thrown = expect(() => compileMethodAcl(rawEntries, rawHierarchy)).to.throw(ConfigError);
-  thrown.with.property("path", path);
-  thrown.with.property("message", `${path}: ${problem}`);
+  expectConfigErrorFrom(() => compileMethodAcl(rawEntries, rawHierarchy), path, problem);
 }
 
 /** Whether a token holding `scopes` may make `call` under a one-entry-per-scope mapping. */

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import type { Instance } from "kong-pdk/lib/mod";
 import { PluginServer, type LoadedPlugin } from "../../../kong/pluginserver/plugin-server";
 import type { Logger } from "../../../kong/pluginserver/stderr-logger";
+import { expectRejection } from "../../support/error-assertions";
 
 type Kong = { request: { get_header(name: string): Promise<unknown> }; response: { exit(status: number): Promise<void> } };
 type Mode = "exit" | "ret" | "header" | "throw";
@@ -108,15 +109,12 @@ describe("PluginServer (our plugin server's RPC methods)", () => {
     expect(server.pendingEventCount).to.equal(1);
     server.forgetAbandonedEvents(Date.now() + 10 * 60_000 + 1);
     expect(server.pendingEventCount).to.equal(0);
-    let message = "";
-    await server.methods["Step"]?.({ EventId: reply.EventId, Data: "late" }).catch((error: Error) => (message = error.message));
-    expect(message).to.equal(`event id ${reply.EventId} not found`);
+    const late = await expectRejection(server.methods["Step"]?.({ EventId: reply.EventId, Data: "late" }), Error);
+    expect(late.message).to.equal(`event id ${reply.EventId} not found`);
   });
 
   it("answers 'no plugin instance' for an unknown id, as Kong expects", async () => {
-    let message = "";
-    await handleEvent(42).catch((error: Error) => (message = error.message));
-    expect(message).to.equal("no plugin instance #42");
+    expect((await expectRejection(handleEvent(42), Error)).message).to.equal("no plugin instance #42");
   });
 
   it("replies ret after a phase exception and logs it", async () => {
