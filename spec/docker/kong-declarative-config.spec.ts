@@ -1,10 +1,9 @@
 import { expect } from "chai";
+import { applySchemaDefaults, type PluginSchema } from "../../kong/driver";
 import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { buildProtectedResourceMetadata } from "../../plugins/mcp-oauth2/core/protected-resource-metadata";
 import { schema } from "../../plugins/mcp-oauth2/schema";
 import { findProtectedRoute, findScopesWithMapper, KEYCLOAK_REALM as realm, readComposeFile, readKongDeclarativeConfig } from "./deploy-files";
-
-type SchemaField = (typeof schema)[number];
 
 interface AuthorizationServerConfig {
   url: string;
@@ -13,25 +12,8 @@ interface AuthorizationServerConfig {
   jwks_uri: string;
 }
 
-/**
- * What Kong does with a plugin config before the plugin sees it: names every field the schema
- * does not know (Kong refuses the whole file for one), and fills the defaults, inside records of
- * arrays too.
- */
-function applyKongSchema(config: Record<string, unknown>, fields: readonly SchemaField[], path: string, unknownFields: string[]): Record<string, unknown> {
-  const attributesByName = new Map(fields.flatMap((field) => Object.entries(field)));
-  unknownFields.push(...Object.keys(config).filter((name) => !attributesByName.has(name)).map((name) => path + name));
-  const filled: Record<string, unknown> = { ...config };
-  for (const [name, attributes] of attributesByName) {
-    const value = filled[name] ?? attributes.default;
-    const elementFields = attributes.elements?.fields;
-    filled[name] =
-      elementFields && Array.isArray(value)
-        ? value.map((element: Record<string, unknown>, index) => applyKongSchema(element, elementFields, `${path}${name}[${index + 1}].`, unknownFields))
-        : value;
-  }
-  return filled;
-}
+/** The plugin's schema as its plugin server dumps it to Kong: the fields wrapped as the `config` record. */
+const KONG_PLUGIN_SCHEMA: PluginSchema = { name: "mcp-oauth2", fields: [{ config: { type: "record", fields: schema } }] };
 
 const declarativeConfig = readKongDeclarativeConfig();
 const { service, route, plugins } = findProtectedRoute(declarativeConfig);
@@ -46,10 +28,9 @@ describe("docker: kong/kong.yml against the plugin, the Keycloak realm and docke
   });
 
   it("sets only fields of the plugin's schema, and the plugin accepts the result", () => {
-    const unknownFields: string[] = [];
-    const filled = applyKongSchema(gateConfig, schema, "", unknownFields);
-    expect(unknownFields).to.deep.equal([]);
-    expect(compileGatePolicy(filled).acl?.mappedScopes).to.deep.equal(new Set(["mcp:tools", "mcp:resources"]));
+    // Throws SchemaViolationError naming every unknown field or wrong value: Kong refuses the whole file for one.
+    const stored = applySchemaDefaults(KONG_PLUGIN_SCHEMA, gateConfig);
+    expect(compileGatePolicy(stored).acl?.mappedScopes).to.deep.equal(new Set(["mcp:tools", "mcp:resources"]));
   });
 
   it("expects the issuer Keycloak writes into every token, which KC_HOSTNAME pins, and advertises it", () => {
@@ -67,7 +48,7 @@ describe("docker: kong/kong.yml against the plugin, the Keycloak realm and docke
     const audiences = audienceMappers.map(({ mapper }) => mapper.config?.["included.custom.audience"]);
     expect(audiences).to.deep.equal([gateConfig.resource, gateConfig.resource]);
     expect(authorizationServer?.audience).to.equal(gateConfig.resource);
-    const policy = compileGatePolicy(applyKongSchema(gateConfig, schema, "", []));
+    const policy = compileGatePolicy(applySchemaDefaults(KONG_PLUGIN_SCHEMA, gateConfig));
     const resourceUrl = new URL(String(gateConfig.resource));
     expect(buildProtectedResourceMetadata(policy, resourceUrl.origin, resourceUrl.pathname).resource).to.equal(gateConfig.resource);
   });
