@@ -4,7 +4,8 @@ export interface FakeRequest {
   readonly path?: string;
   /** In order, duplicates allowed, any case. */
   readonly headers?: ReadonlyArray<readonly [string, string]>;
-  readonly body?: Buffer;
+  /** A string is sent as UTF-8. */
+  readonly body?: string | Buffer;
   readonly forwarded?: { readonly scheme: string; readonly host: string; readonly port: number };
   /** Kong's client_body_buffer_size: larger bodies are "on file" and need get_raw_body(max). */
   readonly clientBodyBufferSize?: number;
@@ -65,6 +66,11 @@ export class FakeKong {
     return this.calls.length;
   }
 
+  /** The PDK functions called, in order. */
+  get pdkMethods(): string[] {
+    return this.calls.map((call) => call.method);
+  }
+
   /**
    * The request headers the service would get (lower-case names): the client's, then each
    * clear_header and set_header in call order, both replacing every value of the name as Kong does.
@@ -86,7 +92,7 @@ export class FakeKong {
   }
 
   private rawBody(max: number | undefined): Uint8Array | undefined {
-    const body = this.request.body ?? Buffer.alloc(0);
+    const body = Buffer.from(this.request.body ?? "");
     if (body.length <= (this.request.clientBodyBufferSize ?? 8192)) return new Uint8Array(body);
     return max !== undefined && body.length <= max ? new Uint8Array(body) : undefined;
   }

@@ -1,10 +1,9 @@
 import { expect } from "chai";
 import { McpOAuth2Plugin } from "../../plugins/mcp-oauth2/handler";
 import { FakeKong, type FakeRequest } from "../support/fake-kong";
+import { formatJsonRpc, MCP_METADATA_URL, MCP_RESOURCE } from "../support/gate-requests";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
-
-const RESOURCE = "https://mcp.example.com/mcp";
 
 describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   let jwks: JwksServer;
@@ -15,7 +14,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     key = await createSigningKey("RS256", "handler-key");
     jwks = await JwksServer.start([key.publicJwk]);
     baseConfig = {
-      authorization_servers: [{ url: jwks.url, issuer: jwks.url, audience: RESOURCE }],
+      authorization_servers: [{ url: jwks.url, issuer: jwks.url, audience: MCP_RESOURCE }],
       scopes_supported: ["mcp:tools", "mcp:resources"],
       scope_method_mapping: [
         { scope: "mcp:tools", methods: ["initialize", "notifications/*", "tools/*"] },
@@ -33,23 +32,13 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     return fake;
   }
 
-  function tokenFor(scope: string, audience = RESOURCE): Promise<string> {
+  function tokenFor(scope: string, audience = MCP_RESOURCE): Promise<string> {
     return signAccessToken(key, { issuer: jwks.url, audience: [audience, "account"], claims: { sub: "alice", azp: "vscode", scope } });
   }
 
-  function jsonRpc(method: string, params: Record<string, unknown> = {}): Buffer {
-    return Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }));
-  }
-
   /** A POST of `body` as JSON with the token, plus `extraHeaders` in order. */
-  function postWith(token: string, body: Buffer, extraHeaders: ReadonlyArray<readonly [string, string]> = []): FakeRequest {
+  function postWith(token: string, body: string | Buffer, extraHeaders: ReadonlyArray<readonly [string, string]> = []): FakeRequest {
     return { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"], ...extraHeaders], body };
-  }
-
-  const METADATA_URL = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
-
-  function listPdkMethods(fake: FakeKong): string[] {
-    return fake.calls.map((call) => call.method);
   }
 
   describe("protected resource metadata (RFC 9728)", () => {
@@ -58,7 +47,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(fake.exit?.status).to.equal(200);
       expect(fake.exit?.headers).to.deep.equal({ "Content-Type": "application/json" });
       expect(JSON.parse(fake.exit!.body)).to.deep.equal({
-        resource: "https://mcp.example.com/mcp",
+        resource: MCP_RESOURCE,
         authorization_servers: [jwks.url],
         bearer_methods_supported: ["header"],
         scopes_supported: ["mcp:tools", "mcp:resources"],
@@ -66,9 +55,9 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("serves the root document as the configured resource, with resource_name, without forwarded lookups", async () => {
-      const fake = await run({ resource: RESOURCE, resource_name: "Demo MCP", scopes_supported: [] }, { method: "HEAD", path: "/.well-known/oauth-protected-resource" });
-      expect(JSON.parse(fake.exit!.body)).to.deep.equal({ resource: RESOURCE, authorization_servers: [jwks.url], bearer_methods_supported: ["header"], resource_name: "Demo MCP" });
-      expect(fake.calls.map((call) => call.method)).to.deep.equal(["kong.request.get_path", "kong.request.get_method", "kong.response.exit"]);
+      const fake = await run({ resource: MCP_RESOURCE, resource_name: "Demo MCP", scopes_supported: [] }, { method: "HEAD", path: "/.well-known/oauth-protected-resource" });
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({ resource: MCP_RESOURCE, authorization_servers: [jwks.url], bearer_methods_supported: ["header"], resource_name: "Demo MCP" });
+      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_method", "kong.response.exit"]);
     });
 
     it("answers 405 with Allow to other methods", async () => {
@@ -78,19 +67,19 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("treats a look-alike path as an ordinary protected request", async () => {
-      const fake = await run({ resource: RESOURCE }, { method: "GET", path: "/.well-known/oauth-protected-resource-evil" });
+      const fake = await run({ resource: MCP_RESOURCE }, { method: "GET", path: "/.well-known/oauth-protected-resource-evil" });
       expect(fake.exit?.status).to.equal(401);
     });
   });
 
   describe("authentication", () => {
     it("answers 401 with the path-inserted resource_metadata and scopes, no error, in 3 round trips when resource is configured", async () => {
-      const fake = await run({ resource: RESOURCE }, { path: "/mcp", body: jsonRpc("initialize") });
+      const fake = await run({ resource: MCP_RESOURCE }, { path: "/mcp", body: formatJsonRpc("initialize") });
       expect(fake.exit).to.deep.equal({
         status: 401,
         headers: {
           "Content-Type": "application/json",
-          "WWW-Authenticate": 'Bearer scope="mcp:tools mcp:resources", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+          "WWW-Authenticate": `Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
         },
         body: JSON.stringify({ error: "unauthorized", error_description: "no bearer token in the request" }),
       });
@@ -108,7 +97,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     it("answers 400 invalid_request to a token header sent twice and to a malformed Bearer credential", async () => {
       const token = await tokenFor("mcp:tools");
       for (const headers of [[["Authorization", `Bearer ${token}`], ["authorization", `Bearer ${token}`]], [["Authorization", `Bearer\t${token}`]]] as const) {
-        const fake = await run({ resource: RESOURCE }, { headers });
+        const fake = await run({ resource: MCP_RESOURCE }, { headers });
         expect(fake.exit?.status).to.equal(400);
         expect(fake.exit?.headers["WWW-Authenticate"]).to.match(/^Bearer error="invalid_request", error_description="[^"]+", resource_metadata="https:\/\/mcp.example.com\/.well-known\/oauth-protected-resource\/mcp"$/);
       }
@@ -117,21 +106,21 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     it("answers 400 invalid_request to a request with 1000 header fields or more: Kong hands over no more, a second token could hide", async () => {
       const token = await tokenFor("mcp:tools");
       const padding = Array.from({ length: 999 }, (_, index): [string, string] => [`X-Pad-${index}`, "x"]);
-      const fake = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding] });
+      const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding] });
       expect(fake.exit?.status).to.equal(400);
       expect(JSON.parse(fake.exit!.body)).to.deep.equal({ error: "invalid_request", error_description: "the request has too many header fields" });
-      const fewer = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding.slice(1)] });
+      const fewer = await run({ resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding.slice(1)] });
       expect(fewer.exit).to.equal(undefined);
     });
 
     it("answers 401 invalid_token for a wrong audience and logs the mismatch for the operator, never the token", async () => {
       const token = await tokenFor("mcp:tools", "account");
-      const fake = await run({ resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
+      const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
       expect(fake.exit?.status).to.equal(401);
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
-        'Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+        `Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
-      expect(fake.logs).to.deep.equal([{ level: "warn", message: `mcp-oauth2: 401 on /mcp: audience mismatch: expected "${RESOURCE}", got ["account","account"]` }]);
+      expect(fake.logs).to.deep.equal([{ level: "warn", message: `mcp-oauth2: 401 on /mcp: audience mismatch: expected "${MCP_RESOURCE}", got ["account","account"]` }]);
       expect(JSON.stringify(fake.calls)).not.to.contain(token);
     });
 
@@ -142,7 +131,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(fake.exit).to.equal(undefined);
       expect(fake.clearedHeaders).to.deep.equal(["Authorization"]);
       expect(fake.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["mcp:tools"] });
-      expect(fake.calls.map((call) => call.method)).to.deep.equal([
+      expect(fake.pdkMethods).to.deep.equal([
         "kong.request.get_path",
         "kong.request.get_headers",
         "kong.service.request.clear_header",
@@ -160,8 +149,8 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("answers 503 with Retry-After when the JWKS is down and no key is cached", async () => {
       const fake = await run(
-        { authorization_servers: [{ url: "http://127.0.0.1:9", audience: RESOURCE }], jwks_refetch_cooldown: 7 },
-        { headers: [["Authorization", `Bearer ${await signAccessToken(key, { issuer: "http://127.0.0.1:9", audience: RESOURCE })}`]] },
+        { authorization_servers: [{ url: "http://127.0.0.1:9", audience: MCP_RESOURCE }], jwks_refetch_cooldown: 7 },
+        { headers: [["Authorization", `Bearer ${await signAccessToken(key, { issuer: "http://127.0.0.1:9", audience: MCP_RESOURCE })}`]] },
       );
       expect(fake.exit?.status).to.equal(503);
       expect(fake.exit?.headers["Retry-After"]).to.equal("7");
@@ -174,11 +163,11 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   describe("ACL", () => {
     it("allows a permitted tools/call in 5 round trips", async () => {
       const token = await tokenFor("mcp:tools");
-      const request = { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]] as const, body: jsonRpc("tools/call", { name: "weather_forecast" }) };
+      const request = postWith(token, formatJsonRpc("tools/call", { name: "weather_forecast" }));
       await run({ enable_acl: true }, request);
       const fake = await run({ enable_acl: true }, request);
       expect(fake.exit).to.equal(undefined);
-      expect(fake.calls.map((call) => call.method)).to.deep.equal([
+      expect(fake.pdkMethods).to.deep.equal([
         "kong.request.get_path",
         "kong.request.get_headers",
         "kong.request.get_raw_body",
@@ -190,10 +179,10 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("answers 403 insufficient_scope naming the narrowest scope plus the scopes held", async () => {
       const token = await tokenFor("mcp:tools");
-      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: jsonRpc("resources/read", { uri: "docs://readme" }) });
+      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, postWith(token, formatJsonRpc("resources/read", { uri: "docs://readme" })));
       expect(fake.exit?.status).to.equal(403);
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
-        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://readme", scope="mcp:resources mcp:tools", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`,
+        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://readme", scope="mcp:resources mcp:tools", resource_metadata="${MCP_METADATA_URL}"`,
       );
       expect(fake.logs.map((log) => log.level)).to.deep.equal(["notice"]);
     });
@@ -201,7 +190,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     it("cuts a long client-chosen item name short in the 403 and the log instead of echoing it", async () => {
       const token = await tokenFor("mcp:tools");
       const uri = `docs://${"x".repeat(10_000)}`;
-      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: jsonRpc("resources/read", { uri }) });
+      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, postWith(token, formatJsonRpc("resources/read", { uri })));
       expect(fake.exit?.status).to.equal(403);
       const shortened = `resources/read docs://${"x".repeat(75)}...`;
       expect(JSON.parse(fake.exit!.body).error_description).to.equal(`the token's scopes do not allow ${shortened}`);
@@ -211,7 +200,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("refuses every request, GET included, when the mapping is empty", async () => {
       const token = await tokenFor("mcp:tools");
-      const fake = await run({ enable_acl: true, scope_method_mapping: [], resource: RESOURCE }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
+      const fake = await run({ enable_acl: true, scope_method_mapping: [], resource: MCP_RESOURCE }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
       expect(fake.exit?.status).to.equal(403);
       expect(fake.exit?.headers["WWW-Authenticate"]).not.to.contain("scope=");
     });
@@ -231,56 +220,56 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       const token = await tokenFor("mcp:tools");
       const declared = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Length", "101"]] });
       expect(declared.exit?.status).to.equal(413);
-      expect(declared.calls.map((call) => call.method)).not.to.include("kong.request.get_raw_body");
+      expect(declared.pdkMethods).not.to.include("kong.request.get_raw_body");
       const chunked = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: Buffer.alloc(9000, 0x20), clientBodyBufferSize: 8192 });
       expect(chunked.exit?.status).to.equal(413);
     });
 
     it("answers 415 to a body that is not JSON", async () => {
       const token = await tokenFor("mcp:tools");
-      const fake = await run({ enable_acl: true }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: jsonRpc("tools/list") });
+      const fake = await run({ enable_acl: true }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: formatJsonRpc("tools/list") });
       expect(fake.exit?.status).to.equal(415);
     });
   });
 
   describe("step-up friendly 401 scope (least privilege for the calls in the body)", () => {
-    const challengeOf = async (config: Record<string, unknown>, request: FakeRequest) => (await run({ resource: RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
+    const challengeOf = async (config: Record<string, unknown>, request: FakeRequest) => (await run({ resource: MCP_RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
 
     it("asks for the narrowest scope of the calls with the ACL on, in 4 round trips", async () => {
-      const fake = await run({ enable_acl: true, resource: RESOURCE }, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "weather" }) });
+      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "weather" }) });
       expect(fake.exit).to.deep.equal({
         status: 401,
-        headers: { "Content-Type": "application/json", "WWW-Authenticate": `Bearer scope="mcp:tools", resource_metadata="${METADATA_URL}"` },
+        headers: { "Content-Type": "application/json", "WWW-Authenticate": `Bearer scope="mcp:tools", resource_metadata="${MCP_METADATA_URL}"` },
         body: JSON.stringify({ error: "unauthorized", error_description: "no bearer token in the request" }),
       });
-      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
+      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
       const batch = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "initialize" }, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "docs://a" } }]));
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "application/json"]], body: batch })).to.equal(`Bearer scope="mcp:resources", resource_metadata="${METADATA_URL}"`);
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "application/json"]], body: batch })).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
     });
 
     it("asks for scopes_supported for the lifecycle, GET, unreadable bodies and calls no scope allows", async () => {
-      const usual = `Bearer scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`;
+      const usual = `Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`;
       const json = [["Content-Type", "application/json"]] as const;
       for (const method of ["initialize", "ping", "notifications/initialized", "server/discover", "subscriptions/listen", "prompts/get"]) {
-        expect(await challengeOf({ enable_acl: true }, { headers: json, body: jsonRpc(method) }), method).to.equal(usual);
+        expect(await challengeOf({ enable_acl: true }, { headers: json, body: formatJsonRpc(method) }), method).to.equal(usual);
       }
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"]], body: jsonRpc("tools/call", { name: "weather" }) })).to.equal(usual);
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"]], body: formatJsonRpc("tools/call", { name: "weather" }) })).to.equal(usual);
       expect(await challengeOf({ enable_acl: true }, { headers: json, body: Buffer.from("{not json") })).to.equal(usual);
-      const get = await run({ enable_acl: true, resource: RESOURCE }, { method: "GET" });
+      const get = await run({ enable_acl: true, resource: MCP_RESOURCE }, { method: "GET" });
       expect(get.exit?.headers["WWW-Authenticate"]).to.equal(usual);
-      expect(listPdkMethods(get)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.request.get_method", "kong.response.exit"]);
+      expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.request.get_method", "kong.response.exit"]);
     });
 
     it("asks for scopes_supported with the ACL off, without reading the body", async () => {
-      const fake = await run({ resource: RESOURCE }, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "weather" }) });
-      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`);
-      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
+      const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "weather" }) });
+      expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
     });
 
     it("asks for the narrowest scope with an invalid token too", async () => {
-      const expired = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, expiresIn: -3600, claims: { scope: "mcp:tools" } });
-      expect(await challengeOf({ enable_acl: true }, postWith(expired, jsonRpc("resources/read", { uri: "docs://a" })))).to.equal(
-        `Bearer error="invalid_token", error_description="the token has expired", scope="mcp:resources", resource_metadata="${METADATA_URL}"`,
+      const expired = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, expiresIn: -3600, claims: { scope: "mcp:tools" } });
+      expect(await challengeOf({ enable_acl: true }, postWith(expired, formatJsonRpc("resources/read", { uri: "docs://a" })))).to.equal(
+        `Bearer error="invalid_token", error_description="the token has expired", scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
     });
   });
@@ -292,16 +281,16 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     ];
 
     it("lets a broader scope through where an implied one is needed", async () => {
-      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy }, postWith(await tokenFor("mcp:admin"), jsonRpc("resources/read", { uri: "docs://a" })));
+      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy }, postWith(await tokenFor("mcp:admin"), formatJsonRpc("resources/read", { uri: "docs://a" })));
       expect(fake.exit).to.equal(undefined);
       expect(fake.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["mcp:admin"] });
     });
 
     it("keeps the held broader scope in the 403 step-up challenge", async () => {
-      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy, resource: RESOURCE }, postWith(await tokenFor("openid mcp:editor"), jsonRpc("resources/read", { uri: "docs://a" })));
+      const fake = await run({ enable_acl: true, scope_hierarchy: hierarchy, resource: MCP_RESOURCE }, postWith(await tokenFor("openid mcp:editor"), formatJsonRpc("resources/read", { uri: "docs://a" })));
       expect(fake.exit?.status).to.equal(403);
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
-        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://a", scope="mcp:resources mcp:editor", resource_metadata="${METADATA_URL}"`,
+        `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://a", scope="mcp:resources mcp:editor", resource_metadata="${MCP_METADATA_URL}"`,
       );
     });
   });
@@ -309,7 +298,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   describe("acl_mode dry_run", () => {
     it("lets a denied call through with one notice naming what it would refuse", async () => {
       const token = await tokenFor("mcp:tools");
-      const fake = await run({ enable_acl: true, acl_mode: "dry_run", resource: RESOURCE }, postWith(token, jsonRpc("resources/read", { uri: "docs://readme" })));
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run", resource: MCP_RESOURCE }, postWith(token, formatJsonRpc("resources/read", { uri: "docs://readme" })));
       expect(fake.exit).to.equal(undefined);
       expect(fake.logs).to.deep.equal([
         {
@@ -328,13 +317,13 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("logs nothing for an allowed call", async () => {
-      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/list")));
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/list")));
       expect(fake.exit).to.equal(undefined);
       expect(fake.logs).to.deep.equal([]);
     });
 
     it("escapes control characters of client-chosen names in the log line", async () => {
-      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:resources"), jsonRpc("tools/call", { name: "evil\n2026/01/01 [crit] forged\u0000" })));
+      const fake = await run({ enable_acl: true, acl_mode: "dry_run" }, postWith(await tokenFor("mcp:resources"), formatJsonRpc("tools/call", { name: "evil\n2026/01/01 [crit] forged\u0000" })));
       expect(fake.exit).to.equal(undefined);
       expect(fake.logs).to.deep.equal([
         {
@@ -347,12 +336,12 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("still requires a valid token and still refuses bodies it cannot judge", async () => {
       const config = { enable_acl: true, acl_mode: "dry_run", max_body_size: 200 };
-      expect((await run(config, { headers: [["Content-Type", "application/json"]], body: jsonRpc("tools/list") })).exit?.status).to.equal(401);
+      expect((await run(config, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/list") })).exit?.status).to.equal(401);
       const token = await tokenFor("mcp:tools");
-      expect((await run(config, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: jsonRpc("tools/list") })).exit?.status).to.equal(415);
+      expect((await run(config, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "text/plain"]], body: formatJsonRpc("tools/list") })).exit?.status).to.equal(415);
       expect((await run(config, postWith(token, Buffer.alloc(201, 0x20)))).exit?.status).to.equal(413);
       expect((await run(config, postWith(token, Buffer.from("[]")))).exit?.status).to.equal(400);
-      expect((await run(config, postWith(token, jsonRpc("tools/list"), [["Mcp-Method", "tools/call"]]))).exit?.status).to.equal(400);
+      expect((await run(config, postWith(token, formatJsonRpc("tools/list"), [["Mcp-Method", "tools/call"]]))).exit?.status).to.equal(400);
     });
   });
 
@@ -365,7 +354,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     ];
 
     it("sets each header from its claim and clears those whose claim is absent, replacing what the client sent", async () => {
-      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "alice", azp: "vscode", realm_access: { roles: ["mcp:tools", "mcp:resources"] } } });
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "alice", azp: "vscode", realm_access: { roles: ["mcp:tools", "mcp:resources"] } } });
       const fake = await run(
         { upstream_headers },
         { headers: [["Authorization", `Bearer ${token}`], ["X-MCP-Subject", "admin"], ["x-mcp-subject", "root"], ["X-MCP-Email", "root@example.com"], ["Accept", "text/event-stream"]] },
@@ -388,46 +377,46 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("sets the same headers when the verdict comes from the token cache", async () => {
-      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "carol", azp: "cli", email: "carol@example.com" } });
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "carol", azp: "cli", email: "carol@example.com" } });
       await run({ upstream_headers }, { headers: [["Authorization", `Bearer ${token}`]] });
       const cached = await run({ upstream_headers }, { headers: [["Authorization", `Bearer ${token}`]] });
       expect(cached.upstreamHeaders).to.deep.equal({ "x-mcp-subject": ["carol"], "x-mcp-client": ["cli"], "x-mcp-email": ["carol@example.com"] });
     });
 
     it("answers 401 invalid_token when a claim holds control characters", async () => {
-      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "alice\r\nX-Admin: true" } });
-      const fake = await run({ upstream_headers, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "alice\r\nX-Admin: true" } });
+      const fake = await run({ upstream_headers, resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`]] });
       expect(fake.exit).to.deep.equal({
         status: 401,
         headers: {
           "Content-Type": "application/json",
-          "WWW-Authenticate": `Bearer error="invalid_token", error_description="a token claim cannot be passed to the upstream", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+          "WWW-Authenticate": `Bearer error="invalid_token", error_description="a token claim cannot be passed to the upstream", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
         },
         body: JSON.stringify({ error: "invalid_token", error_description: "a token claim cannot be passed to the upstream" }),
       });
       expect(fake.logs).to.deep.equal([{ level: "warn", message: "mcp-oauth2: 401 on /mcp: claim sub holds control characters" }]);
-      expect(listPdkMethods(fake)).not.to.include("kong.service.request.set_header");
+      expect(fake.pdkMethods).not.to.include("kong.service.request.set_header");
     });
   });
 
   describe("keycloak_compat", () => {
-    const keycloakToken = (claims: Record<string, unknown>, audience: string | string[] = [RESOURCE, "account"]) =>
+    const keycloakToken = (claims: Record<string, unknown>, audience: string | string[] = [MCP_RESOURCE, "account"]) =>
       signAccessToken(key, { issuer: jwks.url, audience, claims: { typ: "Bearer", sub: "alice", azp: "vscode", scope: "openid", ...claims } });
 
     it("refuses an ID token with 401 invalid_token", async () => {
       const idToken = await keycloakToken({ typ: "ID", nonce: "n-1" }, "vscode");
-      const fake = await run({ keycloak_compat: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${idToken}`]] });
+      const fake = await run({ keycloak_compat: true, resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${idToken}`]] });
       expect(fake.exit?.status).to.equal(401);
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
-        `Bearer error="invalid_token", error_description="the token is not a Keycloak access token", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+        `Bearer error="invalid_token", error_description="the token is not a Keycloak access token", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
       expect(fake.logs).to.deep.equal([{ level: "warn", message: 'mcp-oauth2: 401 on /mcp: Keycloak token typ "ID", expected "Bearer"' }]);
     });
 
     it("refuses a token for the account audience only", async () => {
-      const fake = await run({ keycloak_compat: true, resource: RESOURCE }, { headers: [["Authorization", `Bearer ${await keycloakToken({}, "account")}`]] });
+      const fake = await run({ keycloak_compat: true, resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${await keycloakToken({}, "account")}`]] });
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
-        `Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="${METADATA_URL}"`,
+        `Bearer error="invalid_token", error_description="the token is not meant for this resource (audience)", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
       expect(fake.logs).to.deep.equal([
         { level: "warn", message: "mcp-oauth2: 401 on /mcp: Keycloak token for the account audience only: add an Audience mapper to the client scope" },
@@ -436,10 +425,10 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("grants realm roles like scopes", async () => {
       const token = await keycloakToken({ realm_access: { roles: ["mcp:resources", "default-roles-mcp"] } });
-      const granted = await run({ keycloak_compat: true, enable_acl: true }, postWith(token, jsonRpc("resources/read", { uri: "docs://a" })));
+      const granted = await run({ keycloak_compat: true, enable_acl: true }, postWith(token, formatJsonRpc("resources/read", { uri: "docs://a" })));
       expect(granted.exit).to.equal(undefined);
       expect(granted.shared.get("mcp_oauth2")).to.deep.equal({ subject: "alice", issuer: jwks.url, client_id: "vscode", scopes: ["openid", "mcp:resources", "default-roles-mcp"] });
-      const withoutPreset = await run({ enable_acl: true }, postWith(token, jsonRpc("resources/read", { uri: "docs://a" })));
+      const withoutPreset = await run({ enable_acl: true }, postWith(token, formatJsonRpc("resources/read", { uri: "docs://a" })));
       expect(withoutPreset.exit?.status).to.equal(403);
     });
   });
@@ -447,17 +436,17 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   describe("MCP standard headers (Mcp-Method, Mcp-Name)", () => {
     it("answers 400 with a JSON-RPC HeaderMismatch error when Mcp-Name disagrees with the body, ACL off", async () => {
       const token = await tokenFor("mcp:tools");
-      const fake = await run({}, postWith(token, jsonRpc("tools/call", { name: "delete_everything" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", "get_weather"]]));
+      const fake = await run({}, postWith(token, formatJsonRpc("tools/call", { name: "delete_everything" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", "get_weather"]]));
       expect(fake.exit).to.deep.equal({
         status: 400,
         headers: { "Content-Type": "application/json" },
         body: '{"jsonrpc":"2.0","id":null,"error":{"code":-32020,"message":"Mcp-Name does not match params.name in the body"}}',
       });
-      expect(listPdkMethods(fake)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
+      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
     });
 
     it("answers 400 when Mcp-Method disagrees, with the ACL on and a token that allows both methods", async () => {
-      const fake = await run({ enable_acl: true }, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/call", { name: "a" }), [["Mcp-Method", "tools/list"]]));
+      const fake = await run({ enable_acl: true }, postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/call", { name: "a" }), [["Mcp-Method", "tools/list"]]));
       expect(fake.exit?.status).to.equal(400);
       expect(JSON.parse(fake.exit!.body)).to.deep.equal({ jsonrpc: "2.0", id: null, error: { code: -32020, message: "Mcp-Method does not match the method in the body" } });
     });
@@ -474,9 +463,9 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("lets matching headers through, reading the body once with the ACL off", async () => {
       const name = Buffer.from("météo").toString("base64");
-      const fake = await run({}, postWith(await tokenFor("mcp:tools"), jsonRpc("tools/call", { name: "météo" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", `=?base64?${name}?=`]]));
+      const fake = await run({}, postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/call", { name: "météo" }), [["Mcp-Method", "tools/call"], ["Mcp-Name", `=?base64?${name}?=`]]));
       expect(fake.exit).to.equal(undefined);
-      expect(listPdkMethods(fake)).to.deep.equal([
+      expect(fake.pdkMethods).to.deep.equal([
         "kong.request.get_path",
         "kong.request.get_headers",
         "kong.request.get_raw_body",
@@ -486,7 +475,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("authenticates before it judges the headers", async () => {
-      const fake = await run({ resource: RESOURCE }, { headers: [["Mcp-Method", "tools/list"], ["Content-Type", "application/json"]], body: jsonRpc("tools/call", { name: "a" }) });
+      const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Mcp-Method", "tools/list"], ["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "a" }) });
       expect(fake.exit?.status).to.equal(401);
     });
   });
@@ -509,7 +498,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("refuses with 500 and one escaped log line when carrying out an admission fails", async () => {
-      const fake = new FakeKong(postWith(await tokenFor("mcp:tools"), jsonRpc("tools/list")));
+      const fake = new FakeKong(postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/list")));
       const failing = new Proxy(fake.kong as object, {
         get: (target, name) => (name === "ctx" ? { shared: { set: () => Promise.reject(new Error("kong.ctx.shared.set failed\nsecond line")) } } : Reflect.get(target, name)),
       });
