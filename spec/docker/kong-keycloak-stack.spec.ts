@@ -40,19 +40,14 @@ function postJsonRpc(method: string, params: Record<string, unknown>, token?: st
   });
 }
 
-async function connectMcpClient(token: string): Promise<Client> {
-  const client = new Client({ name: "mcp-oauth2-docker-suite", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(MCP_URL), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
-  await client.connect(transport);
-  return client;
-}
-
 describe("docker: real Kong 3.9 and Keycloak 26 (docker-compose.yml)", () => {
   let environment: StartedDockerComposeEnvironment | undefined;
   const clients: Client[] = [];
 
+  /** An MCP SDK client connected to Kong with this token, closed after the suite. */
   async function connectAs(token: string): Promise<Client> {
-    const client = await connectMcpClient(token);
+    const client = new Client({ name: "mcp-oauth2-docker-suite", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(MCP_URL), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
     clients.push(client);
     return client;
   }

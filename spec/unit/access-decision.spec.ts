@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { decideAccess, type GateServices, type RequestSource } from "../../plugins/mcp-oauth2/core/access-decision";
 import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
+import { InvalidRequest } from "../../plugins/mcp-oauth2/core/refusals";
 import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
@@ -97,7 +98,7 @@ describe("access-decision", () => {
   });
 
   it("refuses an unusable Host instead of echoing it into the challenge", async () => {
-    const request: RequestSource = { ...plainRequest({}), forwardedOrigin: () => Promise.reject(new (require("../../plugins/mcp-oauth2/core/refusals").InvalidRequest)("the request's Host cannot be used for a resource URL")) };
+    const request: RequestSource = { ...plainRequest({}), forwardedOrigin: () => Promise.reject(new InvalidRequest("the request's Host cannot be used for a resource URL")) };
     const decision = await decideAccess(policyWith({ resource: undefined }), request, services);
     expect(decision.kind === "respond" && decision.response.status).to.equal(400);
     expect(decision.kind === "respond" && decision.response.headers["WWW-Authenticate"]).to.equal(
