@@ -45,22 +45,20 @@ export interface PhaseRecord {
   retriedAfterNoPluginInstance: boolean;
 }
 
-/** The typed Step method by PDK method (mp_rpc.lua by_pdk_method). */
+const MULTI_MAP_STEP = "plugin.StepMultiMap";
+
+/**
+ * The typed Step method by PDK method (mp_rpc.lua by_pdk_method), for the methods the driver
+ * emulates; Kong also fixes up (fix_mmap) the result of exactly the StepMultiMap ones.
+ */
 const STEP_METHODS: Record<string, string> = {
   "kong.client.get_credential": "plugin.StepCredential",
-  "kong.client.load_consumer": "plugin.StepConsumer",
   "kong.client.get_consumer": "plugin.StepConsumer",
-  "kong.client.authenticate": "plugin.StepCredential",
-  "kong.node.get_memory_stats": "plugin.StepMemoryStats",
   "kong.router.get_route": "plugin.StepRoute",
   "kong.router.get_service": "plugin.StepService",
-  "kong.request.get_query": "plugin.StepMultiMap",
-  "kong.request.get_headers": "plugin.StepMultiMap",
-  "kong.response.get_headers": "plugin.StepMultiMap",
-  "kong.service.response.get_headers": "plugin.StepMultiMap",
+  "kong.request.get_query": MULTI_MAP_STEP,
+  "kong.request.get_headers": MULTI_MAP_STEP,
 };
-
-const MULTI_MAP_METHODS = new Set(["kong.request.get_query", "kong.request.get_headers"]);
 
 /** mp_rpc.lua fix_mmap: every value becomes a list (`true` an empty one); no entries is an empty map. */
 function multiMapData(value: LuaValue): unknown {
@@ -74,8 +72,8 @@ function multiMapData(value: LuaValue): unknown {
 }
 
 /** The Data of the Step reply, as Kong packs the PDK result. */
-function stepData(method: string, value: LuaValue): unknown {
-  if (MULTI_MAP_METHODS.has(method)) return multiMapData(value);
+function stepData(stepMethod: string, method: string, value: LuaValue): unknown {
+  if (stepMethod === MULTI_MAP_STEP) return multiMapData(value);
   if (method === "kong.request.get_raw_body") {
     // fix_raw packs the result as bin; packing nil raises "attempt to get length of a nil value".
     if (typeof value !== "string") throw new LuaError("attempt to get length of local 'str' (a nil value)");
@@ -84,9 +82,14 @@ function stepData(method: string, value: LuaValue): unknown {
   return luaValueToMsgpack(value);
 }
 
+/** A step's Args as a list: Kong passes a non-table Args as the one argument (nil as none). */
+function argumentList(args: unknown): unknown[] {
+  if (Array.isArray(args)) return args;
+  return args === undefined || args === null ? [] : [args];
+}
+
 /** Lua's unpack(args): the argument list ends at the first nil. */
-function luaArguments(args: unknown): LuaValue[] {
-  if (!Array.isArray(args)) return args === undefined || args === null ? [] : [luaValueFromMsgpack(args)];
+function luaArguments(args: readonly unknown[]): LuaValue[] {
   const end = args.findIndex((arg) => arg === null || arg === undefined);
   return (end === -1 ? args : args.slice(0, end)).map(luaValueFromMsgpack);
 }
@@ -109,16 +112,17 @@ async function runBridgeLoop(
     const data = stepIn.Data;
     if (data === "ret") return { kind: "ret" };
     if (typeof data !== "object" || data === null) return { kind: "lua-error", message: "attempt to index field 'Data' (a non-table value)" };
-    const { Method: method, Args: args } = data as { Method?: unknown; Args?: unknown };
+    const { Method: method, Args: rawArgs } = data as { Method?: unknown; Args?: unknown };
     if (typeof method !== "string") return { kind: "lua-error", message: "bad argument #1 to 'gmatch' (string expected)" };
-    record.pdkCalls.push({ method, args: Array.isArray(args) ? args : args === undefined || args === null ? [] : [args] });
+    const args = argumentList(rawArgs);
+    record.pdkCalls.push({ method, args });
     let stepMethod = "plugin.Step";
     let result: unknown;
     if (isKnownPdkMethod(method)) {
       const outcome = await runPdkMethod(state, method, luaArguments(args));
       if (outcome.kind === "exit") return outcome;
       stepMethod = STEP_METHODS[method] ?? stepMethod;
-      result = stepData(method, outcome.value);
+      result = stepData(stepMethod, method, outcome.value);
     } else {
       state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
       record.unknownPdkCalls.push(method);
