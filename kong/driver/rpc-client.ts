@@ -2,12 +2,18 @@
 // unix-socket connection per call in flight, never pipelined; replies are cut into whole messages
 // as they arrive (Kong's unpacker reads across chunks the same way).
 import { createConnection, type Socket } from "node:net";
-import { decode, encode } from "@msgpack/msgpack";
+import { decode, Encoder } from "@msgpack/msgpack";
 import { MsgpackFramer } from "../pluginserver/msgpack-framing";
 
 const REQUEST = 0;
 const RESPONSE = 1;
 const NOTIFICATION = 2;
+
+/**
+ * One encoder for every call (msgpack's encode() builds an Encoder and a 2 KiB buffer each time);
+ * `undefined` properties are left out, as Lua's nil is. Its encode() returns a copy, safe to queue.
+ */
+const encoder = new Encoder(undefined, undefined, undefined, undefined, undefined, undefined, /* ignoreUndefined */ true);
 
 /** The plugin server answered the call with an error (Kong logs it and, in a phase, proxies). */
 export class RpcReplyError extends Error {
@@ -103,7 +109,7 @@ export class RpcClient {
       connection.socket.destroy();
     }, this.options.callTimeoutMs);
     try {
-      connection.socket.write(encode([REQUEST, messageId, method, params], { ignoreUndefined: true }));
+      connection.socket.write(encoder.encode([REQUEST, messageId, method, params]));
       const result = await this.readReply(connection, messageId);
       this.release(connection);
       return result;
