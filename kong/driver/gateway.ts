@@ -1,10 +1,10 @@
 // A small local Kong over HTTP: runs the access phase through the plugin server, then answers
 // Kong's response or proxies to the route's upstream, streaming bodies both ways (MCP uses SSE).
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { dropInvalidRequestHeaders, headerListFromRawHeaders, headerListToRawHeaders, type HeaderList } from "./header-list";
-import { createRequestId, type ReceivedRequest } from "./kong-request";
-import { buildErrorResponse, type KongResponse } from "./kong-response";
+import { isIP, type AddressInfo } from "node:net";
+import { headerListFromRawHeaders, headerListToRawHeaders, HOP_BY_HOP_HEADERS, type HeaderList } from "./header-list";
+import { receiveRequest, type ReceivedRequest } from "./kong-request";
+import { buildErrorResponse } from "./kong-response";
 import type { Outcome, UpstreamRequest } from "./outcome";
 
 /** Runs Kong's router and access phase for a request. */
@@ -32,8 +32,6 @@ export interface KongGateway {
 class RequestBodyTooLargeError extends Error {
   override readonly name = "RequestBodyTooLargeError";
 }
-
-const RESPONSE_HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
 /** The request body, read only if the PDK asks for it (nginx reads the body on demand). */
 function createLazyBody(request: IncomingMessage, maxBodyBytes: number): { read(): Promise<Buffer>; wasRead(): boolean } {
@@ -70,23 +68,22 @@ function writeKongResponse(response: ServerResponse, method: string | undefined,
   response.end(method === "HEAD" ? undefined : body);
 }
 
-function writeKongError(response: ServerResponse, request: IncomingMessage, status: number, requestId: string, message?: string): void {
+function writeKongError(response: ServerResponse, received: ReceivedRequest, status: number, message?: string): void {
   if (response.headersSent) {
     response.destroy();
     return;
   }
-  const headers = headerListFromRawHeaders(request.rawHeaders);
-  const answer: KongResponse = buildErrorResponse(status, message, undefined, { headers, requestId }, () => undefined);
-  writeKongResponse(response, request.method, answer.status, answer.headers, Buffer.from(answer.body, "latin1"));
+  const answer = buildErrorResponse(status, message, undefined, received, () => undefined);
+  writeKongResponse(response, received.method, answer.status, answer.headers, Buffer.from(answer.body, "latin1"));
 }
 
 function proxyToUpstream(
   upstream: UpstreamRequest & { url: string },
   request: IncomingMessage,
+  received: ReceivedRequest,
   response: ServerResponse,
   body: { read(): Promise<Buffer>; wasRead(): boolean },
   timeoutMs: number,
-  requestId: string,
 ): void {
   const outgoing = httpRequest(upstream.url, {
     method: upstream.method,
@@ -95,9 +92,9 @@ function proxyToUpstream(
     timeout: timeoutMs,
   });
   outgoing.on("timeout", () => outgoing.destroy(Object.assign(new Error("upstream timed out"), { code: "ETIMEDOUT" })));
-  outgoing.on("error", (error: NodeJS.ErrnoException) => writeKongError(response, request, error.code === "ETIMEDOUT" ? 504 : 502, requestId));
+  outgoing.on("error", (error: NodeJS.ErrnoException) => writeKongError(response, received, error.code === "ETIMEDOUT" ? 504 : 502));
   outgoing.on("response", (upstreamResponse) => {
-    const headers = headerListFromRawHeaders(upstreamResponse.rawHeaders).filter(([name]) => !RESPONSE_HOP_BY_HOP.has(name.toLowerCase()));
+    const headers = headerListFromRawHeaders(upstreamResponse.rawHeaders).filter(([name]) => !HOP_BY_HOP_HEADERS.includes(name.toLowerCase()));
     response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headerListToRawHeaders(headers));
     // Send the head now: an SSE stream may not produce its first event for a while.
     response.flushHeaders();
@@ -123,47 +120,47 @@ export async function startGateway(
   reportError: (error: unknown) => void,
   options: GatewayOptions = {},
 ): Promise<KongGateway> {
+  const host = options.host ?? "127.0.0.1";
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024;
   let port = 0;
   const server = createServer((request, response) => {
-    const requestId = createRequestId();
     const body = createLazyBody(request, maxBodyBytes);
     const received: ReceivedRequest = {
-      method: request.method ?? "GET",
-      requestUri: request.url ?? "/",
-      headers: dropInvalidRequestHeaders(headerListFromRawHeaders(request.rawHeaders)),
-      scheme: "http",
-      serverHost: "kong",
-      serverPort: port,
-      clientIp: clientAddress(request.socket.remoteAddress),
-      clientPort: request.socket.remotePort ?? 0,
+      ...receiveRequest({
+        method: request.method ?? "GET",
+        path: request.url ?? "/",
+        headers: headerListFromRawHeaders(request.rawHeaders),
+        port,
+        clientIp: clientAddress(request.socket.remoteAddress),
+        clientPort: request.socket.remotePort ?? 0,
+      }),
+      // nginx reads the body only when the PDK asks; an unread body is piped upstream.
       readBody: body.read,
-      startTime: Date.now(),
-      requestId,
     };
     runRequest(received)
       .then((outcome) => {
         if (outcome.kind === "exit") {
-          writeKongResponse(response, request.method, outcome.status, outcome.headers, outcome.body);
+          writeKongResponse(response, received.method, outcome.status, outcome.headers, outcome.body);
         } else if (outcome.upstreamRequest.url === undefined) {
-          writeKongError(response, request, 503, requestId, "no Service found with those values");
+          writeKongError(response, received, 503, "no Service found with those values");
         } else {
-          proxyToUpstream({ ...outcome.upstreamRequest, url: outcome.upstreamRequest.url }, request, response, body, upstreamTimeoutMs, requestId);
+          proxyToUpstream({ ...outcome.upstreamRequest, url: outcome.upstreamRequest.url }, request, received, response, body, upstreamTimeoutMs);
         }
       })
       .catch((error: unknown) => {
         reportError(error);
-        writeKongError(response, request, error instanceof RequestBodyTooLargeError ? 413 : 500, requestId);
+        writeKongError(response, received, error instanceof RequestBodyTooLargeError ? 413 : 500);
       });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    // An IPv6 literal is bracketed in a URL (RFC 3986 section 3.2.2).
+    url: `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,12 @@
 /** HTTP header fields in wire order, duplicates kept; names and values are byte strings. */
 export type HeaderList = Array<[name: string, value: string]>;
 
+/**
+ * Hop-by-hop fields (RFC 9110 section 7.6.1, plus the legacy Keep-Alive and Proxy-Connection): a
+ * proxy does not forward them, in either direction.
+ */
+export const HOP_BY_HOP_HEADERS: readonly string[] = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "transfer-encoding", "trailer"];
+
 /** nginx's $http_<name> lookup: case-insensitive, "-" and "_" equal. */
 function variableName(name: string): string {
   return name.toLowerCase().replaceAll("-", "_");

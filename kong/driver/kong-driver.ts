@@ -6,7 +6,7 @@ import { startGateway, type GatewayOptions, type KongGateway } from "./gateway";
 import type { LogEntry, PdkRequestState, PdkSettings } from "./kong-pdk-emulation";
 import { rawPathOf, receiveRequest, type KongRequest, type ReceivedRequest } from "./kong-request";
 import { buildErrorResponse, buildUnexpectedErrorResponse } from "./kong-response";
-import { buildOutcome, type Outcome, type OutcomeDetails } from "./outcome";
+import { buildNativeGuardResponse, buildOutcome, VERIFIED_CONTEXT_KEY, type Decision, type Outcome, type OutcomeDetails } from "./outcome";
 import { normalizePath } from "./path-normalization";
 import { queryPluginDump, type PluginInfo } from "./plugin-dump";
 import { PluginInstances, type InstanceEvent } from "./plugin-instances";
@@ -51,6 +51,7 @@ export interface KongDriverOptions {
 export class KongDriver {
   private routeTable: RouteTable;
   private lastSeq = 0;
+  private readonly nextSeq = (): number => ++this.lastSeq;
   private knownServerPid: number | undefined;
   private readonly driverLogs: LogEntry[] = [];
   private readonly gateways = new Set<KongGateway>();
@@ -75,7 +76,7 @@ export class KongDriver {
       clientBodyBufferSize: options.clientBodyBufferSize ?? 8192,
       nodeId: randomUUID(),
     };
-    this.routeTable = RouteTable.configure(options.routes ?? [], this.plugin, () => ++this.lastSeq);
+    this.routeTable = RouteTable.configure(options.routes ?? [], this.plugin, this.nextSeq);
   }
 
   /**
@@ -113,7 +114,7 @@ export class KongDriver {
    * closes the old one, as after any Kong configuration change.
    */
   configureRoutes(routes: readonly RouteDefinition[]): void {
-    this.routeTable = RouteTable.configure(routes, this.plugin, () => ++this.lastSeq);
+    this.routeTable = RouteTable.configure(routes, this.plugin, this.nextSeq);
   }
 
   /**
@@ -202,7 +203,8 @@ export class KongDriver {
   }
 
   private async runRequest(request: ReceivedRequest): Promise<Outcome> {
-    const match = this.routeTable.match(normalizePath(rawPathOf(request.requestUri)));
+    const normalizedPath = normalizePath(rawPathOf(request.requestUri));
+    const match = this.routeTable.match(normalizedPath);
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
     const state: PdkRequestState = {
       request,
@@ -212,6 +214,8 @@ export class KongDriver {
         stripPath: match?.route.stripPath ?? true,
         serviceId: match?.route.definition.serviceId,
         pluginId: match?.route.plugin?.id ?? "",
+        normalizedPath,
+        matchedPath: match?.matchedPath,
       },
       settings: this.settings,
       headers: request.headers,
@@ -221,6 +225,7 @@ export class KongDriver {
       logs: [],
     };
     const ending = match === undefined ? undefined : await this.runPlugin(match, state, record);
+    const decision = this.decide(match, ending, state);
     const details: OutcomeDetails = {
       routeId: match?.route.definition.id,
       requestId: request.requestId,
@@ -228,23 +233,27 @@ export class KongDriver {
       logs: state.logs,
       failOpen: ending?.kind === "fail-open" ? ending.failOpen : undefined,
     };
-    const outcome = this.decide(match, ending, details, state);
+    const outcome = buildOutcome(details, state.ctxShared, decision);
     for (const entry of outcome.logs) this.keepLog(entry);
     return outcome;
   }
 
-  /** What Kong does after the access phase: the router's 404, the phase's answer, or proxying. */
-  private decide(match: RouteMatch | undefined, ending: PhaseEnding | undefined, details: OutcomeDetails, state: PdkRequestState): Outcome {
+  /**
+   * What Kong does after the access phase: the router's 404, the phase's answer, the native guard's
+   * 503 for an unverified request on a route with the plugin, or proxying.
+   */
+  private decide(match: RouteMatch | undefined, ending: PhaseEnding | undefined, state: PdkRequestState): Decision {
     if (match === undefined) {
       const response = buildErrorResponse(404, "no Route matched with those values", undefined, state.request, () => undefined);
-      return buildOutcome(details, state.ctxShared, { kind: "exit", source: "router", response }, false);
+      return { kind: "exit", source: "router", response };
     }
-    if (ending?.kind === "exit") return buildOutcome(details, state.ctxShared, { kind: "exit", source: "plugin", response: ending.response }, false);
-    if (ending?.kind === "lua-error") {
-      return buildOutcome(details, state.ctxShared, { kind: "exit", source: "kong", response: buildUnexpectedErrorResponse() }, false);
+    if (ending?.kind === "exit") return { kind: "exit", source: "plugin", response: ending.response };
+    if (ending?.kind === "lua-error") return { kind: "exit", source: "kong", response: buildUnexpectedErrorResponse() };
+    if (this.options.nativeGuard === true && match.route.plugin !== undefined && !state.ctxShared.has(VERIFIED_CONTEXT_KEY)) {
+      state.logs.push({ level: "err", message: "mcp-oauth2 did not vouch for this request (plugin server down?); refusing it", source: "plugin" });
+      return { kind: "exit", source: "native-guard", response: buildNativeGuardResponse() };
     }
-    const guarded = this.options.nativeGuard === true && match.route.plugin !== undefined;
-    return buildOutcome(details, state.ctxShared, { kind: "proceed", upstreamRequest: buildUpstreamRequest(match, state) }, guarded);
+    return { kind: "proceed", upstreamRequest: buildUpstreamRequest(match, state) };
   }
 
   private async runPlugin(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {

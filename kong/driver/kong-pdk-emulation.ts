@@ -1,6 +1,7 @@
 // The PDK functions Kong 3.9 runs for a plugin server (kong/pdk/*.lua and the overrides in
 // kong/runloop/plugin_servers/plugin.lua), for one request in the access phase.
 import { hostname } from "node:os";
+import { readForwardedHeader, realClientIp } from "./forwarded-headers";
 import {
   addHeader,
   clearHeader,
@@ -8,10 +9,9 @@ import {
   setHeader,
   type HeaderList,
 } from "./header-list";
-import { buildErrorResponse, buildExitResponse, luaHeaderValues, type KongResponse } from "./kong-response";
+import { buildErrorResponse, buildExitResponse, checkHeader, type CheckedHeader, type KongResponse } from "./kong-response";
 import { rawPathOf, rawQueryOf, virtualHostOf, type ReceivedRequest } from "./kong-request";
 import { createLuaArray, createLuaTable, encodeCjson, LuaError, type LuaTable, type LuaValue } from "./lua-values";
-import { normalizePath } from "./path-normalization";
 import { decodeQueryArgs } from "./query-args";
 import type { TrustedIpMatcher } from "./trusted-ips";
 
@@ -32,6 +32,10 @@ export interface PdkScope {
   stripPath: boolean;
   serviceId: string | undefined;
   pluginId: string;
+  /** The request path as kong.request.get_path returns it (the router matched on it). */
+  normalizedPath: string;
+  /** The route path the router matched; undefined when no route matched. */
+  matchedPath: string | undefined;
 }
 
 /** Gateway-wide settings the PDK depends on. */
@@ -91,12 +95,8 @@ function collectHeaders(headers: HeaderList, maxHeaders: number): LuaTable {
   return table;
 }
 
-function clientIsTrusted(state: PdkRequestState): boolean {
-  return state.settings.isTrusted(state.request.clientIp);
-}
-
 function forwardedHeader(state: PdkRequestState, name: string): string | undefined {
-  return clientIsTrusted(state) ? getFirstHeaderValue(state.headers, name) : undefined;
+  return readForwardedHeader(state.headers, name, state.request.clientIp, state.settings.isTrusted);
 }
 
 /** Kong's host parsing for X-Forwarded-Host: drop userinfo, cut at the first ":". */
@@ -114,10 +114,16 @@ function validPort(text: string | undefined): number | undefined {
   return port >= 1 && port <= MAX_PORT ? port : undefined;
 }
 
-/** The client address after nginx's realip module (real_ip_header X-Real-IP, from trusted_ips). */
 function forwardedClientIp(state: PdkRequestState): string {
-  const realIp = forwardedHeader(state, "x-real-ip");
-  return realIp !== undefined && /^[0-9a-f.:]+$/i.test(realIp) ? realIp : state.request.clientIp;
+  return realClientIp(state.headers, state.request.clientIp, state.settings.isTrusted);
+}
+
+/**
+ * The X-Forwarded-Prefix Kong derives when no trusted client sent one: the route path it strips
+ * ("/" strips nothing, so no prefix).
+ */
+export function defaultForwardedPrefix(scope: PdkScope): string | undefined {
+  return scope.stripPath && scope.matchedPath !== "/" ? scope.matchedPath : undefined;
 }
 
 /** kong.request.get_raw_body(max): Kong 3.8+ reads a file-buffered body only when max allows it. */
@@ -129,19 +135,17 @@ async function readRawBody(state: PdkRequestState, maxAllowedFileSize: LuaValue)
   return body.toString("latin1");
 }
 
-function checkHeaderName(name: LuaValue): string {
-  if (typeof name !== "string") throw new LuaError(`invalid header name "${String(name)}": got ${typeof name}, expected string`);
-  return name;
+/** kong.service.request.set_header / add_header after the checks: a Host also becomes $upstream_host. */
+function changeServiceHeader(state: PdkRequestState, { name, values }: CheckedHeader, change: typeof setHeader): LuaValue {
+  if (name.toLowerCase() === "host") state.upstreamHost = values[0];
+  state.headers = change(state.headers, name, values);
+  return undefined;
 }
 
-function setServiceHeader(state: PdkRequestState, nameValue: LuaValue, value: LuaValue): LuaValue {
-  const name = checkHeaderName(nameValue);
-  const values = luaHeaderValues(name, value);
-  if (name.toLowerCase() === "host") state.upstreamHost = values[0];
+function setServiceHeader(state: PdkRequestState, header: CheckedHeader): LuaValue {
   // Kong returns nil, "cannot set :authority pseudo-header on non-grpc requests"; only nil comes back.
-  if (name.toLowerCase() === ":authority") return undefined;
-  state.headers = setHeader(state.headers, name, values);
-  return undefined;
+  if (header.name.toLowerCase() === ":authority") return undefined;
+  return changeServiceHeader(state, header, setHeader);
 }
 
 function logWith(level: LogLevel): PdkFunction {
@@ -190,7 +194,7 @@ function nginxVariable(state: PdkRequestState, name: string): LuaValue {
   const rawQuery = rawQueryOf(request.requestUri);
   const variables: Record<string, LuaValue> = {
     request_uri: request.requestUri,
-    uri: normalizePath(rawPathOf(request.requestUri)),
+    uri: state.scope.normalizedPath,
     args: rawQuery === "" ? undefined : rawQuery,
     is_args: request.requestUri.includes("?") ? "?" : "",
     scheme: request.scheme,
@@ -226,14 +230,11 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
       state.request.serverPort
     );
   },
-  "kong.request.get_forwarded_path": (state) =>
-    forwardedHeader(state, "x-forwarded-path") ?? normalizePath(rawPathOf(state.request.requestUri)),
-  "kong.request.get_forwarded_prefix": (state) =>
-    forwardedHeader(state, "x-forwarded-prefix") ??
-    (state.scope.stripPath ? longestMatchingPrefix(state) : undefined),
+  "kong.request.get_forwarded_path": (state) => forwardedHeader(state, "x-forwarded-path") ?? state.scope.normalizedPath,
+  "kong.request.get_forwarded_prefix": (state) => forwardedHeader(state, "x-forwarded-prefix") ?? defaultForwardedPrefix(state.scope),
   "kong.request.get_http_version": () => 1.1,
   "kong.request.get_method": ({ request }) => request.method,
-  "kong.request.get_path": ({ request }) => normalizePath(rawPathOf(request.requestUri)),
+  "kong.request.get_path": ({ scope }) => scope.normalizedPath,
   "kong.request.get_raw_path": ({ request }) => rawPathOf(request.requestUri),
   "kong.request.get_path_with_query": ({ request }) => request.requestUri,
   "kong.request.get_raw_query": ({ request }) => rawQueryOf(request.requestUri),
@@ -272,22 +273,17 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
       (warning) => state.logs.push({ level: "warn", message: warning, source: "kong" }),
     ),
 
-  "kong.service.request.set_header": (state, [name, value]) => setServiceHeader(state, name, value),
-  "kong.service.request.add_header": (state, [nameValue, value]) => {
-    const name = checkHeaderName(nameValue);
-    const values = luaHeaderValues(name, value);
-    if (name.toLowerCase() === "host") state.upstreamHost = values[0];
-    state.headers = addHeader(state.headers, name, values);
-    return undefined;
-  },
+  "kong.service.request.set_header": (state, [name, value]) => setServiceHeader(state, checkHeader(name, value)),
+  "kong.service.request.add_header": (state, [name, value]) => changeServiceHeader(state, checkHeader(name, value), addHeader),
   "kong.service.request.clear_header": (state, [name]) => {
     state.headers = clearHeader(state.headers, checkString(name, "header must be a string"));
     return undefined;
   },
   "kong.service.request.set_headers": (state, [headers]) => {
     if (!(headers instanceof Map)) throw new LuaError("headers must be a table");
-    for (const [name, value] of headers) luaHeaderValues(checkHeaderName(name), value);
-    for (const [name, value] of headers) setServiceHeader(state, name, value);
+    // Kong checks every header before it sets any.
+    const checked = [...headers].map(([name, value]) => checkHeader(name, value));
+    for (const header of checked) setServiceHeader(state, header);
     return undefined;
   },
 
@@ -329,12 +325,6 @@ function storeInTable(table: LuaTable, key: LuaValue, value: LuaValue): LuaValue
   if (value === undefined) table.delete(key);
   else table.set(key, value);
   return undefined;
-}
-
-function longestMatchingPrefix(state: PdkRequestState): string | undefined {
-  const path = normalizePath(rawPathOf(state.request.requestUri));
-  const prefix = [...state.scope.routePaths].filter((candidate) => path.startsWith(candidate)).sort((a, b) => b.length - a.length)[0];
-  return prefix === "/" ? undefined : prefix;
 }
 
 /**

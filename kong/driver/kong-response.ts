@@ -96,7 +96,7 @@ function luaTypeName(value: LuaValue): string {
 }
 
 /** The header values a Lua header value stands for (checks.validate_header, normalize_multi_header). */
-export function luaHeaderValues(name: string, value: LuaValue): string[] {
+function luaHeaderValues(name: string, value: LuaValue): string[] {
   if (typeof value === "string") return [value === "" ? " " : value];
   if (typeof value === "number" || typeof value === "boolean") return [String(value)];
   if (value instanceof Map) {
@@ -115,13 +115,22 @@ export function luaHeaderValues(name: string, value: LuaValue): string[] {
   );
 }
 
+/** A header a plugin passed to Kong, checked: its name and the values it stands for. */
+export interface CheckedHeader {
+  name: string;
+  values: string[];
+}
+
+/** Checks a header name and value as Kong's validate_header does (a Lua error otherwise). */
+export function checkHeader(name: LuaValue, value: LuaValue): CheckedHeader {
+  if (typeof name !== "string") throw new LuaError(`invalid header name "${String(name)}": got ${typeof name}, expected string`);
+  return { name, values: luaHeaderValues(name, value) };
+}
+
 function validateHeaderTable(headers: LuaValue): LuaTable | undefined {
   if (headers === undefined) return undefined;
   if (!(headers instanceof Map)) throw new LuaError("headers must be a nil or table");
-  for (const [name, value] of headers) {
-    if (typeof name !== "string") throw new LuaError(`invalid header name "${name}": got number, expected string`);
-    luaHeaderValues(name, value);
-  }
+  for (const [name, value] of headers) checkHeader(name, value);
   return headers;
 }
 

@@ -69,28 +69,27 @@ export type Outcome = ExitOutcome | ProceedOutcome;
 /** The shared parts of an outcome, before Kong's decision is known. */
 export type OutcomeDetails = Omit<OutcomeCommon, "ctxShared" | "verified" | "guardFired">;
 
-/** Builds the outcome of a request whose phase produced `response` (an exit) or nothing (proceed). */
-export function buildOutcome(
-  details: OutcomeDetails,
-  ctxShared: LuaTable,
-  decision: { kind: "exit"; source: ExitOutcome["source"]; response: KongResponse } | { kind: "proceed"; upstreamRequest: UpstreamRequest },
-  nativeGuard: boolean,
-): Outcome {
+/** What Kong does after the access phase: answer itself (`source` says who decided), or proxy. */
+export type Decision =
+  | { kind: "exit"; source: ExitOutcome["source"]; response: KongResponse }
+  | { kind: "proceed"; upstreamRequest: UpstreamRequest };
+
+/** The native guard's 503: NATIVE_GUARD_BODY with Retry-After: 5. */
+export function buildNativeGuardResponse(): KongResponse {
+  return buildExitResponse(503, createLuaTable(Object.entries(NATIVE_GUARD_BODY)), createLuaTable([["Retry-After", "5"]]), () => undefined);
+}
+
+/** Builds the outcome of a request from the shared details, kong.ctx.shared and Kong's decision. */
+export function buildOutcome(details: OutcomeDetails, ctxShared: LuaTable, decision: Decision): Outcome {
   const common = {
     ...details,
     ctxShared: Object.fromEntries([...ctxShared].map(([key, value]) => [String(key), luaValueToMsgpack(value)])),
     verified: ctxShared.has(VERIFIED_CONTEXT_KEY),
-    guardFired: false,
+    guardFired: decision.kind === "exit" && decision.source === "native-guard",
   };
   if (decision.kind === "exit") {
     const { status, headers, body } = decision.response;
     return { ...common, kind: "exit", source: decision.source, status, headers, body: Buffer.from(body, "latin1") };
-  }
-  if (nativeGuard && !common.verified) {
-    const guardBody = createLuaTable(Object.entries(NATIVE_GUARD_BODY));
-    const { status, headers, body } = buildExitResponse(503, guardBody, createLuaTable([["Retry-After", "5"]]), () => undefined);
-    const logs = [...common.logs, { level: "err" as const, message: "mcp-oauth2 did not vouch for this request (plugin server down?); refusing it", source: "plugin" as const }];
-    return { ...common, logs, kind: "exit", source: "native-guard", guardFired: true, status, headers, body: Buffer.from(body, "latin1") };
   }
   return { ...common, kind: "proceed", upstreamRequest: decision.upstreamRequest };
 }

@@ -51,7 +51,7 @@ export interface RouteMatch {
 }
 
 /** Kong's default workspace, as the driver presents it. */
-export const DEFAULT_WORKSPACE_ID = "00000000-0000-4000-8000-000000000000";
+const DEFAULT_WORKSPACE_ID = "00000000-0000-4000-8000-000000000000";
 
 function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, served: PluginInfo, seq: number): ConfiguredPlugin {
   const name = entity.name ?? served.Name;

@@ -1,16 +1,15 @@
 // The request Kong sends upstream after the access phase (kong/runloop/handler.lua and the
 // proxy_set_header lines of Kong's nginx template), with preserve_host = false.
-import { clearHeader, getFirstHeaderValue, getHeaderValues, type HeaderList } from "./header-list";
-import type { PdkRequestState } from "./kong-pdk-emulation";
+import { readForwardedHeader, realClientIp } from "./forwarded-headers";
+import { clearHeader, getFirstHeaderValue, getHeaderValues, HOP_BY_HOP_HEADERS, type HeaderList } from "./header-list";
+import { defaultForwardedPrefix, type PdkRequestState } from "./kong-pdk-emulation";
 import { rawPathOf, rawQueryOf, virtualHostOf } from "./kong-request";
 import type { UpstreamRequest } from "./outcome";
-import { escapePathForUpstream, normalizePath } from "./path-normalization";
+import { escapePathForUpstream } from "./path-normalization";
 import type { RouteMatch } from "./route-table";
 
 /** What Kong 3.9 puts in Via. */
 const KONG_VIA = "1.1 kong/3.9.1";
-
-const HOP_BY_HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "transfer-encoding", "trailer"];
 
 /** Headers Kong sets itself with proxy_set_header: the client's (or a plugin's) values never reach upstream. */
 const KONG_SET_HEADERS = [
@@ -42,15 +41,14 @@ function withoutHopByHopHeaders(headers: HeaderList): HeaderList {
  * run), trusted only from trusted_ips.
  */
 export function buildUpstreamRequest(match: RouteMatch, state: PdkRequestState): UpstreamRequest {
-  const { request } = state;
+  const { request, scope } = state;
   const original = request.headers;
-  const trusted = state.settings.isTrusted(request.clientIp);
-  const forwarded = (name: string): string | undefined => (trusted ? getFirstHeaderValue(original, name) : undefined);
-  const realIp = forwarded("x-real-ip") ?? request.clientIp;
+  const { isTrusted } = state.settings;
+  const forwarded = (name: string): string | undefined => readForwardedHeader(original, name, request.clientIp, isTrusted);
+  const realIp = realClientIp(original, request.clientIp, isTrusted);
   const host = virtualHostOf(request);
 
-  const normalizedPath = normalizePath(rawPathOf(request.requestUri));
-  const postfix = match.route.stripPath ? normalizedPath.slice(match.matchedPath.length) : normalizedPath;
+  const postfix = match.route.stripPath ? scope.normalizedPath.slice(match.matchedPath.length) : scope.normalizedPath;
   const upstream = match.route.definition.upstream === undefined ? undefined : new URL(match.route.definition.upstream);
   const rawQuery = rawQueryOf(request.requestUri);
   const path =
@@ -59,7 +57,7 @@ export function buildUpstreamRequest(match: RouteMatch, state: PdkRequestState):
 
   const clientForwardedFor = getFirstHeaderValue(original, "x-forwarded-for");
   const clientVia = getFirstHeaderValue(original, "via");
-  const prefix = forwarded("x-forwarded-prefix") ?? (match.route.stripPath && match.matchedPath !== "/" ? match.matchedPath : undefined);
+  const prefix = forwarded("x-forwarded-prefix") ?? defaultForwardedPrefix(scope);
   const hostHeader = state.upstreamHost ?? (upstream === undefined ? getFirstHeaderValue(original, "host") : hostHeaderOf(upstream));
   const kongHeaders: Array<[string, string | undefined]> = [
     ["Host", hostHeader],
