@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import type { HeaderList, Outcome } from "../../../kong/driver";
-import { collectDriverLogLines, readResponseHeader, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { readResponseHeader, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { MCP_METADATA_URL, MCP_RESOURCE } from "../../support/gate-requests";
 import { encodeFuzzedBody, FUZZ_SCOPE_METHOD_MAPPING, FUZZ_SCOPES, fuzzedRequestArbitrary, predictAnswer } from "../../support/json-rpc-body-fuzzing";
 import { JwksServer } from "../../support/jwks-server";
-import { collectOutcomeTexts, TokenLedger } from "../../support/token-ledger";
+import { TokenLedger } from "../../support/token-ledger";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../../support/token-factory";
 
-const AUDIENCE = "https://mcp.example.com/mcp";
 /** Fixed so that a failure reproduces; ADVERSARIAL_SEED explores others. */
 const SEED = Number(process.env["ADVERSARIAL_SEED"] ?? 20260728);
 const RUNS = 600;
@@ -18,7 +18,6 @@ const CLIENT_BODY_BUFFER_SIZE = 8192;
 describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin server", function () {
   this.timeout(120_000);
   const ledger = new TokenLedger();
-  const seenTexts: string[] = [];
   const tokens = new Map<string, string>();
   let jwks: JwksServer;
   let key: TestSigningKey;
@@ -26,8 +25,8 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
   let serverPid: number | undefined;
 
   const aclConfig = (maxBodySize: number) => ({
-    authorization_servers: [{ url: jwks.url, audience: AUDIENCE }],
-    resource: AUDIENCE,
+    authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }],
+    resource: MCP_RESOURCE,
     scopes_supported: [...FUZZ_SCOPES],
     enable_acl: true,
     scope_method_mapping: FUZZ_SCOPE_METHOD_MAPPING.map(({ scope, methods }) => ({ scope, methods: [...methods] })),
@@ -51,7 +50,7 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
     const scope = [...scopes].sort().join(" ");
     let token = tokens.get(scope);
     if (token === undefined) {
-      token = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE, claims: { sub: "mallory", scope } }));
+      token = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "mallory", scope } }));
       tokens.set(scope, token);
     }
     return token;
@@ -59,9 +58,7 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
 
   async function post(scopes: readonly string[] | undefined, body: string | Buffer, extraHeaders: HeaderList = [["Content-Type", "application/json"]]): Promise<Outcome> {
     const authorization: HeaderList = scopes === undefined ? [] : [["Authorization", `Bearer ${await tokenFor(scopes)}`]];
-    const outcome = await gate.send({ headers: [...authorization, ...extraHeaders], body });
-    seenTexts.push(...collectOutcomeTexts(outcome));
-    return outcome;
+    return ledger.watch(await gate.send({ headers: [...authorization, ...extraHeaders], body }));
   }
 
   async function answerTo(scopes: readonly string[] | undefined, body: string | Buffer, extraHeaders?: HeaderList): Promise<string> {
@@ -138,7 +135,7 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
     expect(summarizeOutcome(denied)).to.equal("403 insufficient_scope from plugin");
     expect(readResponseHeader(denied, "WWW-Authenticate")).to.contain('scope="mcp:admin mcp:basic"');
     const unauthenticated = await post(undefined, `[${notifications.join(",")},${call("resources/list")}]`);
-    expect(readResponseHeader(unauthenticated, "WWW-Authenticate")).to.equal(`Bearer scope="mcp:docs", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`);
+    expect(readResponseHeader(unauthenticated, "WWW-Authenticate")).to.equal(`Bearer scope="mcp:docs", resource_metadata="${MCP_METADATA_URL}"`);
     expect(await answerTo(["mcp:basic"], call("tools/list", { cursor: new Array(1_000_000).fill(0) }))).to.equal("proceed");
     expect(gate.driver.serverPid).to.equal(serverPid);
   });
@@ -167,7 +164,7 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
     expect(await answerTo(undefined, "")).to.equal("401 unauthorized from plugin");
     const answers: Record<string, string> = {};
     for (const method of ["GET", "HEAD", "DELETE", "OPTIONS", "PUT", "PATCH", "PROPFIND", "TRACE", "BREW"]) {
-      answers[method] = summarizeOutcome(await gate.send({ method, headers: [["Authorization", `Bearer ${await tokenFor([])}`]] }));
+      answers[method] = summarizeOutcome(ledger.watch(await gate.send({ method, headers: [["Authorization", `Bearer ${await tokenFor([])}`]] })));
     }
     const refused = "400 jsonrpc -32600 from plugin";
     expect(answers).to.deep.equal({ GET: "proceed", HEAD: "proceed", DELETE: "proceed", OPTIONS: "proceed", PUT: refused, PATCH: refused, PROPFIND: refused, TRACE: refused, BREW: refused });
@@ -206,6 +203,6 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
 
   it("kept the same plugin server, and logs no token and echoes none in any answer", () => {
     expect(gate.driver.serverPid).to.equal(serverPid);
-    expect(ledger.findLeaks([...seenTexts, ...collectDriverLogLines(gate.driver)])).to.deep.equal([]);
+    expect(ledger.findLeaksIn(gate.driver)).to.deep.equal([]);
   });
 });

@@ -1,18 +1,17 @@
 import { expect } from "chai";
 import type { HeaderList } from "../../../kong/driver";
-import { collectDriverLogLines, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { formatJsonRpc, MCP_RESOURCE } from "../../support/gate-requests";
 import { JwksServer } from "../../support/jwks-server";
-import { collectOutcomeTexts, TokenLedger } from "../../support/token-ledger";
+import { TokenLedger } from "../../support/token-ledger";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../../support/token-factory";
 
-const AUDIENCE = "https://mcp.example.com/mcp";
 /** Kong's get_headers limit the plugin asks for: fields beyond it are invisible to the plugin. */
 const MAX_VISIBLE_HEADERS = 1000;
 
 describe("adversarial: hostile request headers through Kong and the real plugin server", function () {
   this.timeout(30_000);
   const ledger = new TokenLedger();
-  const seenTexts: string[] = [];
   let jwks: JwksServer;
   let key: TestSigningKey;
   let gate: GateDriver;
@@ -20,8 +19,8 @@ describe("adversarial: hostile request headers through Kong and the real plugin 
   let otherToken: string;
   let serverPid: number | undefined;
   const baseConfig = (jwksUrl: string) => ({
-    authorization_servers: [{ url: jwksUrl, audience: AUDIENCE }],
-    resource: AUDIENCE,
+    authorization_servers: [{ url: jwksUrl, audience: MCP_RESOURCE }],
+    resource: MCP_RESOURCE,
     upstream_headers: [{ header: "X-MCP-Subject", claim: "sub" }],
   });
 
@@ -30,8 +29,8 @@ describe("adversarial: hostile request headers through Kong and the real plugin 
     jwks = await JwksServer.start([key.publicJwk]);
     gate = await startGateDriver(baseConfig(jwks.url));
     serverPid = gate.driver.serverPid;
-    token = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE, claims: { sub: "alice" } }));
-    otherToken = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE, claims: { sub: "bob" } }));
+    token = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "alice" } }));
+    otherToken = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "bob" } }));
   });
 
   after(async () => {
@@ -40,9 +39,7 @@ describe("adversarial: hostile request headers through Kong and the real plugin 
   });
 
   async function answerTo(headers: HeaderList, path = "/mcp") {
-    const outcome = await gate.send({ method: "GET", path, headers });
-    seenTexts.push(...collectOutcomeTexts(outcome));
-    return outcome;
+    return ledger.watch(await gate.send({ method: "GET", path, headers }));
   }
 
   async function summarize(headers: HeaderList, path?: string): Promise<string> {
@@ -77,8 +74,7 @@ describe("adversarial: hostile request headers through Kong and the real plugin 
 
   it("ignores a token in the query string or a form body (RFC 6750 §2.2-2.3 are not offered): 401 without an error code", async () => {
     expect(await summarize([], `/mcp?access_token=${token}`)).to.equal("401 unauthorized from plugin");
-    const form = await gate.send({ path: "/mcp", headers: [["Content-Type", "application/x-www-form-urlencoded"]], body: `access_token=${token}` });
-    seenTexts.push(...collectOutcomeTexts(form));
+    const form = ledger.watch(await gate.send({ path: "/mcp", headers: [["Content-Type", "application/x-www-form-urlencoded"]], body: `access_token=${token}` }));
     expect(summarizeOutcome(form)).to.equal("401 unauthorized from plugin");
   });
 
@@ -122,16 +118,16 @@ describe("adversarial: hostile request headers through Kong and the real plugin 
   });
 
   it("refuses a hidden Mcp-Method that contradicts the body", async () => {
-    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "delete_everything" } });
+    const body = formatJsonRpc("tools/call", { name: "delete_everything" });
     const headers: HeaderList = [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"], ["Mcp-Name", "delete_everything"]];
-    const visible = await gate.send({ headers: [...headers, ["Mcp-Method", "tools/list"]], body });
+    const visible = ledger.watch(await gate.send({ headers: [...headers, ["Mcp-Method", "tools/list"]], body }));
     expect(summarizeOutcome(visible)).to.equal("400 jsonrpc -32020 from plugin");
-    const hidden = await gate.send({ headers: [...headers, ...padding(MAX_VISIBLE_HEADERS), ["Mcp-Method", "tools/list"]], body });
+    const hidden = ledger.watch(await gate.send({ headers: [...headers, ...padding(MAX_VISIBLE_HEADERS), ["Mcp-Method", "tools/list"]], body }));
     expect(summarizeOutcome(hidden)).to.equal("400 invalid_request from plugin");
   });
 
   it("kept the same plugin server, and logs no token and echoes none in any answer", () => {
     expect(gate.driver.serverPid).to.equal(serverPid);
-    expect(ledger.findLeaks([...seenTexts, ...collectDriverLogLines(gate.driver)])).to.deep.equal([]);
+    expect(ledger.findLeaksIn(gate.driver)).to.deep.equal([]);
   });
 });

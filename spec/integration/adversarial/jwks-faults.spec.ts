@@ -1,18 +1,22 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
-import { collectDriverLogLines, readResponseHeader, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { readResponseHeader, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { MCP_RESOURCE } from "../../support/gate-requests";
 import { JwksServer } from "../../support/jwks-server";
-import { collectOutcomeTexts, TokenLedger } from "../../support/token-ledger";
+import { TokenLedger } from "../../support/token-ledger";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../../support/token-factory";
 
-const AUDIENCE = "https://mcp.example.com/mcp";
 const UNAVAILABLE = "503 temporarily_unavailable from plugin";
 const COOLDOWN_SECONDS = 1;
+
+/** Counts one more `answer` in `tally`. */
+function countAnswer(tally: Map<string, number>, answer: string): void {
+  tally.set(answer, (tally.get(answer) ?? 0) + 1);
+}
 
 describe("adversarial: JWKS faults through Kong and the real plugin server", function () {
   this.timeout(60_000);
   const ledger = new TokenLedger();
-  const seenTexts: string[] = [];
   const servers: JwksServer[] = [];
   let gate: GateDriver;
   let currentKey: TestSigningKey;
@@ -21,7 +25,7 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
   before(async () => {
     [currentKey, rotatedKey] = await Promise.all([createSigningKey("ES256", "current"), createSigningKey("ES256", "rotated")]);
     // Kong's own call timeout stays far above http_timeout: a late answer would show as a fail-open.
-    gate = await startGateDriver({ authorization_servers: [{ url: "http://127.0.0.1:9", audience: AUDIENCE }] }, { callTimeoutMs: 5_000 });
+    gate = await startGateDriver({ authorization_servers: [{ url: "http://127.0.0.1:9", audience: MCP_RESOURCE }] }, { callTimeoutMs: 5_000 });
   });
 
   after(async () => {
@@ -33,17 +37,16 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
   async function guardWith(keys: JwksServer["keys"], settings: Record<string, unknown> = {}): Promise<JwksServer> {
     const server = await JwksServer.start(keys);
     servers.push(server);
-    gate.configure({ authorization_servers: [{ url: server.url, audience: AUDIENCE }], jwks_refetch_cooldown: COOLDOWN_SECONDS, ...settings });
+    gate.configure({ authorization_servers: [{ url: server.url, audience: MCP_RESOURCE }], jwks_refetch_cooldown: COOLDOWN_SECONDS, ...settings });
     return server;
   }
 
   async function tokenFrom(server: JwksServer, key: TestSigningKey): Promise<string> {
-    return ledger.add(await signAccessToken(key, { issuer: server.url, audience: AUDIENCE }));
+    return ledger.add(await signAccessToken(key, { issuer: server.url, audience: MCP_RESOURCE }));
   }
 
   async function send(token: string) {
-    const outcome = await gate.send({ method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
-    seenTexts.push(...collectOutcomeTexts(outcome));
+    const outcome = ledger.watch(await gate.send({ method: "GET", headers: [["Authorization", `Bearer ${token}`]] }));
     expect(outcome.failOpen, "answered within Kong's call timeout").to.equal(undefined);
     return outcome;
   }
@@ -54,7 +57,7 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
 
   async function answerConcurrently(tokens: readonly string[]): Promise<Map<string, number>> {
     const tally = new Map<string, number>();
-    for (const answer of await Promise.all(tokens.map(answerTo))) tally.set(answer, (tally.get(answer) ?? 0) + 1);
+    for (const answer of await Promise.all(tokens.map(answerTo))) countAnswer(tally, answer);
     return tally;
   }
 
@@ -104,7 +107,7 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
     expect(await answerConcurrently(unknownKid)).to.deep.equal(refused);
     expect(jwks.requestCount, "the first fetch only, within an hour's cooldown").to.equal(1);
     // The same key set under a one-second cooldown (key sets are kept per URL, whatever the config).
-    gate.configure({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], jwks_refetch_cooldown: COOLDOWN_SECONDS });
+    gate.configure({ authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }], jwks_refetch_cooldown: COOLDOWN_SECONDS });
     await sleep(COOLDOWN_SECONDS * 1000 + 100);
     const started = Date.now();
     expect(await answerConcurrently(unknownKid)).to.deep.equal(refused);
@@ -122,7 +125,6 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
     const rotateAt = 500;
     const currentAnswers = new Map<string, number>();
     const rotatedAnswers = { unpublished: new Map<string, number>(), published: new Map<string, number>() };
-    const count = (tally: Map<string, number>, answer: string) => tally.set(answer, (tally.get(answer) ?? 0) + 1);
     let sent = 0;
     const started = Date.now();
     const worker = async (): Promise<void> => {
@@ -132,8 +134,8 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
         const useRotated = index % 3 === 0;
         const answer = await answerTo((useRotated ? rotated : current)[index % 100] as string);
         // Judged when answered: the rotated key can pass only once the JWKS publishes it.
-        if (!useRotated) count(currentAnswers, answer);
-        else count(jwks.keys.length === 2 ? rotatedAnswers.published : rotatedAnswers.unpublished, answer);
+        if (!useRotated) countAnswer(currentAnswers, answer);
+        else countAnswer(jwks.keys.length === 2 ? rotatedAnswers.published : rotatedAnswers.unpublished, answer);
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
@@ -166,6 +168,6 @@ describe("adversarial: JWKS faults through Kong and the real plugin server", fun
 
   it("logs no token and echoes none in any answer", () => {
     expect(ledger.size).to.be.greaterThan(400);
-    expect(ledger.findLeaks([...seenTexts, ...collectDriverLogLines(gate.driver)])).to.deep.equal([]);
+    expect(ledger.findLeaksIn(gate.driver)).to.deep.equal([]);
   });
 });

@@ -3,19 +3,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { HeaderList, KongRequest, Outcome } from "../../../kong/driver";
 import { createFaultInjectingPluginDirectory, FAULT_HEADER, type PdkFault } from "../../support/fault-injecting-plugin";
-import { collectDriverLogLines, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
+import { formatJsonRpc, MCP_RESOURCE } from "../../support/gate-requests";
 import { findBuiltPluginsDirectory } from "../../support/plugin-server-fixture";
 import { JwksServer } from "../../support/jwks-server";
-import { collectOutcomeTexts, TokenLedger } from "../../support/token-ledger";
+import { TokenLedger } from "../../support/token-ledger";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../../support/token-factory";
 
-const AUDIENCE = "https://mcp.example.com/mcp";
 const GUARD_REFUSAL = "503 temporarily_unavailable from native-guard";
 
 describe("adversarial: plugin server faults through Kong", function () {
   this.timeout(60_000);
   const ledger = new TokenLedger();
-  const seenTexts: string[] = [];
   let key: TestSigningKey;
   let jwks: JwksServer;
   let validToken: string;
@@ -24,16 +23,11 @@ describe("adversarial: plugin server faults through Kong", function () {
   before(async () => {
     key = await createSigningKey("ES256", "faults-key");
     jwks = await JwksServer.start([key.publicJwk]);
-    validToken = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE, claims: { scope: "mcp:tools" } }));
+    validToken = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { scope: "mcp:tools" } }));
     forgedToken = ledger.add(`${validToken.slice(0, validToken.lastIndexOf(".") + 1)}${"A".repeat(86)}`);
   });
 
   after(() => jwks?.close());
-
-  function record(outcome: Outcome): Outcome {
-    seenTexts.push(...collectOutcomeTexts(outcome));
-    return outcome;
-  }
 
   describe("the plugin server killed mid-request and restarted, behind the native guard", () => {
     let gate: GateDriver;
@@ -43,7 +37,7 @@ describe("adversarial: plugin server faults through Kong", function () {
       slowJwks = await JwksServer.start([key.publicJwk]);
       slowJwks.fault = { kind: "delay", ms: 30_000 };
       gate = await startGateDriver(
-        { authorization_servers: [{ url: jwks.url, audience: AUDIENCE }, { url: slowJwks.url, audience: AUDIENCE }], http_timeout: 25_000 },
+        { authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }, { url: slowJwks.url, audience: MCP_RESOURCE }], http_timeout: 25_000 },
         { nativeGuard: true, callTimeoutMs: 10_000 },
       );
     });
@@ -53,13 +47,13 @@ describe("adversarial: plugin server faults through Kong", function () {
       await slowJwks?.close();
     });
 
-    const send = async (token: string | undefined) => record(await gate.send({ method: "GET", headers: token === undefined ? [] : [["Authorization", `Bearer ${token}`]] }));
+    const send = async (token: string | undefined) => ledger.watch(await gate.send({ method: "GET", headers: token === undefined ? [] : [["Authorization", `Bearer ${token}`]] }));
 
     it("refuses the request in flight and every request during the outage (503), then decides correctly after the restart", async () => {
       expect(summarizeOutcome(await send(validToken))).to.equal("proceed");
       const pidBefore = gate.driver.serverPid;
       // A request the plugin is still deciding: it waits for a JWKS that answers late.
-      const inFlight = send(ledger.add(await signAccessToken(key, { issuer: slowJwks.url, audience: AUDIENCE })));
+      const inFlight = send(ledger.add(await signAccessToken(key, { issuer: slowJwks.url, audience: MCP_RESOURCE })));
       for (let waited = 0; slowJwks.requestCount === 0 && waited < 5_000; waited += 10) await sleep(10);
       expect(slowJwks.requestCount, "the plugin is fetching the slow JWKS").to.equal(1);
       await gate.driver.killServer();
@@ -81,7 +75,7 @@ describe("adversarial: plugin server faults through Kong", function () {
     });
 
     it("logs no token", () => {
-      expect(ledger.findLeaks([...seenTexts, ...collectDriverLogLines(gate.driver)])).to.deep.equal([]);
+      expect(ledger.findLeaksIn(gate.driver)).to.deep.equal([]);
     });
   });
 
@@ -97,7 +91,7 @@ describe("adversarial: plugin server faults through Kong", function () {
       // No native guard: a phase that ends without an answer shows as "proceed unverified".
       gate = await startGateDriver(
         {
-          authorization_servers: [{ url: jwks.url, audience: AUDIENCE }, { url: downIssuer, audience: AUDIENCE }],
+          authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }, { url: downIssuer, audience: MCP_RESOURCE }],
           enable_acl: true,
           scope_method_mapping: [{ scope: "mcp:tools", methods: ["initialize", "tools/*"] }],
           upstream_headers: [{ header: "X-MCP-Subject", claim: "sub" }],
@@ -105,7 +99,7 @@ describe("adversarial: plugin server faults through Kong", function () {
         { pluginsDirectory: plugins.path, callTimeoutMs: 10_000 },
       );
       serverPid = gate.driver.serverPid;
-      downIssuerToken = ledger.add(await signAccessToken(key, { issuer: downIssuer, audience: AUDIENCE }));
+      downIssuerToken = ledger.add(await signAccessToken(key, { issuer: downIssuer, audience: MCP_RESOURCE }));
     });
 
     after(async () => {
@@ -113,22 +107,21 @@ describe("adversarial: plugin server faults through Kong", function () {
       plugins?.remove();
     });
 
-    const call = (method: string, params: Record<string, unknown> = {}) => JSON.stringify({ jsonrpc: "2.0", id: 1, method, params });
     const json: HeaderList = [["Content-Type", "application/json"]];
     const bearer = (token: string): HeaderList => [["Authorization", `Bearer ${token}`]];
 
     /** Requests that together make the plugin call every PDK method it uses, with their usual answers. */
     const scenarios = (): Record<string, { request: Partial<KongRequest>; answer: string }> => ({
-      "an allowed call": { request: { headers: [...bearer(validToken), ...json], body: call("tools/list") }, answer: "proceed" },
-      "no token": { request: { headers: json, body: call("tools/call", { name: "a" }) }, answer: "401 unauthorized from plugin" },
-      "a forged token": { request: { headers: [...bearer(forgedToken), ...json], body: call("tools/list") }, answer: "401 invalid_token from plugin" },
-      "unreachable keys": { request: { headers: [...bearer(downIssuerToken), ...json], body: call("tools/list") }, answer: "503 temporarily_unavailable from plugin" },
-      "a denied call": { request: { headers: [...bearer(validToken), ...json], body: call("resources/read", { uri: "a" }) }, answer: "403 insufficient_scope from plugin" },
+      "an allowed call": { request: { headers: [...bearer(validToken), ...json], body: formatJsonRpc("tools/list") }, answer: "proceed" },
+      "no token": { request: { headers: json, body: formatJsonRpc("tools/call", { name: "a" }) }, answer: "401 unauthorized from plugin" },
+      "a forged token": { request: { headers: [...bearer(forgedToken), ...json], body: formatJsonRpc("tools/list") }, answer: "401 invalid_token from plugin" },
+      "unreachable keys": { request: { headers: [...bearer(downIssuerToken), ...json], body: formatJsonRpc("tools/list") }, answer: "503 temporarily_unavailable from plugin" },
+      "a denied call": { request: { headers: [...bearer(validToken), ...json], body: formatJsonRpc("resources/read", { uri: "a" }) }, answer: "403 insufficient_scope from plugin" },
       "an empty POST": { request: { headers: bearer(validToken), body: "" }, answer: "400 jsonrpc -32600 from plugin" },
     });
     async function send(request: Partial<KongRequest>, fault?: PdkFault): Promise<Outcome> {
       const headers: HeaderList = [...(request.headers ?? []), ...(fault === undefined ? [] : [[FAULT_HEADER, JSON.stringify(fault)] as [string, string]])];
-      return record(await gate.send({ ...request, headers }));
+      return ledger.watch(await gate.send({ ...request, headers }));
     }
 
     /** PDK methods the plugin called in each scenario (without the wrapper's own get_header and the final exit). */
@@ -199,7 +192,7 @@ describe("adversarial: plugin server faults through Kong", function () {
       // A hierarchy thousands of scopes deep overflows the compiler's stack (a RangeError, not a ConfigError).
       const depth = 5000;
       gate.configure({
-        authorization_servers: [{ url: jwks.url, audience: AUDIENCE }],
+        authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }],
         scope_hierarchy: Array.from({ length: depth }, (_, index) => ({ scope: `s${index}`, implies: [`s${index + 1}`] })),
       });
       const outcomes = [await send({ method: "GET", headers: bearer(validToken) }), await send({ method: "GET" })];
@@ -209,7 +202,7 @@ describe("adversarial: plugin server faults through Kong", function () {
 
     it("kept its plugin server, and logs no token", () => {
       expect(gate.driver.serverPid).to.equal(serverPid);
-      expect(ledger.findLeaks([...seenTexts, ...collectDriverLogLines(gate.driver)])).to.deep.equal([]);
+      expect(ledger.findLeaksIn(gate.driver)).to.deep.equal([]);
     });
   });
 });
