@@ -56,17 +56,12 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       [key, impostor] = await createRsaKeys();
       fixture = await startGateFixture(implementation, { key, tokens: { audience: [MCP_RESOURCE, "account"], claims: { scope: "mcp:tools" } } });
       baseConfig = { ...fixture.baseConfig, scopes_supported: SCOPES };
-      routeThroughGate(fixture.driver, baseConfig);
     });
+    beforeEach(() => routeThroughGate(fixture.driver, baseConfig));
     after(() => fixture?.close());
 
     function send(headers: HeaderList, path = "/mcp"): Promise<Outcome> {
       return sendThroughGate(fixture.driver, { ...postToMcp(undefined, TOOLS_LIST, headers), path });
-    }
-
-    /** Every log line of a refusal, checked for the token it refused. */
-    function expectTokenNotLogged(outcome: Outcome, token: string): void {
-      for (const { message } of outcome.logs) expect(message).not.to.include(token.split(".")[2]);
     }
 
     describe("401 without credentials: a challenge with no error code (RFC 6750 §3.1)", () => {
@@ -99,33 +94,25 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
             { scope: "mcp:resources", methods: ["resources/*"] },
           ],
         });
-        try {
-          const outcome = await sendThroughGate(fixture.driver, postToMcp(undefined, formatJsonRpc("resources/read", { uri: "docs://readme" })));
-          expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
-          expect(listPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
-        } finally {
-          routeThroughGate(fixture.driver, baseConfig);
-        }
+        const outcome = await sendThroughGate(fixture.driver, postToMcp(undefined, formatJsonRpc("resources/read", { uri: "docs://readme" })));
+        expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+        expect(listPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
       });
 
       it("builds the metadata URL from Kong's forwarded origin when no resource is configured", async () => {
         routeThroughGate(fixture.driver, { ...baseConfig, resource: undefined });
-        try {
-          const outcome = await sendThroughGate(fixture.driver, { ...postToMcp(undefined, TOOLS_LIST), headers: [["Host", "gateway.test"]] });
-          expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(
-            'Bearer scope="mcp:tools mcp:resources", resource_metadata="http://gateway.test:8000/.well-known/oauth-protected-resource/mcp"',
-          );
-          expect(listPdkMethods(outcome)).to.deep.equal([
-            "kong.request.get_path",
-            "kong.request.get_headers",
-            "kong.request.get_forwarded_scheme",
-            "kong.request.get_forwarded_host",
-            "kong.request.get_forwarded_port",
-            "kong.response.exit",
-          ]);
-        } finally {
-          routeThroughGate(fixture.driver, baseConfig);
-        }
+        const outcome = await sendThroughGate(fixture.driver, { ...postToMcp(undefined, TOOLS_LIST), headers: [["Host", "gateway.test"]] });
+        expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(
+          'Bearer scope="mcp:tools mcp:resources", resource_metadata="http://gateway.test:8000/.well-known/oauth-protected-resource/mcp"',
+        );
+        expect(listPdkMethods(outcome)).to.deep.equal([
+          "kong.request.get_path",
+          "kong.request.get_headers",
+          "kong.request.get_forwarded_scheme",
+          "kong.request.get_forwarded_host",
+          "kong.request.get_forwarded_port",
+          "kong.response.exit",
+        ]);
       });
     });
 
@@ -160,7 +147,6 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
             message: `mcp-oauth2: 401 on /mcp: signature check failed with 1 key(s) of ${fixture.jwks.jwksUri} for kid '${key.kid}'`,
           },
         ]);
-        expectTokenNotLogged(outcome, token);
       });
 
       it("refuses an expired token", async () => {
@@ -184,7 +170,6 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
           const answer = readAnswer(await send([["Authorization", `Bearer ${token}`]]));
           expect(answer, `keycloak_compat ${keycloakCompat}`).to.deep.equal(invalidTokenAnswer("the token is not meant for this resource (audience)"));
         }
-        routeThroughGate(fixture.driver, baseConfig);
       });
 
       it("refuses an unknown issuer without fetching any key set, not even the one it names", async () => {
