@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { CONFIG_DEFAULTS } from "../../../plugins/mcp-oauth2/core/gate-config";
+import { findBuiltPluginsDirectory } from "../../support/plugin-server-fixture";
 
 const run = promisify(execFile);
 const root = resolve(__dirname, "../../..");
@@ -25,6 +26,11 @@ function defaultsOf(plugin: Record<string, unknown>): Record<string, unknown> {
 }
 
 describe("the built plugin as Kong's query command sees it (dist/plugins)", () => {
+  // Fails early on a stale dist/; the commands name it relatively, as the packaging contract does, so the path is not used.
+  before(() => {
+    findBuiltPluginsDirectory();
+  });
+
   const servers = {
     // The packaging contract's own command, run from the project root.
     "node_modules/.bin/kong-js-pluginserver -d dist/plugins": ["node_modules/.bin/kong-js-pluginserver", "-d", "dist/plugins", "--dump-all-plugins"],
