@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { expect } from "chai";
-import { applySchemaDefaults, buildPluginServerCommands, KongDriver, type SchemaField } from "../../kong/driver";
+import { applySchemaDefaults, type KongDriver, type SchemaField } from "../../kong/driver";
 import { skipBecause } from "../support/skip-suite";
 import { FakeKongAdminApi } from "../support/fake-kong-admin-api";
+import { readResponseHeader } from "../support/gate-driver";
+import { formatToolCall, postToMcp } from "../support/gate-requests";
 import { JwksServer } from "../support/jwks-server";
 import { buildFormPage, findMissingFormPrerequisite, FORM_PAGE_DIRECTORY, formFieldId, KongManagerFormPage } from "../support/kong-manager-form";
+import { startBuiltPluginDriver, type DriverFixture } from "../support/plugin-server-fixture";
 import { StaticSiteServer } from "../support/static-site-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
@@ -31,10 +31,6 @@ function renderedDescription(field: SchemaField): string | undefined {
   return field.description?.replaceAll("`", "");
 }
 
-function jsonRpcToolCall(toolName: string): string {
-  return JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: toolName, arguments: {} } });
-}
-
 /**
  * Issue 8: the form operators use in Kong Manager, Kong's own published Vue components
  * (@kong-ui-public/entities-plugins 9.203 PluginForm, mounted as Kong Manager's plugins/Form.vue
@@ -43,7 +39,7 @@ function jsonRpcToolCall(toolName: string): string {
  * that the real plugin, started through the Kong driver, accepts and enforces.
  */
 describe("Kong Manager's plugin form for mcp-oauth2", () => {
-  const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
+  let fixture: DriverFixture;
   let driver: KongDriver;
   let adminApi: FakeKongAdminApi;
   let site: StaticSiteServer;
@@ -55,7 +51,8 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
     if (missing !== undefined) skipBecause(this, missing);
     this.timeout(240_000);
     await buildFormPage();
-    driver = await KongDriver.start(buildPluginServerCommands("ours", join(__dirname, "..", "..", "dist", "plugins"), socketDirectory));
+    fixture = await startBuiltPluginDriver("ours");
+    driver = fixture.driver;
     configFields = driver.plugin.Schema.fields.find((entry) => "config" in entry)!["config"]!.fields!;
     adminApi = await FakeKongAdminApi.start(driver.plugin);
     site = await StaticSiteServer.start(FORM_PAGE_DIRECTORY);
@@ -66,8 +63,7 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
     await form?.close();
     await site?.close();
     await adminApi?.close();
-    await driver?.close();
-    rmSync(socketDirectory, { recursive: true, force: true });
+    await fixture?.close();
   });
 
   it("shows every config field, at every depth, with Kong's label, its description and its default", async () => {
@@ -191,27 +187,14 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
       const otherToken = await signAccessToken(otherKey, { issuer: otherIssuer, audience: MCP_URL, claims: { scope: "mcp:weather" } });
       const keycloakToken = await signAccessToken(keycloakKey, { issuer: keycloakRealm, audience: MCP_URL, claims: { scope: "mcp:weather" } });
 
-      const allowed = await driver.handle({
-        method: "POST",
-        path: "/mcp",
-        headers: [["Authorization", `Bearer ${otherToken}`], ["Content-Type", "application/json"]],
-        body: jsonRpcToolCall("weather_forecast"),
-      });
+      const allowed = await driver.handle(postToMcp(otherToken, formatToolCall("weather_forecast")));
       expect(allowed).to.deep.include({ kind: "proceed", verified: true });
       expect(allowed.ctxShared["mcp_oauth2"]).to.deep.include({ issuer: otherIssuer, scopes: ["mcp:weather"] });
       if (allowed.kind === "proceed") expect(allowed.upstreamRequest.headers.map(([name]) => name.toLowerCase())).not.to.include("authorization");
 
-      const refused = await driver.handle({
-        method: "POST",
-        path: "/mcp",
-        headers: [["Authorization", `Bearer ${keycloakToken}`], ["Content-Type", "application/json"]],
-        body: jsonRpcToolCall("admin_reset"),
-      });
+      const refused = await driver.handle(postToMcp(keycloakToken, formatToolCall("admin_reset")));
       expect(refused).to.deep.include({ kind: "exit", source: "plugin", status: 403, verified: false });
-      if (refused.kind === "exit") {
-        const challenge = refused.headers.find(([name]) => name.toLowerCase() === "www-authenticate")?.[1];
-        expect(challenge).to.match(/^Bearer .*error="insufficient_scope"/);
-      }
+      expect(readResponseHeader(refused, "WWW-Authenticate")).to.match(/^Bearer .*error="insufficient_scope"/);
       expect(driver.instanceEvents.filter((event) => event.kind === "started").map((event) => event.pluginId)).to.deep.equal([stored.id]);
     });
   });

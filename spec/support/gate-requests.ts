@@ -36,6 +36,18 @@ export async function sendThroughGate(driver: KongDriver, request: KongRequest):
   return outcome;
 }
 
+/** Sends a tools/list call through the gate, with `Authorization: Bearer <token>` when a token is given. */
+export function sendToolsList(driver: KongDriver, token: string | undefined): Promise<Outcome> {
+  return sendThroughGate(driver, postToMcp(token, formatJsonRpc("tools/list")));
+}
+
+/** Expects the plugin's 401 invalid_token answer with `description` (RFC 6750 §3.1). */
+export function expectRefusedToken(outcome: Outcome, description: string): void {
+  const answer = readAnswer(outcome);
+  expect(answer.status).to.equal(401);
+  expect(answer.body).to.deep.equal({ error: "invalid_token", error_description: description });
+}
+
 /** The plugin's own answer (kong.response.exit), or a failed expectation. */
 export function expectPluginAnswer(outcome: Outcome): ExitOutcome {
   if (outcome.kind !== "exit" || outcome.source !== "plugin") {
@@ -81,6 +93,11 @@ export function findHeaderValues(headers: HeaderList, name: string): string[] {
 /** A JSON-RPC request (or, without an id, a notification) as MCP clients post it. */
 export function formatJsonRpc(method: string, params: Record<string, unknown> = {}, id: number | undefined = 1): string {
   return JSON.stringify({ jsonrpc: "2.0", ...(id === undefined ? {} : { id }), method, params });
+}
+
+/** A tools/call request for the tool `name`, with no arguments. */
+export function formatToolCall(name: string): string {
+  return formatJsonRpc("tools/call", { name, arguments: {} });
 }
 
 /** A POST to /mcp of `body` as JSON, with `Authorization: Bearer <token>` when a token is given. */

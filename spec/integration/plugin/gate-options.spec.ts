@@ -10,6 +10,7 @@ import {
   readAnswer,
   routeThroughGate,
   sendThroughGate,
+  sendToolsList,
   startGateFixture,
   type GateFixture,
 } from "../../support/gate-requests";
@@ -153,7 +154,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         const outcome = expectProxied(await sendThroughGate(fixture.driver, { method: "OPTIONS", path: "/mcp", headers: preflight }));
         expect(outcome.ctxShared).to.deep.equal({ mcp_oauth2: { preflight: true } });
         expect(findHeaderValues(outcome.upstreamRequest.headers, "X-MCP-Subject")).to.deep.equal([]);
-        expect(readAnswer(await sendThroughGate(fixture.driver, postToMcp(undefined, formatJsonRpc("tools/list")))).status, "a POST still needs a token").to.equal(401);
+        expect(readAnswer(await sendToolsList(fixture.driver, undefined)).status, "a POST still needs a token").to.equal(401);
       });
     });
 

@@ -1,13 +1,11 @@
 import { expect } from "chai";
-import type { Outcome } from "../../../kong/driver";
 import {
   expectProxied,
-  formatJsonRpc,
+  expectRefusedToken,
   jsonAnswerHeaders,
-  postToMcp,
   readAnswer,
   routeToIssuers,
-  sendThroughGate,
+  sendToolsList,
   startTestIssuer,
   type TestIssuer,
 } from "../../support/gate-requests";
@@ -44,16 +42,6 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       routeToIssuers(fixture.driver, servers, settings);
     }
 
-    function sendWith(token: string): Promise<Outcome> {
-      return sendThroughGate(fixture.driver, postToMcp(token, formatJsonRpc("tools/list")));
-    }
-
-    function expectRefusedToken(outcome: Outcome, description: string): void {
-      const answer = readAnswer(outcome);
-      expect(answer.status).to.equal(401);
-      expect(answer.body).to.deep.equal({ error: "invalid_token", error_description: description });
-    }
-
     describe("503 with Retry-After when no key can decide (never 401: clients would loop through logins)", () => {
       const faults: Array<[string, JwksFault | "closed"]> = [
         ["refuses connections", "closed"],
@@ -69,7 +57,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
           const token = await issuer.issue(keys[0]);
           if (fault === "closed") await issuer.jwks.close();
           else issuer.jwks.fault = fault;
-          const outcome = await sendWith(token);
+          const outcome = await sendToolsList(fixture.driver, token);
           expect(readAnswer(outcome)).to.deep.equal({ status: 503, headers: jsonAnswerHeaders(KEYS_UNAVAILABLE, { "retry-after": "1" }), body: KEYS_UNAVAILABLE });
           expect(outcome.logs.map(({ level, message }) => [level, message.startsWith(`mcp-oauth2: 503 on /mcp: JWKS ${issuer.jwks.jwksUri} `)])).to.deep.equal([["err", true]]);
         });
@@ -80,15 +68,15 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         issuer.jwks.fault = { kind: "status", status: 503 };
         routeTo([issuer], { jwks_refetch_cooldown: 30 });
         const token = await issuer.issue(keys[0]);
-        const first = readAnswer(await sendWith(token));
+        const first = readAnswer(await sendToolsList(fixture.driver, token));
         expect(first.status).to.equal(503);
         expect(Number(first.headers["retry-after"])).to.be.within(1, 30);
-        expect(readAnswer(await sendWith(token)).status).to.equal(503);
+        expect(readAnswer(await sendToolsList(fixture.driver, token)).status).to.equal(503);
         expect(issuer.jwks.requestCount, "fetches within the cooldown").to.equal(1);
 
         issuer.jwks.fault = undefined;
         routeTo([issuer], { jwks_refetch_cooldown: 0 });
-        expectProxied(await sendWith(token));
+        expectProxied(await sendToolsList(fixture.driver, token));
         expect(issuer.jwks.requestCount).to.equal(2);
       });
     });
@@ -98,9 +86,9 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         const first = await startIssuer();
         const second = await startIssuer([keys[1]]);
         routeTo([first, second]);
-        const fromFirst = expectProxied(await sendWith(await first.issue(keys[0])));
+        const fromFirst = expectProxied(await sendToolsList(fixture.driver, await first.issue(keys[0])));
         expect([first.jwks.requestCount, second.jwks.requestCount]).to.deep.equal([1, 0]);
-        const fromSecond = expectProxied(await sendWith(await second.issue(keys[1])));
+        const fromSecond = expectProxied(await sendToolsList(fixture.driver, await second.issue(keys[1])));
         expect([first.jwks.requestCount, second.jwks.requestCount]).to.deep.equal([1, 1]);
         expect([fromFirst, fromSecond].map((outcome) => (outcome.ctxShared.mcp_oauth2 as { issuer: string }).issuer)).to.deep.equal([
           first.jwks.url,
@@ -112,9 +100,9 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         const first = await startIssuer();
         const second = await startIssuer([keys[1]]);
         routeTo([first, second], { jwks_refetch_cooldown: 0 });
-        expectProxied(await sendWith(await second.issue(keys[1])));
+        expectProxied(await sendToolsList(fixture.driver, await second.issue(keys[1])));
         // keys[1] is trusted, but only for the second issuer: the first issuer's key set has no such key.
-        expectRefusedToken(await sendWith(await first.issue(keys[1])), NO_MATCHING_KEY);
+        expectRefusedToken(await sendToolsList(fixture.driver, await first.issue(keys[1])), NO_MATCHING_KEY);
         expect([first.jwks.requestCount, second.jwks.requestCount]).to.deep.equal([1, 1]);
       });
     });
@@ -123,35 +111,35 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       it("refetches once for a new kid, also when requests carrying it arrive together", async () => {
         const issuer = await startIssuer();
         routeTo([issuer], { jwks_refetch_cooldown: 0 });
-        expectProxied(await sendWith(await issuer.issue(keys[0])));
+        expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount).to.equal(1);
 
         issuer.jwks.keys = [keys[1].publicJwk, keys[0].publicJwk];
         const rotatedTokens = await Promise.all([issuer.issue(keys[1]), issuer.issue(keys[1]), issuer.issue(keys[1])]);
-        const outcomes = await Promise.all(rotatedTokens.map(sendWith));
+        const outcomes = await Promise.all(rotatedTokens.map((token) => sendToolsList(fixture.driver, token)));
         outcomes.forEach(expectProxied);
         expect(issuer.jwks.requestCount).to.equal(2);
-        expectProxied(await sendWith(await issuer.issue(keys[0])));
+        expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount, "the previous key still verifies from the set").to.equal(2);
       });
 
       it("respects jwks_refetch_cooldown: an unknown kid within it is refused without a fetch", async () => {
         const issuer = await startIssuer();
         routeTo([issuer], { jwks_refetch_cooldown: 3600 });
-        expectProxied(await sendWith(await issuer.issue(keys[0])));
+        expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         issuer.jwks.keys = [keys[1].publicJwk, keys[0].publicJwk];
-        for (let attempt = 0; attempt < 3; attempt++) expectRefusedToken(await sendWith(await issuer.issue(keys[1])), NO_MATCHING_KEY);
+        for (let attempt = 0; attempt < 3; attempt++) expectRefusedToken(await sendToolsList(fixture.driver, await issuer.issue(keys[1])), NO_MATCHING_KEY);
         expect(issuer.jwks.requestCount).to.equal(1);
       });
 
       it("keeps verifying with the last good keys while the JWKS fails; only an unknown kid gets 503", async () => {
         const issuer = await startIssuer();
         routeTo([issuer], { jwks_refetch_cooldown: 0, http_timeout: 200 });
-        expectProxied(await sendWith(await issuer.issue(keys[0])));
+        expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         issuer.jwks.fault = { kind: "status", status: 500 };
 
-        expect(readAnswer(await sendWith(await issuer.issue(keys[2]))).status).to.equal(503);
-        expectProxied(await sendWith(await issuer.issue(keys[0])));
+        expect(readAnswer(await sendToolsList(fixture.driver, await issuer.issue(keys[2]))).status).to.equal(503);
+        expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount).to.equal(2);
       });
     });

@@ -3,6 +3,7 @@ import type { HeaderList, Outcome } from "../../../kong/driver";
 import {
   expectProxied,
   formatJsonRpc,
+  formatToolCall,
   jsonAnswerHeaders,
   listPdkMethods,
   MCP_METADATA_URL,
@@ -10,6 +11,7 @@ import {
   readAnswer,
   routeThroughGate,
   sendThroughGate,
+  sendToolsList,
   startGateFixture,
   type GateFixture,
 } from "../../support/gate-requests";
@@ -66,10 +68,6 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       return sendThroughGate(fixture.driver, postToMcp(await issueToken(scope), body, headers));
     }
 
-    function callTool(name: string): string {
-      return formatJsonRpc("tools/call", { name, arguments: {} });
-    }
-
     describe("allowed calls", () => {
       it("lets a permitted call through, in exactly 5 round trips also for a remembered token", async () => {
         const request = postToMcp(await issueToken("mcp:tools"), formatJsonRpc("tools/list"));
@@ -81,10 +79,10 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
       it("matches tools by glob on params.name, resources by glob on params.uri, methods by prefix", async () => {
         const allowed: Array<[string, string]> = [
-          ["mcp:tools", callTool("weather_forecast")],
-          ["mcp:tools", callTool("math_add")],
+          ["mcp:tools", formatToolCall("weather_forecast")],
+          ["mcp:tools", formatToolCall("math_add")],
           ["mcp:tools", formatJsonRpc("notifications/initialized", {}, undefined)],
-          ["mcp:admin", callTool("admin_clear_cache")],
+          ["mcp:admin", formatToolCall("admin_clear_cache")],
           ["mcp:resources", formatJsonRpc("resources/read", { uri: "docs://guides/readme" })],
           ["mcp:resources", formatJsonRpc("prompts/get", { name: "summarize_text" })],
         ];
@@ -92,7 +90,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       });
 
       it("lets a batch through when every call in it is allowed", async () => {
-        const batch = `[${formatJsonRpc("tools/list", {}, 1)},${callTool("weather_current")},${formatJsonRpc("notifications/initialized", {}, undefined)}]`;
+        const batch = `[${formatJsonRpc("tools/list", {}, 1)},${formatToolCall("weather_current")},${formatJsonRpc("notifications/initialized", {}, undefined)}]`;
         expectProxied(await post("mcp:tools", batch));
       });
 
@@ -120,14 +118,14 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expectProxied(await post("mcp:all", formatJsonRpc("resources/read", { uri: "docs://readme" })));
         routeThroughGate(fixture.driver, { ...aclConfig, acl_claim: "realm_access.roles" });
         const roleHolder = await issueToken("", { realm_access: { roles: ["mcp:tools"] } });
-        expectProxied(await sendThroughGate(fixture.driver, postToMcp(roleHolder, formatJsonRpc("tools/list"))));
+        expectProxied(await sendToolsList(fixture.driver, roleHolder));
         expect(readAnswer(await post("mcp:tools", formatJsonRpc("tools/list"))).status, "the scope claim no longer counts").to.equal(403);
       });
     });
 
     describe("403 insufficient_scope: the narrowest scope that would do, plus the scopes held", () => {
       it("names the narrowest scope for a denied tool and keeps the held scope, logging a notice", async () => {
-        const outcome = await post("mcp:tools", callTool("admin_clear_cache"));
+        const outcome = await post("mcp:tools", formatToolCall("admin_clear_cache"));
         expect(readAnswer(outcome)).to.deep.equal(insufficientScopeAnswer("the token's scopes do not allow tools/call admin_clear_cache", "mcp:admin mcp:tools"));
         expect(listPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.log.notice", "kong.response.exit"]);
         expect(outcome.logs.map(({ level, message }) => [level, message])).to.deep.equal([
@@ -136,14 +134,14 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       });
 
       it("names every scope a denied batch needs in one challenge", async () => {
-        const batch = `[${formatJsonRpc("tools/list", {}, 1)},${formatJsonRpc("resources/read", { uri: "docs://readme" }, 2)},${callTool("admin_list_sessions")}]`;
+        const batch = `[${formatJsonRpc("tools/list", {}, 1)},${formatJsonRpc("resources/read", { uri: "docs://readme" }, 2)},${formatToolCall("admin_list_sessions")}]`;
         expect(readAnswer(await post("mcp:tools", batch))).to.deep.equal(
           insufficientScopeAnswer("the token's scopes do not allow resources/read docs://readme, tools/call admin_list_sessions", "mcp:resources mcp:admin mcp:tools"),
         );
       });
 
       it("leaves the scope out when no configured scope allows the call", async () => {
-        expect(readAnswer(await post("mcp:tools", callTool("text_reverse")))).to.deep.equal(
+        expect(readAnswer(await post("mcp:tools", formatToolCall("text_reverse")))).to.deep.equal(
           insufficientScopeAnswer("the token's scopes do not allow tools/call text_reverse", undefined),
         );
         expect(readAnswer(await post("mcp:resources", formatJsonRpc("resources/read", { uri: "config://app" })))).to.deep.equal(

@@ -1,14 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
-import type { Outcome } from "../../../kong/driver";
 import {
   expectProxied,
-  formatJsonRpc,
+  expectRefusedToken,
   listPdkMethods,
-  postToMcp,
   readAnswer,
   routeToIssuers,
-  sendThroughGate,
+  sendToolsList,
   startTestIssuer,
   type TestIssuer,
 } from "../../support/gate-requests";
@@ -38,10 +36,6 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       return issuer;
     }
 
-    function sendWith(token: string): Promise<Outcome> {
-      return sendThroughGate(fixture.driver, postToMcp(token, formatJsonRpc("tools/list")));
-    }
-
     /**
      * Verifies a token signed with the retiring key, then rotates it out: a token of the current
      * key makes the plugin refetch the JWKS, which no longer has the retiring key. From then on,
@@ -49,10 +43,10 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
      */
     async function verifyThenRetireKey(fresh: TestIssuer): Promise<string> {
       const token = await fresh.issue(retiringKey);
-      const first = expectProxied(await sendWith(token));
+      const first = expectProxied(await sendToolsList(fixture.driver, token));
       expect(listPdkMethods(first)).to.deep.equal(ALLOWED_WITHOUT_ACL);
       fresh.jwks.keys = [currentKey.publicJwk];
-      expectProxied(await sendWith(await fresh.issue(currentKey)));
+      expectProxied(await sendToolsList(fixture.driver, await fresh.issue(currentKey)));
       expect(fresh.jwks.requestCount).to.equal(2);
       return token;
     }
@@ -60,7 +54,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     it("lets a verified token through again without fetching or verifying, in the same 4 round trips", async () => {
       const fresh = await routeToFreshIssuer({});
       const token = await verifyThenRetireKey(fresh);
-      const again = expectProxied(await sendWith(token));
+      const again = expectProxied(await sendToolsList(fixture.driver, token));
       expect(listPdkMethods(again)).to.deep.equal(ALLOWED_WITHOUT_ACL);
       expect(again.ctxShared.mcp_oauth2).to.deep.equal({ subject: "user-1", issuer: fresh.jwks.url, client_id: "mcp-client", scopes: [] });
       expect(fresh.jwks.requestCount).to.equal(2);
@@ -69,9 +63,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     it("verifies every time with token_cache_ttl 0", async () => {
       const fresh = await routeToFreshIssuer({ token_cache_ttl: 0 });
       const token = await verifyThenRetireKey(fresh);
-      const again = readAnswer(await sendWith(token));
-      expect(again.status).to.equal(401);
-      expect(again.body).to.deep.equal({ error: "invalid_token", error_description: "no signing key of the authorization server matches the token" });
+      expectRefusedToken(await sendToolsList(fixture.driver, token), "no signing key of the authorization server matches the token");
       expect(fresh.jwks.requestCount, "the unknown kid was looked for once more").to.equal(3);
     });
 
@@ -79,20 +71,20 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       const fresh = await routeToFreshIssuer({});
       const token = await verifyThenRetireKey(fresh);
       routeToIssuers(fixture.driver, [fresh], { jwks_refetch_cooldown: 0, clock_skew: 5 });
-      expect(readAnswer(await sendWith(token)).status).to.equal(401);
+      expect(readAnswer(await sendToolsList(fixture.driver, token)).status).to.equal(401);
     });
 
     it("re-checks exp on every request: a remembered token is refused once it expires, without a fetch", async () => {
       const fresh = await routeToFreshIssuer({ clock_skew: 0 });
       const token = await fresh.issue(retiringKey, { expiresIn: 3 });
-      expectProxied(await sendWith(token));
-      let outcome = await sendWith(token);
+      expectProxied(await sendToolsList(fixture.driver, token));
+      let outcome = await sendToolsList(fixture.driver, token);
       // Bounded wait for the clock to pass exp (no timing is asserted, only the answer after it).
       for (let attempt = 0; outcome.kind === "proceed" && attempt < 100; attempt++) {
         await sleep(100);
-        outcome = await sendWith(token);
+        outcome = await sendToolsList(fixture.driver, token);
       }
-      expect(readAnswer(outcome)).to.deep.include({ status: 401, body: { error: "invalid_token", error_description: "the token has expired" } });
+      expectRefusedToken(outcome, "the token has expired");
       expect(fresh.jwks.requestCount).to.equal(1);
     });
   });

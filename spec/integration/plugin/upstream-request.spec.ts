@@ -3,6 +3,7 @@ import type { HeaderList, KongGateway } from "../../../kong/driver";
 import { startMcpServer, type DemoMcpServer } from "../../../demo/mcp-server";
 import {
   expectProxied,
+  expectRefusedToken,
   findHeaderValues,
   formatJsonRpc,
   listPdkMethods,
@@ -10,6 +11,7 @@ import {
   readAnswer,
   routeThroughGate,
   sendThroughGate,
+  sendToolsList,
   startGateFixture,
   type GateFixture,
 } from "../../support/gate-requests";
@@ -63,7 +65,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         const outcome = await proxy({ header_name: "X-MCP-Token" }, [["X-MCP-Token", `Bearer ${token}`], ["Authorization", "Basic dXNlcjpwYXNz"]]);
         expect(findHeaderValues(outcome.upstreamRequest.headers, "X-MCP-Token")).to.deep.equal([]);
         expect(findHeaderValues(outcome.upstreamRequest.headers, "Authorization")).to.deep.equal(["Basic dXNlcjpwYXNz"]);
-        const inAuthorization = await sendThroughGate(fixture.driver, postToMcp(token, formatJsonRpc("tools/list")));
+        const inAuthorization = await sendToolsList(fixture.driver, token);
         expect(readAnswer(inAuthorization).status).to.equal(401);
       });
     });
@@ -93,8 +95,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       it("refuses a token whose identity claim would smuggle a header line", async () => {
         const token = await issueToken({ claims: { sub: "alice\r\nX-Admin: yes" } });
         routeThroughGate(fixture.driver, { ...baseConfig, upstream_headers: IDENTITY_HEADERS });
-        const answer = readAnswer(await sendThroughGate(fixture.driver, postToMcp(token, formatJsonRpc("tools/list"))));
-        expect(answer).to.deep.include({ status: 401, body: { error: "invalid_token", error_description: "a token claim cannot be passed to the upstream" } });
+        expectRefusedToken(await sendToolsList(fixture.driver, token), "a token claim cannot be passed to the upstream");
       });
     });
 
