@@ -1,11 +1,7 @@
 import { expect } from "chai";
 import { NATIVE_GUARD_BODY, type KongDriver, type Outcome } from "../../../kong/driver";
 import { PLUGIN_SERVER_IMPLEMENTATIONS, startDriverFixture, type DriverFixture } from "../../support/plugin-server-fixture";
-import { echoConfig, type EchoStep } from "../../support/test-plugins";
-
-function routeWith(driver: KongDriver, steps: readonly EchoStep[]): void {
-  driver.configureRoutes([{ id: "route-1", paths: ["/mcp"], plugins: [{ id: "plugin-1", config: echoConfig(steps, { answer: false }) }] }]);
-}
+import { routeToEcho } from "../echo-route";
 
 function request(driver: KongDriver): Promise<Outcome> {
   return driver.handle({ method: "POST", path: "/mcp", headers: [["Authorization", "Bearer not-checked"]] });
@@ -25,28 +21,28 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     afterEach(() => fixture?.close());
 
     it("a phase exception: the server logs it and replies ret, so Kong proxies the request unverified", async () => {
-      routeWith(fixture.driver, [["throw", "plugin bug"]]);
+      routeToEcho(fixture.driver, [["throw", "plugin bug"]], { answer: false });
       const outcome = await request(fixture.driver);
       expect(outcome).to.include({ kind: "proceed", verified: false, failOpen: undefined });
       expect(serverOutput(fixture.driver)).to.include("unhandled exception in echo.access");
     });
 
     it("an uncaught exception kills the server mid-event: no data, proxied", async () => {
-      routeWith(fixture.driver, [["crash", "stray async error"]]);
+      routeToEcho(fixture.driver, [["crash", "stray async error"]], { answer: false });
       const outcome = await request(fixture.driver);
       expect(outcome).to.deep.include({ kind: "proceed", verified: false });
       expect(outcome.failOpen?.cause).to.equal("no data");
     });
 
     it("a call past the timeout: proxied", async () => {
-      routeWith(fixture.driver, [["sleep", 2000]]);
+      routeToEcho(fixture.driver, [["sleep", 2000]], { answer: false });
       const outcome = await request(fixture.driver);
       expect(outcome).to.deep.include({ kind: "proceed", verified: false });
       expect(outcome.failOpen?.cause).to.equal("timeout");
     });
 
     it("a killed server: proxied once the instance exists, Kong's 500 when it must still be started", async () => {
-      routeWith(fixture.driver, [["kong.log.info", "ok"]]);
+      routeToEcho(fixture.driver, [["kong.log.info", "ok"]], { answer: false });
       expect(await request(fixture.driver)).to.include({ kind: "proceed", failOpen: undefined });
       await fixture.driver.killServer();
       const afterKill = await request(fixture.driver);
@@ -54,7 +50,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       // A pooled connection may not have seen the close yet (as in Kong): "no data" then, else "connect".
       expect(["connect", "no data"]).to.include(afterKill.failOpen?.cause);
 
-      routeWith(fixture.driver, [["kong.log.info", "new config"]]);
+      routeToEcho(fixture.driver, [["kong.log.info", "new config"]], { answer: false });
       expect(await request(fixture.driver)).to.include({ kind: "exit", source: "kong", status: 500 });
     });
   });
@@ -69,7 +65,7 @@ describe("the native guard (a post-function refusing unverified requests)", () =
   after(() => fixture?.close());
 
   it("turns a fail-open into a 503", async () => {
-    routeWith(fixture.driver, [["throw", "plugin bug"]]);
+    routeToEcho(fixture.driver, [["throw", "plugin bug"]], { answer: false });
     const outcome = await request(fixture.driver);
     expect(outcome).to.deep.include({ kind: "exit", source: "native-guard", status: 503, guardFired: true, verified: false });
     expect(outcome).to.deep.include({
@@ -79,7 +75,7 @@ describe("the native guard (a post-function refusing unverified requests)", () =
   });
 
   it("lets a verified request through", async () => {
-    routeWith(fixture.driver, [["kong.ctx.shared.set", "mcp_oauth2", { subject: "alice" }]]);
+    routeToEcho(fixture.driver, [["kong.ctx.shared.set", "mcp_oauth2", { subject: "alice" }]], { answer: false });
     expect(await request(fixture.driver)).to.include({ kind: "proceed", verified: true, guardFired: false });
   });
 });

@@ -6,7 +6,8 @@ import {
   startDriverFixture,
   type DriverFixture,
 } from "../../support/plugin-server-fixture";
-import { echoConfig, type EchoResult, type EchoStep } from "../../support/test-plugins";
+import type { EchoResult, EchoStep } from "../../support/test-plugins";
+import { routeToEcho } from "../echo-route";
 
 const UNEXPECTED_ERROR_BODY = '{"message":"An unexpected error occurred"}';
 
@@ -20,7 +21,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     after(() => fixture?.close());
 
     function run(steps: readonly EchoStep[], request: Partial<KongRequest> = {}, answer = true): Promise<Outcome> {
-      fixture.driver.configureRoutes([{ id: "route-1", paths: ["/mcp"], plugins: [{ id: "plugin-1", config: echoConfig(steps, { answer }) }] }]);
+      routeToEcho(fixture.driver, steps, { answer });
       return fixture.driver.handle({ method: "POST", path: "/mcp", ...request });
     }
 
@@ -235,7 +236,7 @@ describe("PDK forwarded values from trusted_ips", () => {
       ["kong.client.get_forwarded_ip"],
       ["kong.client.get_ip"],
     ];
-    fixture.driver.configureRoutes([{ id: "r", paths: ["/"], plugins: [{ id: "p", config: echoConfig(steps) }] }]);
+    routeToEcho(fixture.driver, steps);
     const headers: KongRequest["headers"] = [
       ["Host", "internal:8000"],
       ["X-Forwarded-Proto", "HTTPS"],
@@ -246,5 +247,20 @@ describe("PDK forwarded values from trusted_ips", () => {
     expect(trusted.results.map(({ value }) => value)).to.deep.equal(["https", "mcp.example", 8443, "203.0.113.5", "10.1.2.3"]);
     const untrusted = readEchoAnswer(await fixture.driver.handle({ method: "GET", path: "/", headers, clientIp: "192.0.2.1" }));
     expect(untrusted.results.map(({ value }) => value)).to.deep.equal(["http", "internal", 8000, "192.0.2.1", "192.0.2.1"]);
+  });
+
+  it("a trusted X-Real-IP that is not an address is ignored by the PDK and upstream alike, as nginx's realip module does", async () => {
+    const fromTrustedClient = (realIp: string): KongRequest => ({ method: "GET", path: "/", headers: [["X-Real-IP", realIp]], clientIp: "10.1.2.3" });
+    const upstreamClientHeaders = async (realIp: string): Promise<KongRequest["headers"]> => {
+      const outcome = await fixture.driver.handle(fromTrustedClient(realIp));
+      if (outcome.kind !== "proceed") throw new Error(`expected a proxied request, got ${outcome.kind}`);
+      return outcome.upstreamRequest.headers.filter(([name]) => name === "X-Forwarded-For" || name === "X-Real-IP");
+    };
+
+    routeToEcho(fixture.driver, [["kong.client.get_forwarded_ip"]]);
+    expect(readEchoAnswer(await fixture.driver.handle(fromTrustedClient("unknown"))).results).to.deep.equal([{ value: "10.1.2.3" }]);
+    routeToEcho(fixture.driver, [], { answer: false });
+    expect(await upstreamClientHeaders("unknown")).to.deep.equal([["X-Forwarded-For", "10.1.2.3"], ["X-Real-IP", "10.1.2.3"]]);
+    expect(await upstreamClientHeaders("203.0.113.5")).to.deep.equal([["X-Forwarded-For", "203.0.113.5"], ["X-Real-IP", "203.0.113.5"]]);
   });
 });

@@ -7,7 +7,8 @@ import { promisify } from "node:util";
 import { decode } from "@msgpack/msgpack";
 import { ourPluginServerEntry } from "../../../kong/driver";
 import { assertOurPluginServerIsBuilt, startDriverFixture } from "../../support/plugin-server-fixture";
-import { createTestPluginDirectory, echoConfig, type TestPluginDirectory } from "../../support/test-plugins";
+import { createTestPluginDirectory, type TestPluginDirectory } from "../../support/test-plugins";
+import { routeToEcho } from "../echo-route";
 
 const run = promisify(execFile);
 
@@ -91,7 +92,7 @@ describe("our plugin server's command line", () => {
   it("-v logs RPC method names, never their arguments", async () => {
     const fixture = await startDriverFixture("ours", "echo", { extraArguments: ["-v"] });
     try {
-      fixture.driver.configureRoutes([{ id: "r", paths: ["/"], plugins: [{ id: "p", config: echoConfig([["kong.request.get_headers"]]) }] }]);
+      routeToEcho(fixture.driver, [["kong.request.get_headers"]]);
       const outcome = await fixture.driver.handle({ method: "GET", path: "/", headers: [["Authorization", "Bearer eyJ.secret-token.sig"]] });
       expect(outcome).to.include({ kind: "exit", status: 200 });
       const log = fixture.driver.serverStderr.join("\n");

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import type { PluginServerImplementation } from "../../../kong/driver";
 import { readResidentMemoryMiB, sendRequests } from "../../bench/load-driver";
 import { startDriverFixture } from "../../support/plugin-server-fixture";
-import { echoConfig, type EchoStep } from "../../support/test-plugins";
+import type { EchoStep } from "../../support/test-plugins";
+import { routeToEcho } from "../echo-route";
 
 const REJECTIONS = 100_000;
 // V8 grows its young generation to its working size (32 MiB of semi-spaces) during the first
@@ -16,7 +17,7 @@ async function measureRejectionGrowthMiB(implementation: PluginServerImplementat
   const fixture = await startDriverFixture(implementation, "echo");
   try {
     const steps: EchoStep[] = [["kong.response.exit", 401, "", { "WWW-Authenticate": 'Bearer resource_metadata="x"' }]];
-    fixture.driver.configureRoutes([{ id: "r", paths: ["/"], plugins: [{ id: "p", config: echoConfig(steps, { answer: false }) }] }]);
+    routeToEcho(fixture.driver, steps, { answer: false });
     const request = { method: "POST", path: "/mcp", headers: [["Authorization", "Bearer invalid"]] as Array<[string, string]> };
     const pid = fixture.driver.serverPid as number;
     await sendRequests(fixture.driver, request, WARM_UP, CONCURRENCY);

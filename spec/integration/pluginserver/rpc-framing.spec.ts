@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { createConnection, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { decodeMultiStream, encode } from "@msgpack/msgpack";
 import { startDriverFixture, type DriverFixture } from "../../support/plugin-server-fixture";
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+import { echoConfig } from "../../support/test-plugins";
 
 /** A raw msgpack-rpc connection to a plugin server's socket. */
 class RawRpcConnection {
@@ -50,7 +50,7 @@ describe("our plugin server reads msgpack-rpc as a stream", () => {
 
   it("decodes a message split at every byte boundary", async function () {
     this.timeout(60_000);
-    const config = JSON.stringify({ script: JSON.stringify({ steps: [], answer: false }), marker: "x".repeat(300) });
+    const config = JSON.stringify(echoConfig([], { answer: false, marker: "x".repeat(300) }));
     const calls: Array<[string, unknown[]]> = [
       ["plugin.GetPluginInfo", ["echo"]],
       ["plugin.StartInstance", [{ Name: "echo", Config: config }]],
@@ -62,7 +62,7 @@ describe("our plugin server reads msgpack-rpc as a stream", () => {
         if (split >= bytes.length) break;
         connection.socket.write(bytes.subarray(0, split));
         // Let the server read the first part on its own.
-        await pause(2);
+        await sleep(2);
         connection.socket.write(bytes.subarray(split));
         const [type, replyId, error] = await connection.nextReply();
         expect([type, replyId, error]).to.deep.equal([1, messageId, null]);
