@@ -1,8 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { buildPluginServerCommands, KongDriver, ourPluginServerEntry, type RouteDefinition } from "../kong/driver";
+import { builtPluginsDirectory, startPluginServerDriver, type KongDriver, type RouteDefinition } from "../kong/driver";
 import { startAuthorizationServer, type AuthorizationServer } from "./authorization-server";
 import { MCP_PATH, startMcpServer, type DemoMcpServer } from "./mcp-server";
 import { MCP_SCOPES } from "./realm-roles";
@@ -44,17 +41,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const mcpServer = await startMcpServer({ port: options.mcpServerPort, host });
     closers.push(() => mcpServer.close());
 
-    const socketDirectory = await mkdtemp(join(tmpdir(), "mcp-oauth2-demo-"));
-    closers.push(() => rm(socketDirectory, { recursive: true, force: true }));
-    // dist/kong/pluginserver/main.js serves the plugins compiled to dist/plugins.
-    const pluginsDirectory = join(dirname(ourPluginServerEntry()), "..", "..", "plugins");
-    const driver = await KongDriver.start({
-      ...buildPluginServerCommands("ours", pluginsDirectory, socketDirectory),
+    const { driver, close: closeDriver } = await startPluginServerDriver("ours", builtPluginsDirectory(), {
       // kong/kong.yml's post-function: a request the plugin did not vouch for (plugin server
       // down) gets 503 instead of reaching the MCP server, where Kong alone would fail open.
       nativeGuard: true,
     });
-    closers.push(() => driver.close());
+    closers.push(closeDriver);
     // The gateway listens before it is configured: its port names the MCP endpoint, which the
     // authorization server needs as audience, whose issuer the plugin configuration then needs.
     const gateway = await driver.listen({ port: options.gatewayPort, host });

@@ -14,8 +14,12 @@ export { applySchemaDefaults, SchemaViolationError, type SchemaField, type Schem
 export { normalizePath } from "./path-normalization";
 export {
   buildPluginServerCommands,
+  builtPluginsDirectory,
   ourPluginServerEntry,
+  startPluginServerDriver,
   stockPluginServerEntry,
   type PluginServerCommands,
+  type PluginServerDriver,
+  type PluginServerDriverOptions,
   type PluginServerImplementation,
 } from "./plugin-server-commands";

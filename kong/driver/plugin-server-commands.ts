@@ -1,7 +1,10 @@
 // Start and query commands for the two JavaScript plugin servers the tests compare: ours
 // (dist/kong/pluginserver/main.js) and the stock kong-js-pluginserver of kong-pdk 0.6.0.
 import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { KongDriver, type KongDriverOptions } from "./kong-driver";
 
 /** Which plugin server to run. */
 export type PluginServerImplementation = "ours" | "stock";
@@ -25,6 +28,11 @@ export function ourPluginServerEntry(): string {
   return join(findProjectRoot(), "dist", "kong", "pluginserver", "main.js");
 }
 
+/** The plugins directory `npm run build` writes: mcp-oauth2 compiled to JavaScript, as Kong runs it. */
+export function builtPluginsDirectory(): string {
+  return join(findProjectRoot(), "dist", "plugins");
+}
+
 /** The stock kong-js-pluginserver script of kong-pdk. */
 export function stockPluginServerEntry(): string {
   return require.resolve("kong-pdk/bin/kong-js-pluginserver");
@@ -46,5 +54,57 @@ export function buildPluginServerCommands(
     startCommand: [process.execPath, entry, "-d", pluginsDirectory, "-p", socketDirectory, "--sock-name", socketName, ...extraArguments],
     queryCommand: [process.execPath, entry, "-d", pluginsDirectory, "--dump-all-plugins"],
     socketPath: join(socketDirectory, socketName),
+  };
+}
+
+/** How {@link startPluginServerDriver} runs the server, besides the driver's own options. */
+export interface PluginServerDriverOptions extends Partial<Omit<KongDriverOptions, keyof PluginServerCommands>> {
+  /** Appended to the start command (e.g. ["-v"]). */
+  extraArguments?: readonly string[];
+  /** What runs the server's script in the start command, instead of this node (e.g. another node, with --cpu-prof). */
+  nodeCommand?: readonly string[];
+}
+
+/** A driver on a plugin server of its own, with the commands that started it. */
+export interface PluginServerDriver {
+  readonly driver: KongDriver;
+  readonly commands: PluginServerCommands;
+  /** Closes the driver (stopping the server) and removes the server's socket directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a plugin server (`implementation`) serving `pluginsDirectory`, its socket in a new
+ * temporary directory, and a KongDriver on it. The directory is removed when the start fails and
+ * on close(), so that no caller leaves sockets behind.
+ */
+export async function startPluginServerDriver(
+  implementation: PluginServerImplementation,
+  pluginsDirectory: string,
+  options: PluginServerDriverOptions = {},
+): Promise<PluginServerDriver> {
+  const { extraArguments, nodeCommand, ...driverOptions } = options;
+  const socketDirectory = await mkdtemp(join(tmpdir(), "mcp-oauth2-sock-"));
+  const removeSocketDirectory = () => rm(socketDirectory, { recursive: true, force: true });
+  const built = buildPluginServerCommands(implementation, pluginsDirectory, socketDirectory, extraArguments);
+  const [, ...script] = built.startCommand;
+  const commands = nodeCommand === undefined ? built : { ...built, startCommand: [...nodeCommand, ...script] };
+  let driver: KongDriver;
+  try {
+    driver = await KongDriver.start({ ...commands, ...driverOptions });
+  } catch (error) {
+    await removeSocketDirectory();
+    throw error;
+  }
+  return {
+    driver,
+    commands,
+    close: async () => {
+      try {
+        await driver.close();
+      } finally {
+        await removeSocketDirectory();
+      }
+    },
   };
 }

@@ -1,8 +1,7 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
 // cached token, cache misses per algorithm, refusals), the floor plugin, growth of the config and
 // of the token cache, and the stock plugin server.
-import { resolve } from "node:path";
-import type { KongRequest, Outcome, PluginServerImplementation } from "../../kong/driver";
+import { builtPluginsDirectory, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
 import { createFloorPluginDirectory, floorConfig } from "./floor-plugin";
@@ -139,20 +138,26 @@ async function prepareKeys(): Promise<{ jwks: JwksServer; keys: Record<"RS256" |
   return { jwks: await JwksServer.start(Object.values(keys).map((key) => key.publicJwk)), keys };
 }
 
+/** A value made on first use, then kept: a token pool only the selected scenarios sign. */
+function makeOnFirstUse<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
 /**
- * Builds every scenario (signing all token pools now, before anything is timed). The real plugin
- * is served from dist/plugins (absolute: the stock server needs it), the floor from a temporary
- * directory.
+ * Builds the scenarios `selected` keeps (all without it), signing their token pools now, before
+ * anything is timed: the pools of scenarios left out are never signed. The real plugin is served
+ * from dist/plugins (absolute: the stock server needs it), the floor from a temporary directory.
  */
-export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet> {
+export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlySet<string>): Promise<ScenarioSet> {
   const { jwks, keys } = await prepareKeys();
   const floorDirectory = createFloorPluginDirectory();
-  const pluginsDirectory = resolve(__dirname, "..", "..", "dist", "plugins");
+  const pluginsDirectory = builtPluginsDirectory();
   const issuer = `${jwks.url}/realms/bench`;
   const claims = { issuer, audience: RESOURCE, scope: GRANTED_SCOPES, expiresInSeconds: TOKEN_LIFETIME_SECONDS };
-  const [cachedToken] = signTokenPool(keys.RS256, 1, claims) as [string];
-  const [readOnlyToken] = signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:resources" }) as [string];
-  const distinctTokens = signTokenPool(keys.EdDSA, sizes.distinctTokens, claims);
+  const cachedToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, claims)[0] as string);
+  const readOnlyToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:resources" })[0] as string);
+  const distinctTokens = makeOnFirstUse(() => signTokenPool(keys.EdDSA, sizes.distinctTokens, claims));
 
   /** What mcp-oauth2 sets in kong.ctx.shared for the cached token: the floor sets the same. */
   const identity = { subject: "user-0", issuer, client_id: "mcp-client", scopes: GRANTED_SCOPES.split(" ") };
@@ -165,8 +170,11 @@ export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet
     token_cache_ttl: TOKEN_CACHE_TTL_SECONDS,
   };
   const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true };
-  const withToken = (token: string) => () => postToolsCall(token);
-  const everyTokenOnce = (pool: readonly string[]) => (index: number) => postToolsCall(pool[index % pool.length]);
+  const withToken = (token: () => string) => () => postToolsCall(token());
+  const everyTokenOnce = (pool: () => readonly string[]) => (index: number) => {
+    const tokens = pool();
+    return postToolsCall(tokens[index % tokens.length]);
+  };
   const tokensSeen = (fractions: readonly number[]) => fractions.map((fraction) => Math.round(fraction * sizes.distinctTokens));
   const cacheMiss = (algorithm: keyof typeof keys): Scenario => ({
     ...plain,
@@ -174,7 +182,7 @@ export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet
     label: `3. cache miss, fresh ${algorithm} token per request`,
     server: "ours",
     config: base,
-    request: everyTokenOnce(signTokenPool(keys[algorithm], countRequests(`miss-${algorithm}`, sizes), claims)),
+    request: everyTokenOnce(makeOnFirstUse(() => signTokenPool(keys[algorithm], countRequests(`miss-${algorithm}`, sizes), claims))),
     check: expectAllowed,
   });
   const otherServers = Array.from({ length: 9 }, (_, index) => ({ url: `${jwks.url}/realms/other-${index}`, audience: RESOURCE }));
@@ -234,7 +242,7 @@ export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet
       label: "6. 1 cached EdDSA token",
       server: "ours",
       config: cacheForAllTokens,
-      request: withToken(distinctTokens[0] as string),
+      request: withToken(() => distinctTokens()[0] as string),
       check: expectAllowed,
     },
     {
@@ -266,8 +274,11 @@ export async function defineScenarios(sizes: ScenarioSizes): Promise<ScenarioSet
     { ...plain, id: "stock-allowed", label: "7. stock server: 1. allowed", server: "stock", config: base, request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-401", label: "7. stock server: 4. 401", server: "stock", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
   ];
+  const selectedScenarios = scenarios.filter((scenario) => selected?.has(scenario.id) ?? true);
+  // Making each kept scenario's first request signs its tokens now, before anything is timed.
+  for (const scenario of selectedScenarios) scenario.request(0);
   return {
-    scenarios,
+    scenarios: selectedScenarios,
     comparisons: COMPARISONS,
     close: async () => {
       floorDirectory.remove();

@@ -6,11 +6,10 @@
 //   --distinct-tokens 100000 --rejections 100000 --only allowed,floor --server-node-options="--cpu-prof --cpu-prof-dir=/tmp/profiles"
 //   --server-node /path/to/node (the runtime of the plugin servers; default: the one running this script)
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { buildPluginServerCommands, KongDriver, type Outcome, type PdkCall } from "../../kong/driver";
+import { startPluginServerDriver, type KongDriver, type Outcome, type PdkCall } from "../../kong/driver";
 import { Version as pluginVersion } from "../../plugins/mcp-oauth2";
 import { defineScenarios, type Comparison, type Scenario, type ScenarioSizes } from "./gate-scenarios";
 import { measureLoad, readCpuSeconds, readResidentMemoryMiB } from "./load-driver";
@@ -40,7 +39,8 @@ interface RunningScenario {
   readonly scenario: Scenario;
   readonly driver: KongDriver;
   readonly pid: number;
-  readonly socketDirectory: string;
+  /** Closes the driver and its plugin server. */
+  readonly close: () => Promise<void>;
   /** Requests sent so far: the index of the next one. */
   sent: number;
   readonly samples: Sample[];
@@ -133,25 +133,15 @@ async function sendRequests(running: RunningScenario, count: number, concurrency
 
 /** Starts the scenario's plugin server and driver, warms up (reading RSS at the checkpoints). */
 async function startScenario(scenario: Scenario, options: BenchOptions): Promise<RunningScenario> {
-  const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-bench-sock-"));
-  const commands = buildPluginServerCommands(scenario.server, scenario.pluginsDirectory, socketDirectory);
-  const [, ...serverArguments] = commands.startCommand as [string, ...string[]];
-  let driver: KongDriver;
-  try {
-    driver = await KongDriver.start({
-      ...commands,
-      startCommand: [options.serverNode, ...options.serverNodeOptions, ...serverArguments],
-      routes: [{ id: "mcp", paths: ["/mcp"], plugins: [{ id: `bench-${scenario.id}`, config: scenario.config }] }],
-    });
-  } catch (error) {
-    rmSync(socketDirectory, { recursive: true, force: true });
-    throw error;
-  }
+  const { driver, close } = await startPluginServerDriver(scenario.server, scenario.pluginsDirectory, {
+    nodeCommand: [options.serverNode, ...options.serverNodeOptions],
+    routes: [{ id: "mcp", paths: ["/mcp"], plugins: [{ id: `bench-${scenario.id}`, config: scenario.config }] }],
+  });
   const running: RunningScenario = {
     scenario,
     driver,
     pid: driver.serverPid as number,
-    socketDirectory,
+    close,
     sent: 0,
     samples: [],
     rssCheckpointsMiB: [],
@@ -168,16 +158,12 @@ async function startScenario(scenario: Scenario, options: BenchOptions): Promise
     }
     running.rssBeforeMiB = await readResidentMemoryMiB(running.pid);
   } catch (error) {
-    await stopScenario(running);
+    await running.close();
     throw error;
   }
   return running;
 }
 
-async function stopScenario(running: RunningScenario): Promise<void> {
-  await running.driver.close();
-  rmSync(running.socketDirectory, { recursive: true, force: true });
-}
 
 const column = (text: string, width: number): string => (text.length >= width ? text : text.padEnd(width));
 const number = (value: number, digits = 0): string => value.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -341,14 +327,14 @@ async function main(): Promise<void> {
   const options = readOptions();
   for (const line of describeMachine(options)) console.log(line);
   console.log("signing token pools...");
-  const set = await defineScenarios(options);
+  const set = await defineScenarios(options, options.only);
   const running: RunningScenario[] = [];
   try {
-    for (const scenario of set.scenarios.filter((candidate) => options.only?.has(candidate.id) ?? true)) {
+    for (const scenario of set.scenarios) {
       const started = await startScenario(scenario, options);
       running.push(started);
       if (options.serverNodeOptions.length > 0) console.log(`  plugin server ${started.pid}: ${scenario.label}`);
-      if (!scenario.measured) await stopScenario(started);
+      if (!scenario.measured) await started.close();
     }
     const byId = new Map(running.map((entry) => [entry.scenario.id, entry]));
     checkFloorMirrorsScenarioOne(byId);
@@ -385,7 +371,7 @@ async function main(): Promise<void> {
     const countMet = (list: readonly Verdict[]) => `${list.filter((verdict) => verdict.met).length} of ${list.length}`;
     console.log(`\n${countMet(verdicts)} targets met; ${countMet(cpuVerdicts)} ratio targets met on plugin-server CPU; load average at end: ${loadavg().map((load) => load.toFixed(2)).join(" ")}`);
   } finally {
-    for (const entry of running) if (entry.scenario.measured) await stopScenario(entry);
+    for (const entry of running) if (entry.scenario.measured) await entry.close();
     await set.close();
   }
 }

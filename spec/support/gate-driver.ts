@@ -1,10 +1,8 @@
 // The real mcp-oauth2 plugin (dist/plugins) on our plugin server, driven by the Kong driver: for
 // suites that attack or exercise the plugin through Kong's side of the protocol.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { buildPluginServerCommands, KongDriver, type KongDriverOptions, type KongRequest, type Outcome } from "../../kong/driver";
-import { findBuiltPluginsDirectory } from "./plugin-server-fixture";
+import type { KongDriver, KongRequest, Outcome } from "../../kong/driver";
+import { findHeaderValues } from "./gate-requests";
+import { startBuiltPluginDriver, type BuiltPluginDriverOptions } from "./plugin-server-fixture";
 
 /** The route the gate protects. */
 export const MCP_PATH = "/mcp";
@@ -19,35 +17,15 @@ export interface GateDriver {
   close(): Promise<void>;
 }
 
-export interface GateDriverOptions extends Partial<KongDriverOptions> {
-  /** A plugins directory serving a plugin named mcp-oauth2 (default: the built one). */
-  pluginsDirectory?: string;
-}
-
 /** Starts our plugin server on the built plugin (or `pluginsDirectory`) and a driver with `config` on /mcp. */
-export async function startGateDriver(config: Record<string, unknown>, options: GateDriverOptions = {}): Promise<GateDriver> {
-  const { pluginsDirectory = findBuiltPluginsDirectory(), ...driverOptions } = options;
-  const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
+export async function startGateDriver(config: Record<string, unknown>, options: BuiltPluginDriverOptions = {}): Promise<GateDriver> {
   const routesFor = (pluginConfig: Record<string, unknown>) => [{ id: "mcp", paths: [MCP_PATH], plugins: [{ id: "mcp-oauth2-on-mcp", config: pluginConfig }] }];
-  let driver: KongDriver;
-  try {
-    driver = await KongDriver.start({
-      ...buildPluginServerCommands("ours", pluginsDirectory, socketDirectory),
-      routes: routesFor(config),
-      ...driverOptions,
-    });
-  } catch (error) {
-    rmSync(socketDirectory, { recursive: true, force: true });
-    throw error;
-  }
+  const { driver, close } = await startBuiltPluginDriver("ours", { routes: routesFor(config), ...options });
   return {
     driver,
     configure: (pluginConfig) => driver.configureRoutes(routesFor(pluginConfig)),
     send: (request) => driver.handle({ method: "POST", path: MCP_PATH, ...request }),
-    close: async () => {
-      await driver.close();
-      rmSync(socketDirectory, { recursive: true, force: true });
-    },
+    close,
   };
 }
 
@@ -78,6 +56,5 @@ export function summarizeOutcome(outcome: Outcome): string {
 
 /** The value of a response header of an exit outcome (first match, case-insensitive). */
 export function readResponseHeader(outcome: Outcome, name: string): string | undefined {
-  if (outcome.kind !== "exit") return undefined;
-  return outcome.headers.find(([candidate]) => candidate.toLowerCase() === name.toLowerCase())?.[1];
+  return outcome.kind === "exit" ? findHeaderValues(outcome.headers, name)[0] : undefined;
 }

@@ -3,22 +3,23 @@
 // installed apart from the main one (npm ci --legacy-peer-deps --prefix spec/kong-manager), so the
 // main package types only the part of Playwright it uses and loads it from there at run time.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { findNewestModification } from "./newest-modification";
 
 /** The sub-package with the form page, its Vite build and playwright-core. */
-export const FORM_PACKAGE_DIRECTORY = join(__dirname, "..", "kong-manager");
+const FORM_PACKAGE_DIRECTORY = join(__dirname, "..", "kong-manager");
 
 /** Where the built page lands (gitignored, rebuilt when a source is newer). */
 export const FORM_PAGE_DIRECTORY = join(FORM_PACKAGE_DIRECTORY, "dist");
 
 /** Screenshots of the form, kept as test artifacts (spec/artifacts is gitignored). */
-export const FORM_ARTIFACTS_DIRECTORY = join(__dirname, "..", "artifacts", "kong-manager");
+const FORM_ARTIFACTS_DIRECTORY = join(__dirname, "..", "artifacts", "kong-manager");
 
 /** Debian's Chromium; KONG_MANAGER_TEST_CHROMIUM points elsewhere (a missing path makes the suite skip). */
-export const CHROMIUM_PATH = process.env["KONG_MANAGER_TEST_CHROMIUM"] ?? "/usr/bin/chromium";
+const CHROMIUM_PATH = process.env["KONG_MANAGER_TEST_CHROMIUM"] ?? "/usr/bin/chromium";
 
 // Headless and quiet: without the background-networking flags Chromium keeps calling Google services.
 const CHROMIUM_ARGUMENTS = [
@@ -88,18 +89,12 @@ export function findMissingFormPrerequisite(): string | undefined {
   return undefined;
 }
 
-function newestModification(path: string): number {
-  const status = statSync(path);
-  if (!status.isDirectory()) return status.mtimeMs;
-  return Math.max(status.mtimeMs, ...readdirSync(path).map((entry) => newestModification(join(path, entry))));
-}
-
 /** Whether the built page is older than its sources or the installed packages. */
 function isFormPageStale(): boolean {
   const builtPage = join(FORM_PAGE_DIRECTORY, "index.html");
   if (!existsSync(builtPage)) return true;
   const sources = ["index.html", "vite.config.ts", "src", "package-lock.json", join("node_modules", ".package-lock.json")];
-  const newestSource = Math.max(...sources.map((source) => newestModification(join(FORM_PACKAGE_DIRECTORY, source))));
+  const newestSource = Math.max(...sources.map((source) => findNewestModification(join(FORM_PACKAGE_DIRECTORY, source))));
   return newestSource > statSync(builtPage).mtimeMs;
 }
 
@@ -174,7 +169,6 @@ export class KongManagerFormPage {
     return form;
   }
 
-  /** Loads a blank form again. */
   /** Loads the form afresh; errors are counted from this load on. */
   async reload(siteUrl: string, adminApiUrl: string): Promise<void> {
     this.pageErrors.length = 0;

@@ -1,17 +1,20 @@
 // Starts a KongDriver on a real plugin server (ours or the stock kong-js-pluginserver) serving a
 // test plugin from a temporary directory, or the built mcp-oauth2, and cleans everything up.
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   buildPluginServerCommands,
-  KongDriver,
+  builtPluginsDirectory,
   ourPluginServerEntry,
-  type KongDriverOptions,
+  startPluginServerDriver,
   type Outcome,
   type PluginServerCommands,
+  type PluginServerDriver,
+  type PluginServerDriverOptions,
   type PluginServerImplementation,
 } from "../../kong/driver";
+import { findNewestModification } from "./newest-modification";
 import { createTestPluginDirectory, type EchoAnswer, type TestPluginName } from "./test-plugins";
 
 /** Both plugin servers, for suites that must pass under each. */
@@ -19,18 +22,8 @@ export const PLUGIN_SERVER_IMPLEMENTATIONS: readonly PluginServerImplementation[
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
 
-/** The newest modification time of the files under `directory`, at any depth. */
-function findNewestModification(directory: string): number {
-  return Math.max(
-    ...readdirSync(directory, { withFileTypes: true }).map((entry) => {
-      const path = join(directory, entry.name);
-      return entry.isDirectory() ? findNewestModification(path) : statSync(path).mtimeMs;
-    }),
-  );
-}
-
-/** Fails early when `compiled` is missing or older than a file under `sources`. */
-function assertBuiltFrom(compiled: string, sources: string): void {
+/** Fails early when `compiled` is missing or older than anything under `sources`. */
+export function assertBuiltFrom(compiled: string, sources: string): void {
   let builtAt: number;
   try {
     builtAt = statSync(compiled).mtimeMs;
@@ -51,7 +44,7 @@ export function assertOurPluginServerIsBuilt(): void {
  */
 export function findBuiltPluginsDirectory(): string {
   assertOurPluginServerIsBuilt();
-  const directory = join(PROJECT_ROOT, "dist", "plugins");
+  const directory = builtPluginsDirectory();
   assertBuiltFrom(join(directory, "mcp-oauth2", "index.js"), join(PROJECT_ROOT, "plugins", "mcp-oauth2"));
   return directory;
 }
@@ -63,16 +56,12 @@ export interface PluginServerSetup {
 }
 
 /** Writes a test plugin and builds the commands to serve it with `implementation`. */
-export function preparePluginServer(
-  implementation: PluginServerImplementation,
-  plugin: TestPluginName,
-  extraArguments: readonly string[] = [],
-): PluginServerSetup {
+export function preparePluginServer(implementation: PluginServerImplementation, plugin: TestPluginName): PluginServerSetup {
   if (implementation === "ours") assertOurPluginServerIsBuilt();
   const plugins = createTestPluginDirectory(plugin);
   const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
   return {
-    commands: buildPluginServerCommands(implementation, plugins.path, socketDirectory, extraArguments),
+    commands: buildPluginServerCommands(implementation, plugins.path, socketDirectory),
     remove: () => {
       plugins.remove();
       rmSync(socketDirectory, { recursive: true, force: true });
@@ -81,55 +70,49 @@ export function preparePluginServer(
 }
 
 /** A running driver and how to dispose of it. */
-export interface DriverFixture {
-  driver: KongDriver;
-  commands: PluginServerCommands;
-  close(): Promise<void>;
-}
+export type DriverFixture = PluginServerDriver;
 
-/** Starts a driver on a prepared plugin server; the setup is removed when the driver cannot start. */
-async function startDriverOn(setup: PluginServerSetup, options: Partial<KongDriverOptions>): Promise<DriverFixture> {
-  let driver: KongDriver;
+/** Starts a driver whose plugin server serves the test plugin; the plugin's directory goes on close() or a failed start. */
+export async function startDriverFixture(
+  implementation: PluginServerImplementation,
+  plugin: TestPluginName,
+  options: PluginServerDriverOptions = {},
+): Promise<DriverFixture> {
+  if (implementation === "ours") assertOurPluginServerIsBuilt();
+  const plugins = createTestPluginDirectory(plugin);
+  let fixture: DriverFixture;
   try {
-    driver = await KongDriver.start({ ...setup.commands, ...options });
+    fixture = await startPluginServerDriver(implementation, plugins.path, options);
   } catch (error) {
-    setup.remove();
+    plugins.remove();
     throw error;
   }
   return {
-    driver,
-    commands: setup.commands,
+    ...fixture,
     close: async () => {
-      await driver.close();
-      setup.remove();
+      try {
+        await fixture.close();
+      } finally {
+        plugins.remove();
+      }
     },
   };
 }
 
-/** Starts a driver whose plugin server serves the test plugin. */
-export async function startDriverFixture(
-  implementation: PluginServerImplementation,
-  plugin: TestPluginName,
-  options: Partial<KongDriverOptions> & { extraArguments?: readonly string[] } = {},
-): Promise<DriverFixture> {
-  return startDriverOn(preparePluginServer(implementation, plugin, options.extraArguments), options);
+/** Options of {@link startBuiltPluginDriver}. */
+export interface BuiltPluginDriverOptions extends PluginServerDriverOptions {
+  /** A plugins directory serving a plugin named mcp-oauth2 (default: the built one, checked fresh). */
+  pluginsDirectory?: string;
 }
 
 /**
  * Starts a driver whose plugin server (`implementation`) serves this checkout's built mcp-oauth2
- * from dist/plugins, as Kong would run it. The stock server resolves plugins against its own
- * directory, hence the absolute path.
+ * from dist/plugins, as Kong would run it, or the plugins directory given. The stock server
+ * resolves plugins against its own directory, hence the absolute path.
  */
-export async function startBuiltPluginDriver(implementation: PluginServerImplementation, options: Partial<KongDriverOptions> = {}): Promise<DriverFixture> {
-  const pluginsDirectory = findBuiltPluginsDirectory();
-  const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
-  return startDriverOn(
-    {
-      commands: buildPluginServerCommands(implementation, pluginsDirectory, socketDirectory),
-      remove: () => rmSync(socketDirectory, { recursive: true, force: true }),
-    },
-    options,
-  );
+export async function startBuiltPluginDriver(implementation: PluginServerImplementation, options: BuiltPluginDriverOptions = {}): Promise<DriverFixture> {
+  const { pluginsDirectory = findBuiltPluginsDirectory(), ...driverOptions } = options;
+  return startPluginServerDriver(implementation, pluginsDirectory, driverOptions);
 }
 
 /** The echo plugin's answer in an exit outcome (throws if the request was not answered by the plugin). */
