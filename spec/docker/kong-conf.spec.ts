@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { expect } from "chai";
+import { findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 import { skipBecause } from "../support/skip-suite";
 import { readKongConf, REPOSITORY_ROOT } from "./deploy-files";
 
@@ -48,6 +49,8 @@ describe("docker: kong/kong.conf", () => {
 
     before(function () {
       if (!existsSync(localEntry)) skipBecause(this, `${localEntry} is not built (run npm run build)`);
+      // The query runs our plugin server on dist/plugins: fail when either is older than its sources.
+      findBuiltPluginsDirectory();
     });
 
     it("prints only a JSON array whose one plugin is mcp-oauth2, as Kong needs at startup", async () => {

@@ -8,8 +8,10 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import { expect } from "chai";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { startLocalStack, type LocalStack } from "../../demo/local-stack";
+import { expectRejection } from "../support/error-assertions";
 import { callWithStepUp, connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
 import type { LoginCredentials } from "../support/headless-login";
+import { findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 
 /** Every client request in this suite gives up after this long instead of hanging the run. */
 const REQUEST_OPTIONS = { timeout: 15_000 };
@@ -30,14 +32,6 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** What a failed call threw (the suite expects refusals as errors). */
-async function catchError(call: () => Promise<unknown>): Promise<unknown> {
-  return call().then(
-    () => expect.fail("the call succeeded"),
-    (error: unknown) => error,
-  );
-}
-
 /**
  * The `npm start` stack on free ports: oidc-provider shaped like the Keycloak realm, the MCP SDK
  * demo server (22 tools) behind the Kong-protocol gateway with mcp-oauth2 on our plugin server.
@@ -49,6 +43,8 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
   const openClients: Client[] = [];
 
   before(async () => {
+    // The stack runs our plugin server and mcp-oauth2 from dist/: fail when they are older than the sources.
+    findBuiltPluginsDirectory();
     stack = await startLocalStack({ gatewayPort: 0, authorizationServerPort: 0, mcpServerPort: 0 });
     endpoint = new URL(stack.mcpEndpoint);
   });
@@ -123,10 +119,9 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
       const client = createClient("sdk-member-step-up");
       const transport = await connectWithHeadlessLogin(client, endpoint, provider);
       const logsBefore = stack.driver.logs.length;
-      const error = await catchError(() => callWithStepUp(transport, provider, () => client.readResource({ uri: "docs://readme" }, REQUEST_OPTIONS)));
+      const error = await expectRejection(callWithStepUp(transport, provider, () => client.readResource({ uri: "docs://readme" }, REQUEST_OPTIONS)), StreamableHTTPError);
 
-      expect(error).to.be.instanceOf(StreamableHTTPError);
-      expect((error as StreamableHTTPError).code).to.equal(403);
+      expect(error.code).to.equal(403);
       expect(provider.authorizationUrls.map((url) => url.searchParams.get("scope"))).to.deep.equal(["mcp:tools mcp:resources", "mcp:resources mcp:tools"]);
       expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ preferred_username: "alice", mcp_scopes: ["mcp:tools"] });
       const refusals = stack.driver.logs.slice(logsBefore).filter(({ message }) => message.includes("insufficient scope for resources/read docs://readme"));
@@ -164,9 +159,8 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
       });
       expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
       expect(await client.callTool({ name: "text_reverse", arguments: { text: "kong" } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "gnok" }] });
-      const error = await catchError(() => client.listResources({}, REQUEST_OPTIONS));
-      expect(error).to.be.instanceOf(StreamableHTTPError);
-      expect((error as StreamableHTTPError).code).to.equal(403);
+      const error = await expectRejection(client.listResources({}, REQUEST_OPTIONS), StreamableHTTPError);
+      expect(error.code).to.equal(403);
     });
 
     it("mcp-remote --client-credentials bridges stdio to the gateway: tools work, resources are refused", async () => {
@@ -192,7 +186,7 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
         await client.connect(transport, REQUEST_OPTIONS);
         expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
         expect(await client.callTool({ name: "math_multiply", arguments: { a: 6, b: 7 } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "42" }] });
-        const error = await catchError(() => client.listResources({}, REQUEST_OPTIONS));
+        const error = await expectRejection(client.listResources({}, REQUEST_OPTIONS), Error);
         expect(String(error)).to.include("Unauthorized");
         const refusal = stack.driver.logs.at(-1)?.message;
         expect(refusal).to.equal(`mcp-oauth2: 403 on /mcp: insufficient scope for resources/list: token of ${clientId} holds [mcp:tools], would need [mcp:resources mcp:tools]`);
@@ -221,9 +215,8 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
 
     const client = createClient("account-audience");
     const transport = new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { authorization: `Bearer ${token}` } } });
-    const error = await catchError(() => client.connect(transport, REQUEST_OPTIONS));
-    expect(error).to.be.instanceOf(StreamableHTTPError);
-    expect((error as StreamableHTTPError).code).to.equal(401);
+    const error = await expectRejection(client.connect(transport, REQUEST_OPTIONS), StreamableHTTPError);
+    expect(error.code).to.equal(401);
 
     const answer = await fetch(endpoint, {
       method: "POST",

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { expect } from "chai";
 import { connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
+import { assertBuiltFrom, findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
 const MAIN = join(PROJECT_ROOT, "dist", "demo", "main.js");
@@ -17,6 +18,9 @@ describe("npm start (dist/demo/main.js)", () => {
   let mcpEndpoint: string;
 
   before(async () => {
+    // npm start runs dist/: fail when the demo, the driver under it, our plugin server or mcp-oauth2 is older than its sources.
+    for (const sources of ["demo", join("kong", "driver")]) assertBuiltFrom(MAIN, join(PROJECT_ROOT, sources));
+    findBuiltPluginsDirectory();
     child = spawn(process.execPath, [MAIN, "--port", "0", "--as-port", "0", "--mcp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.setEncoding("utf8");
     child.stderr?.setEncoding("utf8");
