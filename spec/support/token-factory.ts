@@ -1,11 +1,12 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTHeaderParameters, type JWTPayload } from "jose";
-import { KeyObject, randomUUID, sign } from "node:crypto";
+import { KeyObject, randomUUID, sign, type SignKeyObjectInput } from "node:crypto";
 
 /** A signing key of a test authorization server, with its public JWK. */
 export interface TestSigningKey {
   readonly kid: string;
   readonly algorithm: string;
-  readonly privateKey: Parameters<SignJWT["sign"]>[0];
+  /** A KeyObject, which jose and node:crypto both sign with. */
+  readonly privateKey: KeyObject;
   readonly publicJwk: JWK;
 }
 
@@ -13,7 +14,7 @@ export interface TestSigningKey {
 export async function createSigningKey(algorithm = "RS256", kid = `${algorithm.toLowerCase()}-${Math.random().toString(36).slice(2, 10)}`): Promise<TestSigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(algorithm, { extractable: true, ...(algorithm === "EdDSA" ? { crv: "Ed25519" } : {}) });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: algorithm, use: "sig" };
-  return { kid, algorithm, privateKey, publicJwk };
+  return { kid, algorithm, privateKey: KeyObject.from(privateKey), publicJwk };
 }
 
 export interface TokenOptions {
@@ -46,14 +47,37 @@ export function encodeSegment(value: unknown): string {
   return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 }
 
+/** node:crypto's digest and key form for the key's JWS algorithm (RFC 7518 §3.3-3.4, RFC 8037 §3.1). */
+function signingParameters(key: TestSigningKey): { digest: string | null; signingKey: KeyObject | SignKeyObjectInput } {
+  switch (key.algorithm) {
+    case "RS256":
+      return { digest: "sha256", signingKey: key.privateKey };
+    case "ES256":
+      // JWS wants the raw r || s signature, not node's default DER.
+      return { digest: "sha256", signingKey: { key: key.privateKey, dsaEncoding: "ieee-p1363" } };
+    case "EdDSA":
+      return { digest: null, signingKey: key.privateKey };
+    default:
+      throw new Error(`signCompactJws does not sign ${key.algorithm}`);
+  }
+}
+
 /**
- * Signs any header and payload text with an RS256 test key, bypassing jose's checks: for hostile
- * tokens (crit extensions, duplicate members, odd types) that a real signer would refuse to make.
+ * Signs any header and payload (JSON values, or raw text taken as is) with the key's algorithm
+ * (RS256, ES256 or EdDSA) into a compact JWS, synchronously and bypassing jose's checks: for
+ * hostile tokens (crit extensions, duplicate members, odd types) that a real signer would refuse to
+ * make, and for the bench's token pools. The header's `alg` is not read: it may lie.
  */
-export function signRawRs256(key: TestSigningKey, header: unknown, payload: unknown): string {
+export function signCompactJws(key: TestSigningKey, header: unknown, payload: unknown): string {
+  const { digest, signingKey } = signingParameters(key);
   const signingInput = `${encodeSegment(header)}.${encodeSegment(payload)}`;
-  const privateKey = key.privateKey instanceof KeyObject ? key.privateKey : KeyObject.from(key.privateKey as Parameters<typeof KeyObject.from>[0]);
-  return `${signingInput}.${sign("sha256", Buffer.from(signingInput), privateKey).toString("base64url")}`;
+  return `${signingInput}.${sign(digest, Buffer.from(signingInput), signingKey).toString("base64url")}`;
+}
+
+/** {@link signCompactJws} with an RS256 key, under the name the hostile-token suites know. */
+export function signRawRs256(key: TestSigningKey, header: unknown, payload: unknown): string {
+  if (key.algorithm !== "RS256") throw new Error(`signRawRs256 needs an RS256 key, got ${key.algorithm}`);
+  return signCompactJws(key, header, payload);
 }
 
 /** Signs tokens for one issuer as a real authorization server does: each one distinct (its own jti). */
