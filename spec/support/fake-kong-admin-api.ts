@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeServer, listenOn } from "../../demo/http-server";
 import { applySchemaDefaults, SchemaViolationError, type PluginInfo } from "../../kong/driver";
 
 /** A request the Admin API received, in order (preflights included). */
@@ -97,7 +98,7 @@ export class FakeKongAdminApi {
   /** Serves `plugin` (an entry of the plugin server's dump, e.g. `driver.plugin`) on an ephemeral port. */
   static async start(plugin: PluginInfo): Promise<FakeKongAdminApi> {
     const api = new FakeKongAdminApi(plugin);
-    await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
+    await listenOn(api.server, 0, "127.0.0.1");
     return api;
   }
 
@@ -110,9 +111,8 @@ export class FakeKongAdminApi {
     return this.requests.filter(({ method, path }) => method === "POST" && path === "/plugins").map(({ body }) => body as Record<string, unknown>);
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 
   private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
+import { listenOn } from "../../demo/http-server";
 
 /** How the JWKS endpoint misbehaves, for fault tests. */
 export type JwksFault = { kind: "status"; status: number } | { kind: "body"; body: string } | { kind: "delay"; ms: number };
@@ -35,7 +36,7 @@ export class JwksServer {
 
   static async start(keys: JWK[] = []): Promise<JwksServer> {
     const jwks = new JwksServer(keys);
-    await new Promise<void>((resolve) => jwks.server.listen(0, "127.0.0.1", resolve));
+    await listenOn(jwks.server, 0, "127.0.0.1");
     jwks.port = (jwks.server.address() as AddressInfo).port;
     return jwks;
   }
@@ -49,6 +50,7 @@ export class JwksServer {
     return `${this.url}/.well-known/jwks.json`;
   }
 
+  /** Stops serving; closing again is harmless (a test may take the server down before `after` closes it). */
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
+import { closeServer, listenOn } from "../../demo/http-server";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -38,7 +39,7 @@ export class StaticSiteServer {
 
   static async start(root: string): Promise<StaticSiteServer> {
     const site = new StaticSiteServer(normalize(root));
-    await new Promise<void>((resolve) => site.server.listen(0, "127.0.0.1", resolve));
+    await listenOn(site.server, 0, "127.0.0.1");
     return site;
   }
 
@@ -46,8 +47,7 @@ export class StaticSiteServer {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return closeServer(this.server);
   }
 }
