@@ -1,9 +1,7 @@
 // The floor: a plugin that makes exactly the PDK calls mcp-oauth2 makes to let a request through
 // with the ACL on (same methods, argument shapes and order) and computes nothing. Served by the
 // same plugin server and driver, it measures what those round trips cost by themselves.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writePluginDirectory, type TestPluginDirectory } from "../support/test-plugins";
 
 const FLOOR_PLUGIN_SOURCE = `"use strict";
 class Plugin {
@@ -33,17 +31,9 @@ module.exports = {
 };
 `;
 
-/** A temporary plugins directory (never under plugins/) holding only the floor plugin. */
-export interface FloorPluginDirectory {
-  path: string;
-  remove(): void;
-}
-
-/** Writes the floor plugin into a new temporary directory. */
-export function createFloorPluginDirectory(): FloorPluginDirectory {
-  const path = mkdtempSync(join(tmpdir(), "mcp-oauth2-floor-plugin-"));
-  writeFileSync(join(path, "mcp-oauth2-floor.js"), FLOOR_PLUGIN_SOURCE);
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+/** Writes the floor plugin into a new temporary plugins directory. */
+export function createFloorPluginDirectory(): TestPluginDirectory {
+  return writePluginDirectory("mcp-oauth2-floor.js", FLOOR_PLUGIN_SOURCE);
 }
 
 /** The floor's config: the ctx.shared value, body limit and token header scenario 1 uses. */

@@ -1,9 +1,7 @@
 // A wrapper around the built mcp-oauth2 plugin, written into a temporary plugins directory: the
 // real plugin runs unchanged, but one PDK method of its `kong` object misbehaves when the request
 // asks for it in a header. For testing that no failure of the PDK lets a request through.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writePluginDirectory, type TestPluginDirectory } from "./test-plugins";
 
 /** The request header naming the fault: JSON of a PdkFault. The wrapper reads it with get_header. */
 export const FAULT_HEADER = "X-Inject-Fault";
@@ -54,8 +52,6 @@ module.exports = { Plugin, Name: real.Name, Version: real.Version, Priority: rea
 `;
 
 /** A plugins directory serving the wrapper of `realPluginDirectory` (e.g. dist/plugins/mcp-oauth2) as mcp-oauth2. */
-export function createFaultInjectingPluginDirectory(realPluginDirectory: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), "mcp-oauth2-faulty-plugins-"));
-  writeFileSync(join(path, "mcp-oauth2.js"), WRAPPER_SOURCE(realPluginDirectory));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+export function createFaultInjectingPluginDirectory(realPluginDirectory: string): TestPluginDirectory {
+  return writePluginDirectory("mcp-oauth2.js", WRAPPER_SOURCE(realPluginDirectory));
 }

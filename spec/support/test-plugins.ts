@@ -90,17 +90,22 @@ const SOURCES = { echo: ECHO_PLUGIN_SOURCE, printing: PRINTING_PLUGIN_SOURCE, li
 /** The test plugins available. */
 export type TestPluginName = keyof typeof SOURCES;
 
-/** A temporary plugins directory holding one test plugin. */
+/** A temporary plugins directory holding one plugin. */
 export interface TestPluginDirectory {
   path: string;
   remove(): void;
 }
 
+/** Writes `source` as `fileName` into a new temporary plugins directory (never under plugins/). */
+export function writePluginDirectory(fileName: string, source: string): TestPluginDirectory {
+  const path = mkdtempSync(join(tmpdir(), "mcp-oauth2-plugins-"));
+  writeFileSync(join(path, fileName), source);
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
 /** Writes the test plugin into a new temporary directory as `<name>.js`. */
 export function createTestPluginDirectory(name: TestPluginName): TestPluginDirectory {
-  const path = mkdtempSync(join(tmpdir(), `mcp-oauth2-test-plugins-`));
-  writeFileSync(join(path, `${name}.js`), SOURCES[name]);
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  return writePluginDirectory(`${name}.js`, SOURCES[name]);
 }
 
 /** One step of an echo script. */
