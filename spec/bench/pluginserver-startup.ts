@@ -1,13 +1,12 @@
-// Prints start-up time (spawn until the socket accepts connections) and idle RSS of the plugin
-// servers: ours with JavaScript plugins (ts-node not loaded), ours with a TypeScript plugin
-// (transpile-only), and the stock server (ts-node registered with type-checking).
+// Prints start-up time (spawn until the socket accepts connections, tried every 2 ms) and idle
+// RSS of the plugin servers: ours with JavaScript plugins (ts-node not loaded), ours with a
+// TypeScript plugin (transpile-only), and the stock server (ts-node registered with type-checking).
 // Run: npm run build && npx tsx spec/bench/pluginserver-startup.ts
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildPluginServerCommands, type PluginServerImplementation } from "../../kong/driver";
-import { socketAcceptsConnections } from "../../kong/driver/plugin-server-process";
+import { PluginServerProcess } from "../../kong/driver/plugin-server-process";
 import { createTestPluginDirectory } from "../support/test-plugins";
 import { readResidentMemoryMiB } from "./load-driver";
 import { median } from "./sample-statistics";
@@ -17,19 +16,20 @@ const RUNS = 5;
 async function measureOnce(implementation: PluginServerImplementation, pluginsDirectory: string): Promise<{ ms: number; rss: number; loaded: boolean }> {
   const socketDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-sock-"));
   const { startCommand, socketPath } = buildPluginServerCommands(implementation, pluginsDirectory, socketDirectory);
-  const started = process.hrtime.bigint();
-  const child = spawn(startCommand[0] as string, startCommand.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   try {
-    while (!(await socketAcceptsConnections(socketPath))) await new Promise((resolve) => setTimeout(resolve, 2));
+    const started = process.hrtime.bigint();
+    // Fails when the server exits or misses the start deadline instead of waiting for ever.
+    const server = await PluginServerProcess.start({ startCommand, socketPath, socketPollIntervalMs: 2 });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const rss = await readResidentMemoryMiB(child.pid as number);
-    return { ms, rss, loaded: !output.includes("error loading plugin") };
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const rss = await readResidentMemoryMiB(server.pid as number);
+      const output = [...server.stdoutLines, ...server.stderrLines];
+      return { ms, rss, loaded: !output.some((line) => line.includes("error loading plugin")) };
+    } finally {
+      await server.kill();
+    }
   } finally {
-    child.kill("SIGKILL");
     rmSync(socketDirectory, { recursive: true, force: true });
   }
 }
