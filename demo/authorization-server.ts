@@ -45,10 +45,10 @@ const KEYCLOAK_ROUTES = {
 const LOGIN_PATH_PREFIX = "/login-actions/authenticate/";
 
 /** The static public client, as in the production realm. */
-export const PUBLIC_CLIENT_ID = "mcp-client";
+const PUBLIC_CLIENT_ID = "mcp-client";
 
 /** The confidential client of machine callers (client_credentials, service-account role mcp:tools). */
-export const MACHINE_CLIENT = {
+const MACHINE_CLIENT = {
   clientId: "mcp-machine",
   clientSecret: "mcp-machine-secret",
   serviceAccountRoles: ["mcp:tools"],

@@ -1,5 +1,5 @@
 import { startMcpServer } from "./mcp-server";
-import { parsePort } from "./stack-options";
+import { DEFAULT_STACK_PORTS, parsePort } from "./stack-options";
 import { stopOnSignal } from "./stop-on-signal";
 
 /**
@@ -7,9 +7,8 @@ import { stopOnSignal } from "./stop-on-signal";
  * MCP_DEMO_HOST (default 127.0.0.1) and MCP_DEMO_PORT (default 3001).
  */
 async function main(): Promise<void> {
-  const host = process.env.MCP_DEMO_HOST ?? "127.0.0.1";
-  const port = parsePort(process.env.MCP_DEMO_PORT ?? "3001", "MCP_DEMO_PORT");
-  const server = await startMcpServer({ host, port });
+  const port = parsePort(process.env.MCP_DEMO_PORT ?? String(DEFAULT_STACK_PORTS.mcpServer), "MCP_DEMO_PORT");
+  const server = await startMcpServer({ host: process.env.MCP_DEMO_HOST, port });
   console.log(`demo MCP server: ${server.url} (no authentication of its own: put it behind the gateway)`);
   stopOnSignal(() => server.close(), (line) => console.log(line));
 }
