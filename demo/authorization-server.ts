@@ -17,6 +17,7 @@ import {
   type JWTStructured,
   type ResourceServer,
 } from "oidc-provider";
+import { formatHttpOrigin } from "../kong/driver";
 import { closeServer, listenOn, readRequestBody } from "./http-server";
 import { renderErrorPage, renderLoginPage } from "./login-page";
 import { createMemoryAdapterFactory } from "./memory-adapter";
@@ -118,7 +119,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const server = createServer();
   await listenOn(server, options.port, host);
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://${host.includes(":") ? `[${host}]` : host}:${port}${REALM_PATH}`;
+  const issuer = `${formatHttpOrigin(host, port)}${REALM_PATH}`;
   const realm: RealmSettings = {
     issuer,
     mcpResourceUrl: options.mcpResourceUrl,

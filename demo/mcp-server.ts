@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { formatHttpOrigin } from "../kong/driver";
 import { closeServer, listenOn, readRequestBody } from "./http-server";
 import { registerDemoCatalog } from "./mcp-catalog";
 
@@ -61,7 +62,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}${MCP_PATH}`,
+    url: `${formatHttpOrigin(host, port)}${MCP_PATH}`,
     receivedRequests: () => [...received],
     clearReceivedRequests: () => {
       received.length = 0;

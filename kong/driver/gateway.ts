@@ -115,6 +115,11 @@ function proxyToUpstream(
  * Starts the gateway; `runRequest` is the driver's router and access phase, `reportError` learns of a
  * request that failed inside the driver (answered 500, or 413 for an oversized body).
  */
+/** `http://host:port`, an IPv6 literal bracketed (RFC 3986 §3.2.2). */
+export function formatHttpOrigin(host: string, port: number): string {
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
 export async function startGateway(
   runRequest: RequestProcessor,
   reportError: (error: unknown) => void,
@@ -159,8 +164,7 @@ export async function startGateway(
   });
   port = (server.address() as AddressInfo).port;
   return {
-    // An IPv6 literal is bracketed in a URL (RFC 3986 section 3.2.2).
-    url: `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`,
+    url: formatHttpOrigin(host, port),
     port,
     close: () =>
       new Promise<void>((resolve) => {

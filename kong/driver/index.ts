@@ -1,5 +1,6 @@
 export { KongDriver, type KongDriverOptions } from "./kong-driver";
 export type { KongGateway, GatewayOptions } from "./gateway";
+export { formatHttpOrigin } from "./gateway";
 export type { KongRequest } from "./kong-request";
 export type { HeaderList } from "./header-list";
 export type { Outcome, ExitOutcome, ProceedOutcome, UpstreamRequest } from "./outcome";
