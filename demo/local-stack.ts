@@ -59,7 +59,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logger: options.logger,
     });
     closers.push(() => authorizationServer.close());
-    driver.configureRoutes([describeMcpRoute(new URL(mcpServer.url).origin, authorizationServer.issuer, mcpEndpoint)]);
+    driver.configureRoutes([describeMcpRoute(new URL(mcpServer.url).origin, authorizationServer, mcpEndpoint)]);
 
     return { mcpEndpoint, gatewayUrl: gateway.url, authorizationServer, mcpServer, driver, close: closeStarted };
   } catch (error) {
@@ -69,11 +69,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 /**
- * The route of kong/kong.yml for the local stack: the MCP endpoint and the metadata path, proxied
- * unchanged to the MCP server, with `mcp-oauth2` granting tools to mcp:tools and resources and
- * prompts to mcp:resources (members hold the first, admins both).
+ * The local stack's route: the MCP endpoint and the metadata path, proxied unchanged to the MCP
+ * server, with `mcp-oauth2` granting tools to mcp:tools and resources and prompts to
+ * mcp:resources (members hold the first, admins both). Like kong/kong.yml's route, with a
+ * smaller mapping: there, prompts belong to mcp:tools and either scope alone opens a session.
  */
-function describeMcpRoute(mcpServerOrigin: string, issuer: string, mcpEndpoint: string): RouteDefinition {
+function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
+  const { issuer, jwksUri } = authorizationServer;
   return {
     id: "mcp",
     paths: [MCP_PATH, "/.well-known/oauth-protected-resource"],
@@ -83,7 +85,7 @@ function describeMcpRoute(mcpServerOrigin: string, issuer: string, mcpEndpoint: 
       {
         id: randomUUID(),
         config: {
-          authorization_servers: [{ url: issuer, issuer, audience: mcpEndpoint, jwks_uri: `${issuer}/protocol/openid-connect/certs` }],
+          authorization_servers: [{ url: issuer, issuer, audience: mcpEndpoint, jwks_uri: jwksUri }],
           resource: mcpEndpoint,
           resource_name: "mcp-oauth2 demo MCP server",
           scopes_supported: [...MCP_SCOPES],
