@@ -49,7 +49,7 @@ export function expectRefusedToken(outcome: Outcome, description: string): void 
 }
 
 /** The plugin's own answer (kong.response.exit), or a failed expectation. */
-export function expectPluginAnswer(outcome: Outcome): ExitOutcome {
+function expectPluginAnswer(outcome: Outcome): ExitOutcome {
   if (outcome.kind !== "exit" || outcome.source !== "plugin") {
     expect.fail(`expected the plugin to answer, got ${outcome.kind === "exit" ? `an exit from ${outcome.source} (${outcome.status})` : "a proxied request"}`);
   }
