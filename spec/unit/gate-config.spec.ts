@@ -186,7 +186,7 @@ describe("gate-config", () => {
       ["http_timeout", 1, 30000],
       ["clock_skew", 0, 300],
       ["max_body_size", 1, 67108864],
-      ["jwks_refetch_cooldown", 0, 3600],
+      ["jwks_refetch_cooldown", 1, 3600],
     ];
 
     for (const [field, min, max] of ranges) {
@@ -344,7 +344,7 @@ describe("gate-config", () => {
         { scopes_supported: ["mcp:tools"] },
         { resource: AUDIENCE, resource_name: "MCP" },
         { header_name: "X-Token", forward_authorization_header: true },
-        { http_timeout: 500, jwks_refetch_cooldown: 0, max_body_size: 10, run_on_preflight: false },
+        { http_timeout: 500, jwks_refetch_cooldown: 1, max_body_size: 10, run_on_preflight: false },
         { acl_mode: "dry_run", scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }] },
       ]) {
         expect(fingerprintOf(overrides), JSON.stringify(overrides)).to.equal(base);

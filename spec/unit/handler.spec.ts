@@ -20,7 +20,6 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
         { scope: "mcp:tools", methods: ["initialize", "notifications/*", "tools/*"] },
         { scope: "mcp:resources", methods: ["resources/*"] },
       ],
-      jwks_refetch_cooldown: 0,
     };
   });
 

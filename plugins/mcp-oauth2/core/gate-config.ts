@@ -27,14 +27,18 @@ export const CONFIG_DEFAULTS = {
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
 
-/** Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. */
+/**
+ * Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. The JWKS
+ * refetch cooldown has a floor of 1 s: at 0, forged tokens that only carry a configured `iss` and
+ * an unknown kid would drive one JWKS fetch per request.
+ */
 export const CONFIG_BOUNDS = {
   token_cache_ttl: [0, 86400],
   token_cache_size: [0, 1000000],
   http_timeout: [1, 30000],
   clock_skew: [0, 300],
   max_body_size: [1, 67108864],
-  jwks_refetch_cooldown: [0, 3600],
+  jwks_refetch_cooldown: [1, 3600],
 } as const satisfies Record<string, readonly [number, number]>;
 
 type NumericField = keyof typeof CONFIG_BOUNDS;
