@@ -217,13 +217,13 @@ describe("method-acl", () => {
     });
 
     it("refuses cycles, naming the loop", () => {
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a", [{ scope: "a", implies: ["a"] }]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a (a scope cannot imply itself)", [{ scope: "a", implies: ["a"] }]);
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a (a scope cannot imply itself)", [
         { scope: "a", implies: ["b"] },
         { scope: "b", implies: ["c"] },
         { scope: "c", implies: ["a"] },
       ]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x (a scope cannot imply itself)", [
         { scope: "x", implies: ["z", "y"] },
         { scope: "y", implies: ["x"] },
       ]);
