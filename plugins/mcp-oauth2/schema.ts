@@ -176,7 +176,7 @@ const upstreamHeaderFields: readonly KongField[] = [
       required: true,
       match_none: RESERVED_HEADER_RULES,
       match_all: HEADER_NAME_RULES,
-      description: "Request header sent to the upstream, e.g. X-MCP-Subject. Not Host, Content-*, hop-by-hop, Proxy-* or MCP headers, nor header_name.",
+      description: "Request header sent to the upstream, e.g. X-MCP-Subject. Not one that frames or routes the request (Host, Content-Length, Content-Type, hop-by-hop and Proxy- headers), an MCP header or header_name.",
     },
   },
   { claim: { type: "string", required: true, match_none: CLAIM_PATH_RULES, description: "Token claim whose value the header carries; dot paths work, e.g. sub or realm_access.roles." } },
