@@ -14,6 +14,7 @@ export { queryPluginDump, PluginDumpError, type PluginInfo, type PluginSchema } 
 export { applySchemaDefaults, processField, type PatternRule, type Processed, type SchemaField } from "./schema-defaults";
 export { SchemaViolationError, type FieldErrors, type FieldErrorTable } from "./schema-violation";
 export { normalizePath } from "./path-normalization";
+export { runAccessPhaseInProcess, type InProcessPhase, type InProcessPhaseOptions } from "./in-process-phase";
 export {
   buildPluginServerCommands,
   builtPluginsDirectory,
