@@ -243,7 +243,7 @@ describe("gate-config", () => {
 
     it("checks scopes_supported as scope tokens", () => {
       expect(compileGatePolicy(kongConfig({ scopes_supported: ["mcp:tools", "mcp:resources"] })).scopesSupported).to.deep.equal(["mcp:tools", "mcp:resources"]);
-      expectConfigError(kongConfig({ scopes_supported: ["mcp:tools", "mcp tools"] }), "scopes_supported[2]", '"mcp tools" is not a valid OAuth scope token');
+      expectConfigError(kongConfig({ scopes_supported: ["mcp:tools", "mcp tools"] }), "scopes_supported[2]", '"mcp tools" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
       expectConfigError(kongConfig({ scopes_supported: [""] }), "scopes_supported[1]", "must be a non-empty string");
     });
 
@@ -264,7 +264,7 @@ describe("gate-config", () => {
 
     it("refuses a resource that would break the quoted challenge parameters", () => {
       for (const resource of ['https://mcp.example.com/"mcp', "https://mcp.example.com/a\\b", "https://mcp.example.com/mcp ", " https://mcp.example.com/mcp", "https://mcp.example.com/a\tb"]) {
-        expectConfigError(kongConfig({ resource }), "resource", `'${resource}' must not contain quotes, backslashes or whitespace`);
+        expectConfigError(kongConfig({ resource }), "resource", `'${resource}' must not contain double quotes, backslashes or whitespace: it is quoted in challenges`);
       }
     });
 

@@ -217,7 +217,7 @@ function resolveJwksUri(serverUrl: URL, jwksUri: string, path: string): string {
 
 /** Characters that would break a quoted-string (RFC 9110 §5.6.4) where the value is echoed in a challenge. */
 function checkQuotable(value: string, path: string): string {
-  if (/["\\\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain quotes, backslashes or whitespace`);
+  if (/["\\\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain double quotes, backslashes or whitespace: it is quoted in challenges`);
   return value;
 }
 
