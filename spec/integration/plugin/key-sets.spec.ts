@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { SchemaViolationError } from "../../../kong/driver";
 import {
   expectProxied,
   expectRefusedToken,
@@ -133,6 +134,14 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expect(issuer.jwks.requestCount).to.equal(2);
         expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount, "the previous key still verifies from the set").to.equal(2);
+      });
+
+      it("cannot be saved with jwks_refetch_cooldown 0: forged tokens naming the issuer would drive a fetch per request", async () => {
+        const issuer = await startIssuer();
+        expect(() => routeTo([issuer], { jwks_refetch_cooldown: 0 })).to.throw(
+          SchemaViolationError,
+          "schema violation (config.jwks_refetch_cooldown: value should be between 1 and 3600)",
+        );
       });
 
       it("respects jwks_refetch_cooldown: an unknown kid within it is refused without a fetch", async () => {
