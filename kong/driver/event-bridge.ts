@@ -94,6 +94,28 @@ function luaArguments(args: readonly unknown[]): LuaValue[] {
   return (end === -1 ? args : args.slice(0, end)).map(luaValueFromMsgpack);
 }
 
+/** Kong's answer to one PDK call of the bridge loop: the Step to send back, or the response that ends the request. */
+export type PdkCallAnswer = { kind: "step"; stepMethod: string; data: unknown } | { kind: "exit"; response: KongResponse };
+
+/**
+ * Runs one `{Method, Args}` a plugin sent, as Kong's bridge loop does, and records it. An unknown
+ * method is logged and answered with nil. Throws LuaError where Kong's Lua raises (the phase then
+ * ends with Kong's 500).
+ */
+export async function answerPdkCall(state: PdkRequestState, method: string, rawArgs: unknown, record: PhaseRecord): Promise<PdkCallAnswer> {
+  const args = argumentList(rawArgs);
+  record.pdkCalls.push({ method, args });
+  if (!isKnownPdkMethod(method)) {
+    state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
+    record.unknownPdkCalls.push(method);
+    return { kind: "step", stepMethod: "plugin.Step", data: undefined };
+  }
+  const outcome = await runPdkMethod(state, method, luaArguments(args));
+  if (outcome.kind === "exit") return outcome;
+  const stepMethod = STEP_METHODS[method] ?? "plugin.Step";
+  return { kind: "step", stepMethod, data: stepData(stepMethod, method, outcome.value) };
+}
+
 type BridgeResult = PhaseEnding | { kind: "rpc-failure"; error: RpcReplyError | RpcTransportError };
 
 async function runBridgeLoop(
@@ -114,22 +136,11 @@ async function runBridgeLoop(
     if (typeof data !== "object" || data === null) return { kind: "lua-error", message: "attempt to index field 'Data' (a non-table value)" };
     const { Method: method, Args: rawArgs } = data as { Method?: unknown; Args?: unknown };
     if (typeof method !== "string") return { kind: "lua-error", message: "bad argument #1 to 'gmatch' (string expected)" };
-    const args = argumentList(rawArgs);
-    record.pdkCalls.push({ method, args });
-    let stepMethod = "plugin.Step";
-    let result: unknown;
-    if (isKnownPdkMethod(method)) {
-      const outcome = await runPdkMethod(state, method, luaArguments(args));
-      if (outcome.kind === "exit") return outcome;
-      stepMethod = STEP_METHODS[method] ?? stepMethod;
-      result = stepData(stepMethod, method, outcome.value);
-    } else {
-      state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
-      record.unknownPdkCalls.push(method);
-    }
-    stepIn = (await rpc.call(stepMethod, [{ EventId: eventId, Data: result }])) as typeof stepIn;
+    const answer = await answerPdkCall(state, method, rawArgs, record);
+    if (answer.kind === "exit") return answer;
+    stepIn = (await rpc.call(answer.stepMethod, [{ EventId: eventId, Data: answer.data }])) as typeof stepIn;
     if (stepIn === null || stepIn === undefined) {
-      return { kind: "fail-open", failOpen: { cause: "nil-reply", reason: `${stepMethod} returned nil` } };
+      return { kind: "fail-open", failOpen: { cause: "nil-reply", reason: `${answer.stepMethod} returned nil` } };
     }
   }
 }

@@ -11,8 +11,10 @@ export { UnemulatedPdkMethodError } from "./kong-pdk-emulation";
 export type { InstanceEvent } from "./plugin-instances";
 export type { RouteDefinition, PluginConfiguration } from "./route-table";
 export { queryPluginDump, PluginDumpError, type PluginInfo, type PluginSchema } from "./plugin-dump";
-export { applySchemaDefaults, SchemaViolationError, type SchemaField, type SchemaViolation } from "./schema-defaults";
+export { applySchemaDefaults, processField, type PatternRule, type Processed, type SchemaField } from "./schema-defaults";
+export { SchemaViolationError, type FieldErrors, type FieldErrorTable } from "./schema-violation";
 export { normalizePath } from "./path-normalization";
+export { runAccessPhaseInProcess, type InProcessPhase, type InProcessPhaseOptions } from "./in-process-phase";
 export {
   buildPluginServerCommands,
   builtPluginsDirectory,

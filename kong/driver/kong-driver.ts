@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { runAccessPhase, type PhaseEnding, type PhaseRecord } from "./event-bridge";
 import { startGateway, type GatewayOptions, type KongGateway } from "./gateway";
-import type { LogEntry, PdkRequestState, PdkSettings } from "./kong-pdk-emulation";
+import { createPdkRequestState, type LogEntry, type PdkRequestState, type PdkSettings } from "./kong-pdk-emulation";
 import { rawPathOf, receiveRequest, type KongRequest, type ReceivedRequest } from "./kong-request";
 import { buildErrorResponse, buildUnexpectedErrorResponse } from "./kong-response";
 import { buildNativeGuardResponse, buildOutcome, VERIFIED_CONTEXT_KEY, type Decision, type Outcome, type OutcomeDetails } from "./outcome";
@@ -206,9 +206,9 @@ export class KongDriver {
     const normalizedPath = normalizePath(rawPathOf(request.requestUri));
     const match = this.routeTable.match(normalizedPath);
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
-    const state: PdkRequestState = {
+    const state = createPdkRequestState(
       request,
-      scope: {
+      {
         routeId: match?.route.definition.id ?? "",
         routePaths: match?.route.definition.paths ?? [],
         stripPath: match?.route.stripPath ?? true,
@@ -217,13 +217,8 @@ export class KongDriver {
         normalizedPath,
         matchedPath: match?.matchedPath,
       },
-      settings: this.settings,
-      headers: request.headers,
-      upstreamHost: undefined,
-      ctxShared: new Map(),
-      ngxCtx: new Map(),
-      logs: [],
-    };
+      this.settings,
+    );
     const ending = match === undefined ? undefined : await this.runPlugin(match, state, record);
     const decision = this.decide(match, ending, state);
     const details: OutcomeDetails = {

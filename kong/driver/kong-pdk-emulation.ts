@@ -60,6 +60,11 @@ export interface PdkRequestState {
   readonly logs: LogEntry[];
 }
 
+/** A request's state before its access phase: the client's headers, empty contexts, no logs. */
+export function createPdkRequestState(request: ReceivedRequest, scope: PdkScope, settings: PdkSettings): PdkRequestState {
+  return { request, scope, settings, headers: request.headers, upstreamHost: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [] };
+}
+
 /** What running a PDK method produced: a value for the plugin, or a response that ends the request. */
 export type PdkResult = { kind: "value"; value: LuaValue } | { kind: "exit"; response: KongResponse };
 

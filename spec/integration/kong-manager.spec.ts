@@ -119,6 +119,45 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
     });
   });
 
+  describe("a save Kong refuses", () => {
+    it("shows Kong's schema violation, nested by field and position, and stores nothing", async () => {
+      await form.reload(site.url, adminApi.url);
+      const saved = adminApi.plugins.length;
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), "sso.example.com/realms/mcp");
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+      await form.fillStrings(formFieldId(["scopes_supported"]), ["mcp:tools", "mcp tools"]);
+      await form.fill(formFieldId(["header_name"]), "X Token");
+      const answer = JSON.parse(await form.save()) as Record<string, unknown>;
+      await form.screenshot("refused");
+
+      const message = [
+        "3 schema violations (config.authorization_servers: {",
+        "  {",
+        '    url = "must be an absolute http(s) URL, e.g. https://sso.example.com/realms/mcp"',
+        "  }",
+        "}; config.header_name: must be a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons; config.scopes_supported: {",
+        '  [2] = "must be an OAuth scope: printable ASCII without spaces, double quotes or backslashes (RFC 6749 section 3.3)"',
+        "})",
+      ].join("\n");
+      expect(answer).to.deep.equal({
+        code: 2,
+        name: "schema violation",
+        message,
+        fields: {
+          config: {
+            authorization_servers: [{ url: "must be an absolute http(s) URL, e.g. https://sso.example.com/realms/mcp" }],
+            header_name: "must be a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons",
+            scopes_supported: [null, "must be an OAuth scope: printable ASCII without spaces, double quotes or backslashes (RFC 6749 section 3.3)"],
+          },
+        },
+      });
+      expect(await form.formError()).to.equal(message);
+      expect(adminApi.plugins).to.have.length(saved);
+      expect(form.pageErrors, "the refused POST is the page's only error").to.deep.equal(["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+    });
+  });
+
   describe("filled in with two authorization servers, scopes and a tool ACL, then saved", () => {
     let keycloakKey: TestSigningKey;
     let otherKey: TestSigningKey;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer, listenOn } from "../../demo/http-server";
-import { applySchemaDefaults, SchemaViolationError, type PluginInfo } from "../../kong/driver";
+import { applySchemaDefaults, processField, SchemaViolationError, type FieldErrors, type PluginInfo, type Processed } from "../../kong/driver";
 
 /** A request the Admin API received, in order (preflights included). */
 export interface AdminApiRequest {
@@ -31,16 +31,11 @@ const DEFAULT_PROTOCOLS = ["grpc", "grpcs", "http", "https"];
 /**
  * The plugin entity's `protocols` as Kong stores it: the plugin schema's own `protocols` field (as
  * Kong's plugins declare with typedefs.protocols_http) replaces the entity's, with its default,
- * len_min and one_of. Returns the stored value or Kong's violation message.
+ * len_min and one_of; without one, Kong's default.
  */
-function checkProtocols(schema: PluginInfo["Schema"], posted: unknown): string[] | { violation: string } {
+function checkProtocols(schema: PluginInfo["Schema"], posted: unknown): Processed {
   const field = schema.fields.find((entry) => "protocols" in entry)?.["protocols"];
-  const protocols = (posted as string[] | undefined) ?? (field?.default as string[] | undefined) ?? DEFAULT_PROTOCOLS;
-  if (field === undefined) return protocols;
-  if (protocols.length < (field.len_min ?? 0)) return { violation: `length must be at least ${field.len_min}` };
-  const allowed = field.elements?.one_of;
-  if (allowed !== undefined && !protocols.every((protocol) => allowed.includes(protocol))) return { violation: `expected one of: ${allowed.join(", ")}` };
-  return protocols;
+  return field === undefined ? { value: posted ?? DEFAULT_PROTOCOLS } : processField(field, posted);
 }
 
 const EMPTY_PAGE = { data: [], next: null };
@@ -59,18 +54,6 @@ function readJsonBody(request: IncomingMessage): Promise<unknown> {
       }
     });
   });
-}
-
-/** Kong's schema-violation error table: `fields` nests each violation under its path. */
-function describeViolations(error: SchemaViolationError): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const { path, message } of error.violations) {
-    const keys = path.split(".");
-    let level = fields;
-    for (const key of keys.slice(0, -1)) level = (level[key] ??= {}) as Record<string, unknown>;
-    level[keys[keys.length - 1]!] = message;
-  }
-  return { code: 2, name: "schema violation", message: error.message, fields };
 }
 
 /**
@@ -147,18 +130,18 @@ export class FakeKongAdminApi {
       const message = `plugin '${String(posted["name"])}' not enabled; add it to the 'plugins' configuration property`;
       return this.send(request, response, 400, { code: 2, name: "schema violation", message: `schema violation (name: ${message})`, fields: { name: message } });
     }
-    let config: Record<string, unknown>;
+    // Kong validates the whole entity and answers every field's errors at once.
+    const errors: Record<string, FieldErrors> = {};
+    let config: Record<string, unknown> = {};
     try {
       config = applySchemaDefaults(this.plugin.Schema, posted["config"]);
     } catch (error) {
-      if (error instanceof SchemaViolationError) return this.send(request, response, 400, describeViolations(error));
-      throw error;
+      if (!(error instanceof SchemaViolationError)) throw error;
+      Object.assign(errors, error.fields);
     }
     const protocols = checkProtocols(this.plugin.Schema, posted["protocols"]);
-    if ("violation" in protocols) {
-      const message = `schema violation (protocols: ${protocols.violation})`;
-      return this.send(request, response, 400, { code: 2, name: "schema violation", message, fields: { protocols: protocols.violation } });
-    }
+    if (protocols.errors !== undefined) errors["protocols"] = protocols.errors;
+    if (Object.keys(errors).length > 0) return this.send(request, response, 400, new SchemaViolationError(errors).toJSON());
     const now = Math.floor(Date.now() / 1000);
     const stored: StoredPlugin = {
       instance_name: null,
@@ -173,7 +156,7 @@ export class FakeKongAdminApi {
       created_at: now,
       updated_at: now,
       config,
-      protocols,
+      protocols: protocols.value as string[],
       enabled: (posted["enabled"] as boolean | undefined) ?? true,
     };
     this.plugins.push(stored);

@@ -28,10 +28,10 @@ describe("method-acl", () => {
     });
 
     it("refuses scopes that are not OAuth scope tokens (RFC 6749 §3.3)", () => {
-      expectConfigError([{ scope: "mcp tools", methods: ["*"] }], "scope_method_mapping[1].scope", '"mcp tools" is not a valid OAuth scope token');
-      expectConfigError([{ scope: 'a"b', methods: ["*"] }], "scope_method_mapping[1].scope", '"a\\"b" is not a valid OAuth scope token');
-      expectConfigError([{ scope: "", methods: ["*"] }], "scope_method_mapping[1].scope", '"" is not a valid OAuth scope token');
-      expectConfigError([{ methods: ["*"] }], "scope_method_mapping[1].scope", "undefined is not a valid OAuth scope token");
+      expectConfigError([{ scope: "mcp tools", methods: ["*"] }], "scope_method_mapping[1].scope", '"mcp tools" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ scope: 'a"b', methods: ["*"] }], "scope_method_mapping[1].scope", '"a\\"b" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ scope: "", methods: ["*"] }], "scope_method_mapping[1].scope", '"" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ methods: ["*"] }], "scope_method_mapping[1].scope", "undefined is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)");
     });
 
     it("refuses empty or non-string patterns", () => {
@@ -228,13 +228,13 @@ describe("method-acl", () => {
     });
 
     it("refuses cycles, naming the loop", () => {
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a", [{ scope: "a", implies: ["a"] }]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a (a scope cannot imply itself)", [{ scope: "a", implies: ["a"] }]);
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a (a scope cannot imply itself)", [
         { scope: "a", implies: ["b"] },
         { scope: "b", implies: ["c"] },
         { scope: "c", implies: ["a"] },
       ]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x (a scope cannot imply itself)", [
         { scope: "x", implies: ["z", "y"] },
         { scope: "y", implies: ["x"] },
       ]);
@@ -243,9 +243,9 @@ describe("method-acl", () => {
     it("refuses entries that are not records, scopes that are not scope tokens and empty implies (paths 1-based)", () => {
       expectConfigError(mapping, "scope_hierarchy[2]", "must be a record", [{ scope: "a", implies: ["b"] }, "a"]);
       expectConfigError(mapping, "scope_hierarchy[1]", "must be a record", [null]);
-      expectConfigError(mapping, "scope_hierarchy[1].scope", '"mcp admin" is not a valid OAuth scope token', [{ scope: "mcp admin", implies: ["b"] }]);
-      expectConfigError(mapping, "scope_hierarchy[1].implies[2]", '"b\\\\c" is not a valid OAuth scope token', [{ scope: "a", implies: ["b", "b\\c"] }]);
-      expectConfigError(mapping, "scope_hierarchy[1].implies[1]", "5 is not a valid OAuth scope token", [{ scope: "a", implies: [5] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].scope", '"mcp admin" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)', [{ scope: "mcp admin", implies: ["b"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[2]", '"b\\\\c" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)', [{ scope: "a", implies: ["b", "b\\c"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[1]", "5 is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)", [{ scope: "a", implies: [5] }]);
       for (const implies of [[], undefined, "b", {}]) {
         expectConfigError(mapping, "scope_hierarchy[1].implies", "needs at least one scope", [{ scope: "a", implies }]);
       }

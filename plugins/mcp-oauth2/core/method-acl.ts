@@ -114,7 +114,7 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
   });
   const closed = new Map<string, Set<string>>();
   const close = (scope: string, trail: string[]): Set<string> => {
-    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")}`);
+    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")} (a scope cannot imply itself)`);
     const known = closed.get(scope);
     if (known !== undefined) return known;
     const implied = new Set<string>();
