@@ -31,8 +31,9 @@ export type PhaseEnding =
   | { kind: "lua-error"; message: string }
   | { kind: "fail-open"; failOpen: FailOpen };
 
-/** One PDK call as the plugin sent it: the method name and the Args array as decoded. */
+/** One PDK call as a plugin sent it: the plugin, the method name and the Args array as decoded. */
 export interface PdkCall {
+  plugin: string;
   method: string;
   args: unknown[];
 }
@@ -54,6 +55,8 @@ const MULTI_MAP_STEP = "plugin.StepMultiMap";
 const STEP_METHODS: Record<string, string> = {
   "kong.client.get_credential": "plugin.StepCredential",
   "kong.client.get_consumer": "plugin.StepConsumer",
+  "kong.client.load_consumer": "plugin.StepConsumer",
+  "kong.client.authenticate": "plugin.StepCredential",
   "kong.router.get_route": "plugin.StepRoute",
   "kong.router.get_service": "plugin.StepService",
   "kong.request.get_query": MULTI_MAP_STEP,
@@ -99,6 +102,7 @@ type BridgeResult = PhaseEnding | { kind: "rpc-failure"; error: RpcReplyError | 
 async function runBridgeLoop(
   rpc: RpcClient,
   instanceId: number,
+  pluginName: string,
   state: PdkRequestState,
   record: PhaseRecord,
 ): Promise<BridgeResult> {
@@ -115,7 +119,7 @@ async function runBridgeLoop(
     const { Method: method, Args: rawArgs } = data as { Method?: unknown; Args?: unknown };
     if (typeof method !== "string") return { kind: "lua-error", message: "bad argument #1 to 'gmatch' (string expected)" };
     const args = argumentList(rawArgs);
-    record.pdkCalls.push({ method, args });
+    record.pdkCalls.push({ plugin: pluginName, method, args });
     let stepMethod = "plugin.Step";
     let result: unknown;
     if (isKnownPdkMethod(method)) {
@@ -143,7 +147,7 @@ async function runOnce(
 ): Promise<BridgeResult> {
   try {
     const instanceId = await instances.getInstanceId(plugin);
-    return await runBridgeLoop(rpc, instanceId, state, record);
+    return await runBridgeLoop(rpc, instanceId, plugin.name, state, record);
   } catch (error) {
     if (error instanceof RpcReplyError || error instanceof RpcTransportError) return { kind: "rpc-failure", error };
     if (error instanceof LuaError || error instanceof RpcProtocolError || error instanceof StartInstanceError) {
