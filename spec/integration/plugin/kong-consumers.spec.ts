@@ -130,6 +130,8 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
           `Bearer error="invalid_token", error_description="no consumer matches the token's claims azp, client_id", scope="mcp:weather", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"`,
         );
         expect(outcome.pdkCalls.every((call) => call.plugin === "mcp-oauth2")).to.equal(true);
+        // The body is read for the challenge's scope (ACL on); one lookup for the claim that has a value.
+        expect(ourPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.client.load_consumer", "kong.request.get_raw_body", "kong.log.warn", "kong.response.exit"]);
         expect(outcome.logs.map((entry) => entry.message)).to.include(
           'mcp-oauth2: 401 on /mcp: no Kong consumer for the token of svc-9: azp "unknown-client": no consumer with that username or id; client_id: absent',
         );
@@ -208,39 +210,54 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       });
     });
 
-    describe("PDK round trips", () => {
-      const ALLOWED_TODAY = ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.service.request.clear_header", "kong.ctx.shared.set"];
-      const REFUSED_TODAY = ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"];
+    describe("PDK round trips (ACL on, cached token)", () => {
+      const [PATH, HEADERS, BODY, CLEAR, SHARED, EXIT] = ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.service.request.clear_header", "kong.ctx.shared.set", "kong.response.exit"];
+      const [LOAD, AUTHENTICATE, CONSUMER_HEADERS, SERIALIZE, NOTICE] = ["kong.client.load_consumer", "kong.client.authenticate", "kong.service.request.set_headers", "kong.log.set_serialize_value", "kong.log.notice"];
 
-      async function countAllowedAndRefused(config: Record<string, unknown>, claims: Record<string, unknown>): Promise<{ allowed: string[]; refused: string[] }> {
+      /** Our PDK calls for an allowed tools/call, a 401 without a token and a 403 ACL denial. */
+      async function countPaths(config: Record<string, unknown>, sub: string): Promise<Record<"allowed" | "refused" | "denied", string[]>> {
         route({ ...ACL, ...config }, { reader: false });
-        const allowed = await send({ scope: "mcp:weather", ...claims });
+        const allowed = await send({ sub, scope: "mcp:weather" });
         expectProxied(allowed);
         const refused = await sendThroughGate(fixture.driver, postToMcp(undefined, formatToolCall("weather_today")));
-        expect(readAnswer(refused).status).to.equal(401);
-        return { allowed: ourPdkMethods(allowed), refused: ourPdkMethods(refused) };
+        const denied = await send({ sub, scope: "mcp:weather" }, formatToolCall("admin_reset"));
+        expect([readAnswer(refused).status, readAnswer(denied).status]).to.deep.equal([401, 403]);
+        return { allowed: ourPdkMethods(allowed), refused: ourPdkMethods(refused), denied: ourPdkMethods(denied) };
       }
 
-      it("with consumer_claim empty and log_decisions off: exactly today's 5 allowed / 4 refused", async () => {
-        expect(await countAllowedAndRefused({ consumer_by: ["id"], consumer_optional: true, anonymous: "guest" }, { azp: "mcp-machine" })).to.deep.equal({
-          allowed: ALLOWED_TODAY,
-          refused: REFUSED_TODAY,
+      it("with consumer_claim empty and log_decisions off: exactly today's 5 allowed / 4 refused (5 denied)", async () => {
+        expect(await countPaths({ consumer_by: ["id"], consumer_optional: true, anonymous: "guest" }, "mcp-machine")).to.deep.equal({
+          allowed: [PATH, HEADERS, BODY, CLEAR, SHARED],
+          refused: [PATH, HEADERS, BODY, EXIT],
+          denied: [PATH, HEADERS, BODY, NOTICE, EXIT],
         });
       });
 
-      it("with consumer_claim: +authenticate and one set_headers, +load_consumer on a cache miss only; the 401 unchanged", async () => {
-        const withConsumer = ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.client.authenticate", "kong.service.request.clear_header", "kong.service.request.set_headers", "kong.ctx.shared.set"];
+      it("with consumer_claim: +authenticate and one set_headers (7), +load_consumer on a cache miss only; the 401 unchanged", async () => {
         // No other test looks "guest" up by username: the first request misses the plugin server's consumer cache.
-        const miss = await countAllowedAndRefused({ consumer_claim: ["sub"] }, { sub: "guest" });
-        expect(miss).to.deep.equal({ allowed: [...withConsumer.slice(0, 2), "kong.client.load_consumer", ...withConsumer.slice(2)], refused: REFUSED_TODAY });
-        expect(await countAllowedAndRefused({ consumer_claim: ["sub"] }, { sub: "guest" })).to.deep.equal({ allowed: withConsumer, refused: REFUSED_TODAY });
+        const miss = await countPaths({ consumer_claim: ["sub"] }, "guest");
+        expect(miss.allowed).to.deep.equal([PATH, HEADERS, LOAD, BODY, AUTHENTICATE, CLEAR, CONSUMER_HEADERS, SHARED]);
+        expect(await countPaths({ consumer_claim: ["sub"] }, "guest")).to.deep.equal({
+          allowed: [PATH, HEADERS, BODY, AUTHENTICATE, CLEAR, CONSUMER_HEADERS, SHARED],
+          refused: [PATH, HEADERS, BODY, EXIT],
+          denied: [PATH, HEADERS, BODY, NOTICE, AUTHENTICATE, EXIT],
+        });
       });
 
-      it("with log_decisions: +set_serialize_value on both paths (6 / 5)", async () => {
-        const counted = await countAllowedAndRefused({ log_decisions: true }, {});
-        expect(counted).to.deep.equal({
-          allowed: ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.log.set_serialize_value", "kong.service.request.clear_header", "kong.ctx.shared.set"],
-          refused: ["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.log.set_serialize_value", "kong.response.exit"],
+      it("with log_decisions: +set_serialize_value on every path (6 / 5)", async () => {
+        expect(await countPaths({ log_decisions: true }, "mcp-machine")).to.deep.equal({
+          allowed: [PATH, HEADERS, BODY, SERIALIZE, CLEAR, SHARED],
+          refused: [PATH, HEADERS, BODY, SERIALIZE, EXIT],
+          denied: [PATH, HEADERS, BODY, NOTICE, SERIALIZE, EXIT],
+        });
+      });
+
+      it("with both: 8 allowed / 5 refused (consumer cached)", async () => {
+        await countPaths({ consumer_claim: ["sub"], log_decisions: true }, "guest");
+        expect(await countPaths({ consumer_claim: ["sub"], log_decisions: true }, "guest")).to.deep.equal({
+          allowed: [PATH, HEADERS, BODY, AUTHENTICATE, SERIALIZE, CLEAR, CONSUMER_HEADERS, SHARED],
+          refused: [PATH, HEADERS, BODY, SERIALIZE, EXIT],
+          denied: [PATH, HEADERS, BODY, NOTICE, AUTHENTICATE, SERIALIZE, EXIT],
         });
       });
     });
