@@ -99,7 +99,7 @@ describe("consumer-identity", () => {
   it("refuses a credential id that could not be sent as a header", async () => {
     const optional = mappingOf({ consumer_claim: ["azp"], consumer_optional: true });
     const refusal = await expectRejection(identifyConsumer(optional, tokenWith({ clientId: "vs\r\ncode" }, [undefined]), table(), new ConsumerCache()), InvalidToken);
-    expect(refusal.detail).to.equal("claim naming the client holds control characters");
+    expect(refusal.detail).to.equal("claim azp or client_id holds control characters");
   });
 
   describe("ConsumerCache", () => {

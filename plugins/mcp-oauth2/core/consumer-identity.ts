@@ -102,7 +102,9 @@ function describeFields(mapping: ConsumerMapping): string {
 
 function describeCredential(verified: VerifiedToken, consumer: KongConsumer | undefined): TokenCredential {
   // RFC 9068 §2.2 makes client_id and sub required; a token with neither is counted under its issuer.
-  const id = checkHeaderSafeClaim(verified.clientId ?? verified.subject ?? verified.issuer, "naming the client");
+  const [value, claimName] =
+    verified.clientId !== undefined ? [verified.clientId, "azp or client_id"] : verified.subject !== undefined ? [verified.subject, "sub"] : [verified.issuer, "iss"];
+  const id = checkHeaderSafeClaim(value, claimName);
   return consumer === undefined ? { id } : { id, consumer_id: consumer.id };
 }
 
