@@ -31,8 +31,9 @@ export type PhaseEnding =
   | { kind: "lua-error"; message: string }
   | { kind: "fail-open"; failOpen: FailOpen };
 
-/** One PDK call as the plugin sent it: the method name and the Args array as decoded. */
+/** One PDK call as a plugin sent it: the plugin, the method name and the Args array as decoded. */
 export interface PdkCall {
+  plugin: string;
   method: string;
   args: unknown[];
 }
@@ -54,6 +55,8 @@ const MULTI_MAP_STEP = "plugin.StepMultiMap";
 const STEP_METHODS: Record<string, string> = {
   "kong.client.get_credential": "plugin.StepCredential",
   "kong.client.get_consumer": "plugin.StepConsumer",
+  "kong.client.load_consumer": "plugin.StepConsumer",
+  "kong.client.authenticate": "plugin.StepCredential",
   "kong.router.get_route": "plugin.StepRoute",
   "kong.router.get_service": "plugin.StepService",
   "kong.request.get_query": MULTI_MAP_STEP,
@@ -102,9 +105,9 @@ export type PdkCallAnswer = { kind: "step"; stepMethod: string; data: unknown } 
  * method is logged and answered with nil. Throws LuaError where Kong's Lua raises (the phase then
  * ends with Kong's 500).
  */
-export async function answerPdkCall(state: PdkRequestState, method: string, rawArgs: unknown, record: PhaseRecord): Promise<PdkCallAnswer> {
+export async function answerPdkCall(state: PdkRequestState, method: string, rawArgs: unknown, record: PhaseRecord, pluginName: string): Promise<PdkCallAnswer> {
   const args = argumentList(rawArgs);
-  record.pdkCalls.push({ method, args });
+  record.pdkCalls.push({ plugin: pluginName, method, args });
   if (!isKnownPdkMethod(method)) {
     state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
     record.unknownPdkCalls.push(method);
@@ -121,6 +124,7 @@ type BridgeResult = PhaseEnding | { kind: "rpc-failure"; error: RpcReplyError | 
 async function runBridgeLoop(
   rpc: RpcClient,
   instanceId: number,
+  pluginName: string,
   state: PdkRequestState,
   record: PhaseRecord,
 ): Promise<BridgeResult> {
@@ -136,7 +140,7 @@ async function runBridgeLoop(
     if (typeof data !== "object" || data === null) return { kind: "lua-error", message: "attempt to index field 'Data' (a non-table value)" };
     const { Method: method, Args: rawArgs } = data as { Method?: unknown; Args?: unknown };
     if (typeof method !== "string") return { kind: "lua-error", message: "bad argument #1 to 'gmatch' (string expected)" };
-    const answer = await answerPdkCall(state, method, rawArgs, record);
+    const answer = await answerPdkCall(state, method, rawArgs, record, pluginName);
     if (answer.kind === "exit") return answer;
     stepIn = (await rpc.call(answer.stepMethod, [{ EventId: eventId, Data: answer.data }])) as typeof stepIn;
     if (stepIn === null || stepIn === undefined) {
@@ -154,7 +158,7 @@ async function runOnce(
 ): Promise<BridgeResult> {
   try {
     const instanceId = await instances.getInstanceId(plugin);
-    return await runBridgeLoop(rpc, instanceId, state, record);
+    return await runBridgeLoop(rpc, instanceId, plugin.name, state, record);
   } catch (error) {
     if (error instanceof RpcReplyError || error instanceof RpcTransportError) return { kind: "rpc-failure", error };
     if (error instanceof LuaError || error instanceof RpcProtocolError || error instanceof StartInstanceError) {

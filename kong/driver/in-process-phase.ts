@@ -74,7 +74,7 @@ export async function runAccessPhaseInProcess(
     }
     const { Method: method, Args: args } = receiveCall(message);
     try {
-      const answer = await answerPdkCall(state, method, args, record);
+      const answer = await answerPdkCall(state, method, args, record, "in-process");
       if (answer.kind === "exit") ending = answer;
       else kongEnd.put([sendStepData(answer.data), undefined]);
     } catch (error) {

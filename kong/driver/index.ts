@@ -1,4 +1,6 @@
 export { KongDriver, type KongDriverOptions } from "./kong-driver";
+export type { ConsumerEntity } from "./client-consumers";
+export type { PluginServerSettings } from "./plugin-server-connection";
 export type { KongGateway, GatewayOptions } from "./gateway";
 export { formatHttpOrigin } from "./gateway";
 export type { KongRequest } from "./kong-request";

@@ -1,4 +1,4 @@
-import { ACL_MODES, CONFIG_BOUNDS, CONFIG_DEFAULTS, RESERVED_UPSTREAM_HEADER_PREFIXES, RESERVED_UPSTREAM_HEADERS } from "./core/gate-config";
+import { ACL_MODES, CONFIG_BOUNDS, CONFIG_DEFAULTS, CONSUMER_LOOKUP_FIELDS, RESERVED_UPSTREAM_HEADER_PREFIXES, RESERVED_UPSTREAM_HEADERS } from "./core/gate-config";
 import { ITEM_MEMBER } from "./core/json-rpc-calls";
 import { SUPPORTED_ALGORITHMS } from "./core/jws-signature";
 
@@ -287,4 +287,26 @@ export const schema: readonly KongField[] = [
   { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: CONFIG_BOUNDS.max_body_size, description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
   { run_on_preflight: { type: "boolean", required: true, default: CONFIG_DEFAULTS.run_on_preflight, description: "Require a token on OPTIONS requests too. Turn off to let CORS preflights through without one." } },
   { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: CONFIG_BOUNDS.jwks_refetch_cooldown, description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },
+  {
+    consumer_claim: {
+      type: "array",
+      required: true,
+      default: [],
+      elements: { type: "string", match_none: CLAIM_PATH_RULES, description: "A token claim (dot paths work) whose string value names a consumer, e.g. azp, client_id or sub." },
+      description: "Token claims tried in order to find the request's Kong consumer, e.g. azp, client_id, sub. A match authenticates the request with Kong, so that rate-limiting, acl and log plugins see the consumer and credential. Empty: consumers are not used.",
+    },
+  },
+  {
+    consumer_by: {
+      type: "array",
+      required: true,
+      len_min: 1,
+      default: CONFIG_DEFAULTS.consumer_by,
+      elements: { type: "string", one_of: CONSUMER_LOOKUP_FIELDS, description: "A consumer field: username or id." },
+      description: "Consumer fields a claim value is looked up by: username and/or id (a UUID, tried first). Kong 3.9 gives external plugins no lookup by custom_id.",
+    },
+  },
+  { consumer_optional: { type: "boolean", required: true, default: CONFIG_DEFAULTS.consumer_optional, description: "When no consumer matches: let the request through, authenticated with Kong by the token's credential alone, instead of refusing it with 401." } },
+  { anonymous: { type: "string", required: false, description: "Consumer (id or username) a request is authenticated as when no consumer matches, instead of a 401. It must exist: requests are refused with 500 otherwise." } },
+  { log_decisions: { type: "boolean", required: true, default: CONFIG_DEFAULTS.log_decisions, description: "Add each decision to Kong's log serializer under mcp_oauth2 for http-log, file-log and other log plugins: allowed, refused or would_refuse, the reason, subject, client, issuer, consumer, and the JSON-RPC calls with the scope that allowed each. Never the token." } },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer, listenOn } from "../../demo/http-server";
-import { applySchemaDefaults, processField, SchemaViolationError, type FieldErrors, type PluginInfo, type Processed } from "../../kong/driver";
+import { applySchemaDefaults, processField, SchemaViolationError, type ConsumerEntity, type FieldErrors, type PluginInfo, type Processed } from "../../kong/driver";
 
 /** A request the Admin API received, in order (preflights included). */
 export interface AdminApiRequest {
@@ -40,6 +40,11 @@ function checkProtocols(schema: PluginInfo["Schema"], posted: unknown): Processe
 
 const EMPTY_PAGE = { data: [], next: null };
 
+/** A consumer as the Admin API answers it: every field present, unset ones null. */
+function describeConsumer(consumer: ConsumerEntity): Record<string, unknown> {
+  return { username: null, custom_id: null, created_at: 1700000000, updated_at: 1700000000, tags: null, ...consumer };
+}
+
 function readJsonBody(request: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -72,15 +77,19 @@ export class FakeKongAdminApi {
   readonly plugins: StoredPlugin[] = [];
   private readonly server: Server;
 
-  private constructor(private readonly plugin: PluginInfo) {
+  private constructor(
+    private readonly plugin: PluginInfo,
+    /** Kong's consumers: `GET /consumers` lists them, `GET /consumers/{id or username}` reads one. */
+    private readonly consumers: readonly ConsumerEntity[],
+  ) {
     this.server = createServer((request, response) => {
       this.answer(request, response).catch((error: unknown) => this.send(request, response, 500, { message: String(error) }));
     });
   }
 
-  /** Serves `plugin` (an entry of the plugin server's dump, e.g. `driver.plugin`) on an ephemeral port. */
-  static async start(plugin: PluginInfo): Promise<FakeKongAdminApi> {
-    const api = new FakeKongAdminApi(plugin);
+  /** Serves `plugin` (an entry of the plugin server's dump, e.g. `driver.plugin`) and `consumers` on an ephemeral port. */
+  static async start(plugin: PluginInfo, consumers: readonly ConsumerEntity[] = []): Promise<FakeKongAdminApi> {
+    const api = new FakeKongAdminApi(plugin, consumers);
     await listenOn(api.server, 0, "127.0.0.1");
     return api;
   }
@@ -120,7 +129,14 @@ export class FakeKongAdminApi {
     }
     if (method === "POST" && path === "/plugins") return this.createPlugin(request, response, body);
     if (method === "GET" && path === "/plugins") return this.send(request, response, 200, { data: this.plugins, next: null });
-    if (method === "GET" && ["/services", "/routes", "/consumers"].includes(path)) return this.send(request, response, 200, EMPTY_PAGE);
+    if (method === "GET" && path === "/consumers") return this.send(request, response, 200, { data: this.consumers.map(describeConsumer), next: null });
+    if (method === "GET" && path.startsWith("/consumers/")) {
+      // Kong's endpoint key: a UUID names the id, anything else the username.
+      const key = decodeURIComponent(path.slice("/consumers/".length));
+      const consumer = this.consumers.find((candidate) => candidate.id === key || candidate.username === key);
+      return consumer === undefined ? this.send(request, response, 404, { message: "Not found" }) : this.send(request, response, 200, describeConsumer(consumer));
+    }
+    if (method === "GET" && ["/services", "/routes"].includes(path)) return this.send(request, response, 200, EMPTY_PAGE);
     return this.send(request, response, 404, { message: "Not found" });
   }
 

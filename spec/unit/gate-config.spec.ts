@@ -32,6 +32,11 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     max_body_size: 1048576,
     run_on_preflight: true,
     jwks_refetch_cooldown: 10,
+    consumer_claim: {},
+    consumer_by: ["username", "id"],
+    consumer_optional: false,
+    anonymous: null,
+    log_decisions: false,
     __key__: "plugins:7a1b:::::",
     __seq__: 3,
     __plugin_id: "7a1b",
@@ -63,6 +68,8 @@ describe("gate-config", () => {
         acl: null,
         aclDryRun: false,
         identityHeaders: [],
+        consumerMapping: null,
+        logDecisions: false,
         resourceName: undefined,
         maxBodySize: 1048576,
         runOnPreflight: true,
@@ -75,6 +82,7 @@ describe("gate-config", () => {
           aclClaimPath: ["scope"],
           keycloakCompat: false,
           identityClaims: [],
+          consumerClaims: [],
           httpTimeoutMs: 10000,
           jwksRefetchCooldownMs: 10000,
         },
@@ -348,6 +356,41 @@ describe("gate-config", () => {
     });
   });
 
+  describe("Kong consumers", () => {
+    it("maps no consumer while consumer_claim is empty, whatever the other consumer fields say", () => {
+      expect(compileGatePolicy(kongConfig({ consumer_by: ["id"], consumer_optional: true, anonymous: "guest" })).consumerMapping).to.equal(null);
+    });
+
+    it("keeps the claims in order as dot paths, the lookup fields, optional and anonymous", () => {
+      const policy = compileGatePolicy(kongConfig({ consumer_claim: ["azp", "client_id", "ext.consumer"], consumer_by: ["id"], consumer_optional: true, anonymous: "guest" }));
+      expect(policy.consumerMapping).to.deep.equal({
+        claims: [
+          { name: "azp", path: ["azp"] },
+          { name: "client_id", path: ["client_id"] },
+          { name: "ext.consumer", path: ["ext", "consumer"] },
+        ],
+        byUsername: false,
+        byId: true,
+        optional: true,
+        anonymous: "guest",
+      });
+      expect(policy.verification.consumerClaims).to.deep.equal([["azp"], ["client_id"], ["ext", "consumer"]]);
+      expect(compileGatePolicy(kongConfig({ consumer_claim: ["sub"] })).consumerMapping).to.deep.equal({ claims: [{ name: "sub", path: ["sub"] }], byUsername: true, byId: true, optional: false });
+    });
+
+    it("refuses custom_id, saying why, other lookup fields, an empty list and broken claim paths", () => {
+      expectConfigError(kongConfig({ consumer_by: ["username", "custom_id"] }), "consumer_by[2]", "must be one of username, id: Kong 3.9 offers external plugins no lookup by custom_id");
+      expectConfigError(kongConfig({ consumer_by: ["email"] }), "consumer_by[1]", "must be one of username, id");
+      expectConfigError(kongConfig({ consumer_by: [] }), "consumer_by", "needs at least one of username, id");
+      expectConfigError(kongConfig({ consumer_claim: ["azp", "a..b"] }), "consumer_claim[2]", "'a..b' is not a dot path of non-empty claim names (e.g. realm_access.roles)");
+      expectConfigError(kongConfig({ consumer_claim: [""] }), "consumer_claim[1]", "must be a non-empty string");
+    });
+
+    it("turns log_decisions on", () => {
+      expect(compileGatePolicy(kongConfig({ log_decisions: true })).logDecisions).to.equal(true);
+    });
+  });
+
   describe("verificationFingerprint", () => {
     const fingerprintOf = (overrides: Record<string, unknown>) => compileGatePolicy(kongConfig(overrides)).verificationFingerprint;
     const base = fingerprintOf({});
@@ -366,6 +409,7 @@ describe("gate-config", () => {
         { header_name: "X-Token", forward_authorization_header: true },
         { http_timeout: 500, jwks_refetch_cooldown: 1, max_body_size: 10, run_on_preflight: false },
         { acl_mode: "dry_run", scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }] },
+        { consumer_by: ["id"], consumer_optional: true, anonymous: "guest", log_decisions: true },
       ]) {
         expect(fingerprintOf(overrides), JSON.stringify(overrides)).to.equal(base);
       }
@@ -375,6 +419,11 @@ describe("gate-config", () => {
       const subject = fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "sub" }] });
       expect(fingerprintOf({ upstream_headers: [{ header: "X-User", claim: "sub" }] })).to.equal(subject);
       expect(new Set([base, subject, fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "azp" }] })]).size).to.equal(3);
+    });
+
+    it("changes with consumer_claim (its values are kept with the verdict)", () => {
+      const variants = [{ consumer_claim: ["azp"] }, { consumer_claim: ["azp", "sub"] }, { consumer_claim: ["sub", "azp"] }];
+      expect(new Set([base, ...variants.map(fingerprintOf)]).size).to.equal(variants.length + 1);
     });
 
     it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim, Keycloak preset and cache TTL", () => {

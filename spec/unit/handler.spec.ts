@@ -36,9 +36,9 @@ class HandledRequest {
     return { status: status as number, body: body as string, headers: headers as Record<string, string> };
   }
 
-  /** PDK calls with their arguments, as Kong received them. */
-  get calls(): PdkCall[] {
-    return this.phase.pdkCalls;
+  /** PDK calls with their arguments, as Kong received them (the only plugin's name left out). */
+  get calls(): Omit<PdkCall, "plugin">[] {
+    return this.phase.pdkCalls.map(({ method, args }) => ({ method, args }));
   }
 
   /** The PDK functions called, in order. */

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { compileMethodAcl, findDeniedCalls, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
+import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
@@ -313,6 +313,28 @@ describe("method-acl", () => {
     it("returns undefined when no configured scope allows the call", () => {
       const narrow = compileMethodAcl([{ scope: "tools", methods: ["tools/*"] }]);
       expect(findNarrowestScope(narrow, { method: "resources/read", item: "file:///a" })).to.equal(undefined);
+    });
+  });
+
+  describe("findGrantingScopes (the decision record's scope per call)", () => {
+    const acl = compileMethodAcl(
+      [
+        { scope: "admin", methods: ["*"] },
+        { scope: "tools", methods: ["tools/*"] },
+        { scope: "weather", methods: ["tools/call:weather_*"] },
+      ],
+      [{ scope: "staff", implies: ["tools"] }],
+    );
+    const calls: JsonRpcCall[] = [{ method: "tools/call", item: "weather_today" }, { method: "tools/list" }, { method: "ping" }];
+
+    it("names, per call, the narrowest entry among the held scopes, undefined for a call they do not allow", () => {
+      expect(findGrantingScopes(acl, ["tools", "weather"], calls)).to.deep.equal(["weather", "tools", undefined]);
+      expect(findGrantingScopes(acl, ["admin", "weather"], calls)).to.deep.equal(["weather", "admin", "admin"]);
+      expect(findGrantingScopes(acl, ["openid"], calls)).to.deep.equal([undefined, undefined, undefined]);
+    });
+
+    it("counts the scopes a held scope implies", () => {
+      expect(findGrantingScopes(acl, ["staff"], calls)).to.deep.equal(["tools", "tools", undefined]);
     });
   });
 

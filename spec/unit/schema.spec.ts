@@ -33,7 +33,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "upstream_headers",
       "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "token_cache_ttl", "token_cache_size",
       "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
-      "run_on_preflight", "jwks_refetch_cooldown",
+      "run_on_preflight", "jwks_refetch_cooldown", "consumer_claim", "consumer_by", "consumer_optional", "anonymous", "log_decisions",
     ]);
   });
 
@@ -79,7 +79,16 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       max_body_size: 1048576,
       run_on_preflight: true,
       jwks_refetch_cooldown: 10,
+      consumer_claim: [],
+      consumer_by: ["username", "id"],
+      consumer_optional: false,
+      log_decisions: false,
     });
+  });
+
+  it("offers consumer_by username and id only (no custom_id lookup reaches an external plugin), at least one", () => {
+    const consumerBy = schema.find((field) => "consumer_by" in field)!.consumer_by;
+    expect([consumerBy.type, consumerBy.required, consumerBy.len_min, consumerBy.elements!.one_of]).to.deep.equal(["array", true, 1, ["username", "id"]]);
   });
 
   it("offers acl_mode enforce and dry_run only", () => {

@@ -22,10 +22,20 @@ export const CONFIG_DEFAULTS = {
   jwks_refetch_cooldown: 10,
   acl_mode: "enforce",
   keycloak_compat: false,
+  consumer_by: ["username", "id"],
+  consumer_optional: false,
+  log_decisions: false,
 } as const;
 
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
+
+/**
+ * `consumer_by`: the consumer fields a claim value is looked up by. Kong 3.9 gives external plugins
+ * `kong.client.load_consumer` (by id, then by username) only: the custom_id lookup is a DAO method
+ * that the plugin-server bridge calls without its object, so it cannot be offered.
+ */
+export const CONSUMER_LOOKUP_FIELDS = ["username", "id"] as const;
 
 /**
  * Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. The JWKS
@@ -95,8 +105,22 @@ export interface VerificationPolicy {
   readonly keycloakCompat: boolean;
   /** Claims kept for identity headers, in `upstream_headers` order. */
   readonly identityClaims: readonly (readonly string[])[];
+  /** Claims kept to find the Kong consumer, in `consumer_claim` order. */
+  readonly consumerClaims: readonly (readonly string[])[];
   readonly httpTimeoutMs: number;
   readonly jwksRefetchCooldownMs: number;
+}
+
+/** How a verified token becomes a Kong consumer (`consumer_claim`, `consumer_by`, ...). */
+export interface ConsumerMapping {
+  /** The claims tried in order, as written (for messages) and as paths. */
+  readonly claims: readonly { readonly name: string; readonly path: readonly string[] }[];
+  readonly byUsername: boolean;
+  readonly byId: boolean;
+  /** No consumer matched: proceed with the token's credential alone instead of refusing. */
+  readonly optional: boolean;
+  /** The consumer (id or username) a request is authenticated as when none matches. */
+  readonly anonymous?: string;
 }
 
 export interface GatePolicy {
@@ -112,6 +136,10 @@ export interface GatePolicy {
   /** dry_run: ACL denials are logged and the request proceeds. */
   readonly aclDryRun: boolean;
   readonly identityHeaders: readonly IdentityHeader[];
+  /** Null when `consumer_claim` is empty: Kong consumers are left alone. */
+  readonly consumerMapping: ConsumerMapping | null;
+  /** `log_decisions`: the decision goes into Kong's log serializer under `mcp_oauth2`. */
+  readonly logDecisions: boolean;
   readonly resource?: string;
   /** Origin of `resource`, used instead of Kong's forwarded headers when the resource is configured. */
   readonly resourceOrigin?: string;
@@ -272,8 +300,7 @@ function compileResource(raw: RawRecord): { resource?: string; resourceOrigin?: 
   return { resource, resourceOrigin: url.origin };
 }
 
-function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {
-  const value = readString(record, key, path, fallback);
+function splitDotPath(value: string, path: string): string[] {
   const segments = value.split(".");
   if (segments.some((segment) => segment === "")) throw new ConfigError(path, `'${value}' is not a dot path of non-empty claim names (e.g. realm_access.roles)`);
   return segments;
@@ -286,6 +313,10 @@ function isReservedUpstreamHeader(header: string): boolean {
     RESERVED_UPSTREAM_HEADERS.some((reserved) => reserved.toLowerCase() === name) ||
     RESERVED_UPSTREAM_HEADER_PREFIXES.some((prefix) => name.startsWith(prefix.toLowerCase()))
   );
+}
+
+function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {
+  return splitDotPath(readString(record, key, path, fallback), path);
 }
 
 function compileIdentityHeaders(raw: RawRecord, tokenHeader: string): IdentityHeader[] {
@@ -316,9 +347,26 @@ function fingerprintVerification(servers: readonly AuthorizationServer[], verifi
     verification.aclClaimPath,
     verification.keycloakCompat,
     verification.identityClaims,
+    verification.consumerClaims,
     cacheTtl,
   ]);
   return createHash("sha256").update(material).digest("base64url");
+}
+
+function compileConsumerMapping(raw: RawRecord): ConsumerMapping | null {
+  const claims = readStringArray(raw, "consumer_claim", "consumer_claim").map((name, index) => ({ name, path: splitDotPath(name, `consumer_claim[${index + 1}]`) }));
+  const lookupFields = isAbsent(raw.consumer_by) ? [...CONFIG_DEFAULTS.consumer_by] : readStringArray(raw, "consumer_by", "consumer_by");
+  lookupFields.forEach((field, index) => {
+    if (!(CONSUMER_LOOKUP_FIELDS as readonly string[]).includes(field)) {
+      const why = field === "custom_id" ? ": Kong 3.9 offers external plugins no lookup by custom_id" : "";
+      throw new ConfigError(`consumer_by[${index + 1}]`, `must be one of ${CONSUMER_LOOKUP_FIELDS.join(", ")}${why}`);
+    }
+  });
+  if (lookupFields.length === 0) throw new ConfigError("consumer_by", "needs at least one of username, id");
+  const anonymous = readOptionalString(raw, "anonymous", "anonymous");
+  if (claims.length === 0) return null;
+  const mapping = { claims, byUsername: lookupFields.includes("username"), byId: lookupFields.includes("id"), optional: readBoolean(raw, "consumer_optional") };
+  return anonymous === undefined ? mapping : { ...mapping, anonymous };
 }
 
 /**
@@ -339,6 +387,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
   if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
+  const consumerMapping = compileConsumerMapping(raw);
   const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl");
   const verificationSettings = {
     allowedAlgorithms: compileAllowedAlgorithms(raw),
@@ -346,6 +395,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     aclClaimPath,
     keycloakCompat: readBoolean(raw, "keycloak_compat"),
     identityClaims: identityHeaders.map((identityHeader) => identityHeader.claimPath),
+    consumerClaims: consumerMapping?.claims.map((claim) => claim.path) ?? [],
     httpTimeoutMs: readNumber(raw, "http_timeout"),
     jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown"),
   };
@@ -359,6 +409,8 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     acl: readBoolean(raw, "enable_acl") ? acl : null,
     aclDryRun: aclMode === "dry_run",
     identityHeaders,
+    consumerMapping,
+    logDecisions: readBoolean(raw, "log_decisions"),
     ...compileResource(raw),
     resourceName: readOptionalString(raw, "resource_name", "resource_name"),
     maxBodySize: readNumber(raw, "max_body_size"),
