@@ -1,0 +1,59 @@
+// `npm run mutate`: StrykerJS over the plugin's core and handler (see the README's Development
+// section). Stryker 10 needs Node 22 while the project runs on Node 20, so the npm script starts
+// this file with Node 22 taken from npm.
+//
+//   npm run mutate                       the unit specs (incremental: reruns only what changed)
+//   npm run mutate -- --integration      the survivors of the last unit run against the plugin's
+//                                        integration specs, on the real plugin server built per run
+//   npm run mutate -- --report           the combined per-file table of the last runs
+// Other arguments go to Stryker (e.g. --mutate plugins/mcp-oauth2/core/method-acl.ts).
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { printCombinedReport, readSurvivorRanges, UNIT_REPORT } from "./mutation-report.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+process.chdir(root);
+
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  console.error(`mutate: Stryker 10 needs Node 22 or later (this is ${process.version}); run it as "npm run mutate"`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const integration = args.includes("--integration");
+const reportOnly = args.includes("--report");
+const strykerArgs = args.filter((arg) => arg !== "--integration" && arg !== "--report");
+
+function runStryker(config, extraArgs) {
+  const shim = join(here, "resolve-mocha-cli.cjs");
+  const nodeOptions = [process.env.NODE_OPTIONS, `--require ${shim}`].filter(Boolean).join(" ");
+  const stryker = join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js");
+  const result = spawnSync(process.execPath, [stryker, "run", relative(root, join(here, config)), ...extraArgs], {
+    stdio: "inherit",
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+if (!reportOnly) {
+  if (integration) {
+    if (!existsSync(UNIT_REPORT)) {
+      console.error(`mutate: ${UNIT_REPORT} is missing: run "npm run mutate" first`);
+      process.exit(2);
+    }
+    const ranges = readSurvivorRanges(JSON.parse(readFileSync(UNIT_REPORT, "utf8")));
+    if (ranges.length === 0) {
+      console.log("mutate: the unit run left no survivor to try against the integration specs");
+    } else {
+      console.log(`mutate: trying ${ranges.length} survivors of the unit run against the integration specs`);
+      runStryker("stryker.integration.config.mjs", ["--mutate", ranges.join(","), ...strykerArgs]);
+    }
+  } else {
+    runStryker("stryker.config.mjs", strykerArgs);
+  }
+}
+printCombinedReport();
