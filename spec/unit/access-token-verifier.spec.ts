@@ -106,6 +106,50 @@ describe("access-token-verifier", () => {
     await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { iat: Math.floor(now()) + 120 } }), "the token was issued in the future (iat)");
   });
 
+  describe("the clock-skew boundaries of exp, nbf and iat, at a fixed now", () => {
+    const at = 1_800_000_000;
+    const skew = 30;
+
+    function signAt(claims: Record<string, unknown> | string): string {
+      const payload = typeof claims === "string" ? claims : { iss: jwks.url, aud: AUDIENCE, exp: at + 600, ...claims };
+      return signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1" }, payload);
+    }
+
+    async function expectInvalidAt(token: string, description: string): Promise<InvalidToken> {
+      const error = await expectRejection(verifyAccessToken(token, policy, registry, at), InvalidToken);
+      expect(error.description).to.equal(description);
+      return error;
+    }
+
+    it("uses a clock skew of 30 seconds here", () => expect(policy.clockSkewSeconds).to.equal(skew));
+
+    it("accepts a token until exp + skew, and refuses it from then on", async () => {
+      expect((await verifyAccessToken(signAt({ exp: at - skew + 1 }), policy, registry, at)).expiresAt).to.equal(at - skew + 1);
+      const error = await expectInvalidAt(signAt({ exp: at - skew }), "the token has expired");
+      expect(error.detail).to.equal(`exp ${at - skew} is before now ${at} (clock_skew ${skew})`);
+    });
+
+    it("accepts nbf and iat up to now + skew, and refuses one second later", async () => {
+      await verifyAccessToken(signAt({ nbf: at + skew, iat: at + skew }), policy, registry, at);
+      expect((await expectInvalidAt(signAt({ nbf: at + skew + 1 }), "the token is not valid yet (nbf)")).detail).to.equal(`nbf ${at + skew + 1}, now ${at}`);
+      expect((await expectInvalidAt(signAt({ iat: at + skew + 1 }), "the token was issued in the future (iat)")).detail).to.equal(`iat ${at + skew + 1}, now ${at}`);
+    });
+
+    it("accepts a token without iat and nbf (both optional, RFC 7519 §4.1.5-4.1.6)", async () => {
+      expect((await verifyAccessToken(signAt({}), policy, registry, at)).expiresAt).to.equal(at + 600);
+    });
+
+    it("refuses nbf and iat that are not numbers", async () => {
+      expect((await expectInvalidAt(signAt({ nbf: String(at) }), "the token is not valid yet (nbf)")).detail).to.equal(`nbf "${at}", now ${at}`);
+      expect((await expectInvalidAt(signAt({ iat: null }), "the token was issued in the future (iat)")).detail).to.equal(`iat null, now ${at}`);
+    });
+
+    it("refuses an exp that JSON reads as Infinity (1e400): no token lives forever", async () => {
+      const error = await expectInvalidAt(signAt(`{"iss":"${jwks.url}","aud":"${AUDIENCE}","exp":1e400}`), "the token has no valid expiry (exp)");
+      expect(error.detail).to.equal("exp null");
+    });
+  });
+
   it("refuses algorithms outside allowed_algorithms, other token types and critical extensions", async () => {
     const strict = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], allowed_algorithms: ["ES256"] }).verification;
     const rs256Token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE });

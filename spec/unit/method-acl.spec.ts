@@ -165,6 +165,18 @@ describe("method-acl", () => {
       expect(findDeniedCalls(acl, ["b"], calls)).to.deep.equal([{ method: "tools/list" }, { method: "initialize" }]);
     });
 
+    it("never lets one scope set reuse the merged grant of another that spells alike when joined ({ab, c} and {a, bc})", () => {
+      const acl = compileMethodAcl([
+        { scope: "ab", methods: ["tools/list"] },
+        { scope: "c", methods: ["ping"] },
+        { scope: "a", methods: ["prompts/list"] },
+        { scope: "bc", methods: ["resources/list"] },
+      ]);
+      const calls: JsonRpcCall[] = [{ method: "tools/list" }, { method: "ping" }, { method: "prompts/list" }, { method: "resources/list" }];
+      expect(findDeniedCalls(acl, ["ab", "c"], calls)).to.deep.equal([{ method: "prompts/list" }, { method: "resources/list" }]);
+      expect(findDeniedCalls(acl, ["a", "bc"], calls)).to.deep.equal([{ method: "tools/list" }, { method: "ping" }]);
+    });
+
     it("keeps at most 1024 merged grants and still decides correctly past that", () => {
       const scopes = Array.from({ length: 11 }, (_, index) => `s${index}`);
       const acl = compileMethodAcl(scopes.map((scope) => ({ scope, methods: [`m/${scope}`] })));
