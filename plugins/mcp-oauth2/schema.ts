@@ -1,15 +1,20 @@
-import { ACL_MODES, CONFIG_BOUNDS, CONFIG_DEFAULTS } from "./core/gate-config";
+import { ACL_MODES, CLIENT_AUTH_METHODS, CONFIG_BOUNDS, CONFIG_DEFAULTS, INTROSPECTION_MODES, MAX_INTROSPECTING_SERVERS } from "./core/gate-config";
 import { SUPPORTED_ALGORITHMS } from "./core/jws-signature";
 
 /**
  * Kong plugin schema, in the shape kong-pdk dumps (the plugin server wraps it as the `config`
  * record). Only attributes Kong 3.9's metaschema accepts for external plugins: type, required,
- * default, description (10-500 characters), elements, fields, one_of, between, len_min.
+ * default, description (10-500 characters), elements, fields, one_of, between, len_min, and the
+ * secret markers `referenceable` (the value may be a vault reference, `{vault://...}`, resolved
+ * by Kong before the plugin sees it) and `encrypted` (Kong Enterprise encrypts it at rest; Kong
+ * OSS accepts and ignores it).
  */
 interface KongFieldAttributes {
   type: "string" | "number" | "integer" | "boolean" | "array" | "record";
   description: string;
   required?: boolean;
+  referenceable?: boolean;
+  encrypted?: boolean;
   default?: string | number | boolean | readonly string[] | readonly never[];
   one_of?: readonly string[];
   between?: readonly [number, number];
@@ -25,6 +30,27 @@ const authorizationServerFields: readonly KongField[] = [
   { issuer: { type: "string", required: false, description: "Issuer identifier compared exactly with the token's iss claim. Defaults to the url. Keycloak's issuer follows the hostname tokens were requested through." } },
   { audience: { type: "string", required: true, description: "Audience the token's aud claim must contain for this server, usually the public MCP URL (Keycloak: an Audience mapper on the client scope)." } },
   { jwks_uri: { type: "string", required: true, default: CONFIG_DEFAULTS.jwks_uri, description: "JWKS location: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/certs." } },
+  {
+    introspection: {
+      type: "string",
+      required: true,
+      default: CONFIG_DEFAULTS.introspection,
+      one_of: INTROSPECTION_MODES,
+      description: `Token introspection (RFC 7662) at this server. off: JWTs only, verified locally. opaque: tokens that are not JWTs are sent to the introspection endpoint. always: JWTs too, after local verification, so revoked tokens are refused. At most ${MAX_INTROSPECTING_SERVERS} servers.`,
+    },
+  },
+  { introspection_endpoint: { type: "string", required: false, description: "Introspection endpoint: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/token/introspect. Required unless introspection is off." } },
+  { client_id: { type: "string", required: false, description: "Client id the gateway authenticates with at the introspection endpoint (a confidential client of this server). Required unless introspection is off." } },
+  {
+    client_secret: {
+      type: "string",
+      required: false,
+      referenceable: true,
+      encrypted: true,
+      description: "Secret of client_id at the introspection endpoint; never logged. A vault reference such as {vault://env/mcp-introspection-secret} works. Required unless introspection is off.",
+    },
+  },
+  { client_auth_method: { type: "string", required: true, default: CONFIG_DEFAULTS.client_auth_method, one_of: CLIENT_AUTH_METHODS, description: "How the client authenticates at the introspection endpoint: client_secret_basic (HTTP Basic) or client_secret_post (in the form body)." } },
 ];
 
 const scopeMappingFields: readonly KongField[] = [
@@ -65,8 +91,8 @@ export const schema: readonly KongField[] = [
       type: "array",
       required: true,
       len_min: 1,
-      elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience and JWKS.", fields: authorizationServerFields },
-      description: "Authorization servers whose tokens are accepted. A token is checked only against the server whose issuer equals its iss claim.",
+      elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience, JWKS and token introspection.", fields: authorizationServerFields },
+      description: "Authorization servers whose tokens are accepted. A JWT is checked only against the server whose issuer equals its iss claim; an opaque token goes to the servers with introspection on, in this order.",
     },
   },
   { scopes_supported: { type: "array", required: true, default: [], elements: { type: "string", description: "An OAuth scope clients may request." }, description: "Scopes advertised in the metadata and asked for in 401 challenges (scope parameter). Empty: not advertised." } },
@@ -104,7 +130,7 @@ export const schema: readonly KongField[] = [
   },
   { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: CONFIG_BOUNDS.token_cache_ttl, description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
   { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: CONFIG_BOUNDS.token_cache_size, description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
-  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS. Requests that cannot be decided without it get 503 with Retry-After." } },
+  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS, or for the introspection calls about one token (shared by the servers asked). Requests that cannot be decided in time get 503 with Retry-After." } },
   { resource: { type: "string", required: false, description: "Canonical public URL of the MCP endpoint, e.g. https://mcp.example.com/mcp. Its origin is used in metadata and challenges instead of the request's host." } },
   { resource_name: { type: "string", required: false, description: "Human-readable name of the MCP server, shown by clients (resource_name in the metadata)." } },
   {
@@ -122,4 +148,13 @@ export const schema: readonly KongField[] = [
   { max_body_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.max_body_size, between: CONFIG_BOUNDS.max_body_size, description: "Largest JSON-RPC body in bytes the ACL reads; larger bodies get 413. Kong must be able to hand it over (client_body_buffer_size, Kong 3.8+)." } },
   { run_on_preflight: { type: "boolean", required: true, default: CONFIG_DEFAULTS.run_on_preflight, description: "Require a token on OPTIONS requests too. Turn off to let CORS preflights through without one." } },
   { jwks_refetch_cooldown: { type: "integer", required: true, default: CONFIG_DEFAULTS.jwks_refetch_cooldown, between: CONFIG_BOUNDS.jwks_refetch_cooldown, description: "Minimum seconds between two JWKS fetches triggered by unknown key ids or failures, per JWKS URL." } },
+  {
+    introspection_negative_cache_ttl: {
+      type: "number",
+      required: true,
+      default: CONFIG_DEFAULTS.introspection_negative_cache_ttl,
+      between: CONFIG_BOUNDS.introspection_negative_cache_ttl,
+      description: "Seconds an introspection answer of not active is remembered per token, so a repeated unknown or revoked token costs one call per period. 0: not remembered.",
+    },
+  },
 ];

@@ -3,7 +3,8 @@ import { CONFIG_DEFAULTS } from "../../plugins/mcp-oauth2/core/gate-config";
 import { schema } from "../../plugins/mcp-oauth2/schema";
 
 type Attributes = Record<string, unknown>;
-const ALLOWED_ATTRIBUTES = new Set(["type", "required", "default", "description", "elements", "fields", "one_of", "between", "len_min"]);
+// Kong 3.9.3 kong/db/schema/metaschema.lua field_schema: referenceable and encrypted are booleans it accepts on any field.
+const ALLOWED_ATTRIBUTES = new Set(["type", "required", "default", "description", "elements", "fields", "one_of", "between", "len_min", "referenceable", "encrypted"]);
 
 /** Every field definition in the schema, nested ones included, with its dotted path. */
 function walk(fields: readonly Record<string, Attributes>[], prefix = ""): Array<[string, Attributes]> {
@@ -27,7 +28,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "upstream_headers",
       "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "token_cache_ttl", "token_cache_size",
       "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
-      "run_on_preflight", "jwks_refetch_cooldown",
+      "run_on_preflight", "jwks_refetch_cooldown", "introspection_negative_cache_ttl",
     ]);
   });
 
@@ -54,6 +55,8 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
     expect(defaults).to.deep.equal({
       metadata_path: CONFIG_DEFAULTS.metadata_path,
       "authorization_servers.jwks_uri": "/.well-known/jwks.json",
+      "authorization_servers.introspection": "off",
+      "authorization_servers.client_auth_method": "client_secret_basic",
       scopes_supported: [],
       header_name: "Authorization",
       forward_authorization_header: false,
@@ -72,6 +75,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       max_body_size: 1048576,
       run_on_preflight: true,
       jwks_refetch_cooldown: 10,
+      introspection_negative_cache_ttl: 30,
     });
   });
 
@@ -92,6 +96,22 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
     const hierarchy = recordOf("scope_hierarchy");
     expect(Object.keys(hierarchy)).to.deep.equal(["scope", "implies"]);
     expect([hierarchy.scope.required, hierarchy.implies.required, hierarchy.implies.len_min, hierarchy.implies.elements!.type]).to.deep.equal([true, true, 1, "string"]);
+  });
+
+  it("marks the introspection client secret, and only it, as Kong marks secrets: referenceable (vault references) and encrypted", () => {
+    const marked = all.filter(([, attributes]) => "referenceable" in attributes || "encrypted" in attributes);
+    expect(marked.map(([path, attributes]) => [path, attributes.type, attributes.referenceable, attributes.encrypted])).to.deep.equal([
+      ["authorization_servers.client_secret", "string", true, true],
+    ]);
+  });
+
+  it("offers introspection off, opaque and always, and the two client secret methods, per authorization server", () => {
+    const servers = schema.find((field) => "authorization_servers" in field)!.authorization_servers;
+    const record = Object.fromEntries(servers.elements!.fields!.map((field) => Object.entries(field)[0]));
+    expect(Object.keys(record)).to.deep.equal(["url", "issuer", "audience", "jwks_uri", "introspection", "introspection_endpoint", "client_id", "client_secret", "client_auth_method"]);
+    expect([record.introspection.required, record.introspection.one_of]).to.deep.equal([true, ["off", "opaque", "always"]]);
+    expect([record.client_auth_method.required, record.client_auth_method.one_of]).to.deep.equal([true, ["client_secret_basic", "client_secret_post"]]);
+    expect([record.introspection_endpoint.required, record.client_id.required, record.client_secret.required]).to.deep.equal([false, false, false]);
   });
 
   it("requires at least one authorization server with url and audience", () => {
