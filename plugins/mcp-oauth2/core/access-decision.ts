@@ -1,4 +1,4 @@
-import { isExpired, verifyAccessToken, type VerifiedToken } from "./access-token-verifier";
+import { isExpired, type VerifiedToken } from "./access-token-verifier";
 import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import type { GatePolicy } from "./gate-config";
@@ -23,6 +23,7 @@ import {
   UnsupportedMediaType,
 } from "./refusals";
 import { hashToken, type TokenCache } from "./token-cache";
+import { verifyOrIntrospect, type TokenIntrospector } from "./token-introspection";
 
 /** Request headers as Kong's header map gives them: lower-case names, every value. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -41,9 +42,10 @@ export interface RequestSource {
   forwardedOrigin(): Promise<string>;
 }
 
-/** Module-level state shared by every instance: key sets, verified tokens, the clock. */
+/** Module-level state shared by every instance: key sets, introspection, verified tokens, the clock. */
 export interface GateServices {
   readonly registry: JwksRegistry;
+  readonly introspector: TokenIntrospector;
   readonly tokenCache: TokenCache;
   /** Milliseconds since the epoch. */
   now(): number;
@@ -128,7 +130,7 @@ async function authenticate(policy: GatePolicy, token: string, services: GateSer
     if (isExpired(cached.expiresAt, policy.verification.clockSkewSeconds, nowSeconds)) throw new InvalidToken("the token has expired");
     return cached;
   }
-  const verified = await verifyAccessToken(token, policy.verification, services.registry, nowSeconds);
+  const verified = await verifyOrIntrospect(token, tokenKey, policy, services, nowSeconds);
   services.tokenCache.remember(policy, tokenKey, verified, nowSeconds);
   return verified;
 }
