@@ -36,8 +36,8 @@ async function postAsMachine(as: AuthorizationServer, url: string, form: Record<
   return response;
 }
 
-/** Requests a token at `as` (client_credentials as mcp-machine), for the MCP resource. */
-async function requestOpaqueToken(as: AuthorizationServer): Promise<string> {
+/** A token of `as` (client_credentials as mcp-machine) for the MCP resource: opaque or a JWT, as `as` issues them. */
+async function requestMachineToken(as: AuthorizationServer): Promise<string> {
   const response = await postAsMachine(as, as.tokenEndpoint, { grant_type: "client_credentials", scope: "mcp:tools", resource: MCP_RESOURCE });
   return String(((await response.json()) as { access_token: unknown }).access_token);
 }
@@ -106,12 +106,12 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
     it("lets an opaque token through on the introspection answer: identity and grants from it, the same PDK calls as a JWT, one call", async () => {
       guard();
-      const token = await requestOpaqueToken(opaqueAs);
+      const token = await requestMachineToken(opaqueAs);
       const before = introspections();
       const opaque = expectProxied(await sendToolsList(fixture.driver, token));
       expect(opaque.ctxShared.mcp_oauth2).to.deep.equal({ issuer: opaqueAs.issuer, client_id: "mcp-machine", scopes: ["mcp:tools"] });
       expect(opaque.upstreamRequest.headers.filter(([name]) => name.toLowerCase().startsWith("x-mcp-") || name.toLowerCase() === "authorization")).to.deep.equal([["X-MCP-Client", "mcp-machine"]]);
-      const jwt = expectProxied(await sendToolsList(fixture.driver, await requestOpaqueToken(jwtAs)));
+      const jwt = expectProxied(await sendToolsList(fixture.driver, await requestMachineToken(jwtAs)));
       expect(listPdkMethods(opaque)).to.deep.equal(listPdkMethods(jwt));
       const cached = expectProxied(await sendToolsList(fixture.driver, token));
       expect(listPdkMethods(cached)).to.deep.equal(listPdkMethods(jwt));
@@ -120,7 +120,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
     it("applies the ACL to the answer's scope: tools pass, resources/read gets 403 insufficient_scope", async () => {
       guard({ scopes_supported: ["mcp:tools", "mcp:resources"], scope_method_mapping: [...TOOLS_ONLY, { scope: "mcp:resources", methods: ["resources/*"] }] });
-      const token = await requestOpaqueToken(opaqueAs);
+      const token = await requestMachineToken(opaqueAs);
       expectProxied(await sendThroughGate(fixture.driver, postToMcp(token, formatToolCall("weather_forecast"))));
       const denied = readAnswer(await sendThroughGate(fixture.driver, postToMcp(token, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "docs://a" } }))));
       expect(denied.status).to.equal(403);
@@ -129,7 +129,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
     it("refuses a revoked token with 401 once the token cache lets go of it", async () => {
       guard({ token_cache_ttl: 1 });
-      const token = await requestOpaqueToken(opaqueAs);
+      const token = await requestMachineToken(opaqueAs);
       expectProxied(await sendToolsList(fixture.driver, token));
       await revokeToken(opaqueAs, token);
       const before = introspections();
@@ -150,7 +150,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
     it("asks once for 200 concurrent requests with one fresh token, and lets them all through", async () => {
       guard();
-      const token = await requestOpaqueToken(opaqueAs);
+      const token = await requestMachineToken(opaqueAs);
       const before = introspections();
       const outcomes = await Promise.all(Array.from({ length: 200 }, () => sendToolsList(fixture.driver, token)));
       for (const outcome of outcomes) expectProxied(outcome);
@@ -166,13 +166,13 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       expect(response.status).to.equal(201);
       const registered = (await response.json()) as { client_id: string; client_secret: string };
       guard({}, { client_id: registered.client_id, client_secret: registered.client_secret, client_auth_method: "client_secret_post" });
-      expectProxied(await sendToolsList(fixture.driver, await requestOpaqueToken(opaqueAs)));
+      expectProxied(await sendToolsList(fixture.driver, await requestMachineToken(opaqueAs)));
     });
 
     it("answers 503 with Retry-After when the gateway's credentials are refused, and logs why without the secret or the token", async () => {
       const secret = `wrong-${randomBytes(8).toString("hex")}`;
       guard({}, { client_secret: secret });
-      const token = await requestOpaqueToken(opaqueAs);
+      const token = await requestMachineToken(opaqueAs);
       const answer = readAnswer(await sendToolsList(fixture.driver, token));
       expect(answer).to.deep.include({ status: 503, body: { error: "temporarily_unavailable", error_description: "the authorization server cannot check the token right now" } });
       expect(answer.headers["retry-after"]).to.equal("5");
