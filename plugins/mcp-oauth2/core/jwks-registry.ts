@@ -53,7 +53,7 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
     await response.body?.cancel();
     throw new Error(`answered HTTP ${response.status}`);
   }
-  return readBoundedText(response, MAX_JWKS_BYTES);
+  return readBoundedText(response.body, response.headers.get("content-length"), MAX_JWKS_BYTES);
 }
 
 /**

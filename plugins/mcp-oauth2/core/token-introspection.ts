@@ -2,24 +2,15 @@ import { LRUCache } from "lru-cache";
 import { checkTokenLength, describeValue, isCompactJws, readVerifiedClaims, verifyAccessToken, type JsonObject, type VerifiedToken } from "./access-token-verifier";
 import type { AuthorizationServer, IntrospectionEndpoint, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
-import { describeFetchError, readBoundedText } from "./outbound-http";
+import { describeFetchError, postBoundedForm, type FormPost, type HttpAnswer } from "./outbound-http";
 import { IntrospectionUnavailable, InvalidToken } from "./refusals";
 import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** An introspection request (RFC 7662 §2.1), ready to send. */
-export interface IntrospectionRequest {
-  readonly url: string;
-  /** The application/x-www-form-urlencoded body. */
-  readonly form: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timeoutMs: number;
-}
+export type IntrospectionRequest = FormPost;
 
 /** What came back: the HTTP status and the body, already bounded in size. */
-export interface IntrospectionReply {
-  readonly status: number;
-  readonly text: string;
-}
+export type IntrospectionReply = HttpAnswer;
 
 /** Sends an introspection request within its time limit; replaceable for tests of the introspector alone. */
 export type PostIntrospection = (request: IntrospectionRequest) => Promise<IntrospectionReply>;
@@ -54,16 +45,9 @@ interface RememberedRefusal {
   readonly until: number;
 }
 
-async function postIntrospectionRequest(request: IntrospectionRequest): Promise<IntrospectionReply> {
-  const response = await fetch(request.url, {
-    method: "POST",
-    body: request.form,
-    headers: request.headers,
-    signal: AbortSignal.timeout(request.timeoutMs),
-    // A redirect would carry the token and the client's credentials to an address nobody configured.
-    redirect: "manual",
-  });
-  return { status: response.status, text: await readBoundedText(response, MAX_INTROSPECTION_BYTES) };
+/** Over kept-alive connections; a redirect, which would carry the token and the credentials elsewhere, is not followed. */
+function postIntrospectionRequest(request: IntrospectionRequest): Promise<IntrospectionReply> {
+  return postBoundedForm(request, MAX_INTROSPECTION_BYTES);
 }
 
 /** application/x-www-form-urlencoded encoding of one value, which RFC 6749 §2.3.1 asks for in Basic credentials. */
