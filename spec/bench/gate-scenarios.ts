@@ -66,6 +66,8 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "miss-EdDSA", b: "floor", what: "scenario 3 EdDSA / floor" },
   { a: "401", b: "floor", what: "401 / floor" },
   { a: "403", b: "floor", what: "403 / floor" },
+  { a: "401-nested", b: "floor", what: "401, 1 MiB nested body / floor" },
+  { a: "400-nested", b: "floor", what: "400, 1 MiB nested body, valid token / floor" },
   { a: "10-servers", b: "allowed", what: "10 / 1 authorization servers", minimum: 0.9 },
   { a: "200-mappings", b: "1-mapping", what: "200 / 1 scope mappings", minimum: 0.9 },
   { a: "all-cached", b: "1-cached", what: "all distinct tokens cached / 1 cached token", minimum: 0.9 },
@@ -101,7 +103,13 @@ const THREE_MAPPINGS = [
   { scope: "mcp:prompts", methods: ["prompts/*"] },
 ];
 
-function postToolsCall(token: string | undefined): KongRequest {
+/** A tools/call whose arguments nest half a million arrays (about 1 MB): refused past 64 levels. */
+const NESTED_BODY = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "RAW" } } }).replace(
+  '"RAW"',
+  `${"[".repeat(500_000)}${"]".repeat(500_000)}`,
+);
+
+function postToolsCall(token: string | undefined, body = TOOLS_CALL_BODY): KongRequest {
   return {
     method: "POST",
     path: "/mcp",
@@ -109,12 +117,13 @@ function postToolsCall(token: string | undefined): KongRequest {
       ["Host", "mcp.example.com"],
       ...(token === undefined ? [] : [[TOKEN_HEADER, `Bearer ${token}`] as [string, string]]),
       ["Content-Type", "application/json"],
+      ["Content-Length", String(Buffer.byteLength(body))],
       ["Accept", "application/json, text/event-stream"],
       ["Mcp-Protocol-Version", "2025-06-18"],
       ["Mcp-Session-Id", "5f0c3a8e-bench-session"],
       ["User-Agent", "mcp-oauth2-bench"],
     ],
-    body: TOOLS_CALL_BODY,
+    body,
   };
 }
 
@@ -225,6 +234,16 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     cacheMiss("EdDSA"),
     { ...plain, id: "401", label: "4. 401, no token", server: "ours", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
     { ...plain, id: "403", label: "4. 403, ACL denies tools/call", server: "ours", config: base, request: withToken(readOnlyToken), check: expectRefusal(403) },
+    { ...plain, id: "401-nested", label: "4. 401, no token, 1 MiB nested body", server: "ours", config: base, request: () => postToolsCall(undefined, NESTED_BODY), check: expectRefusal(401) },
+    {
+      ...plain,
+      id: "400-nested",
+      label: "4. 400, valid token, 1 MiB nested body",
+      server: "ours",
+      config: base,
+      request: () => postToolsCall(cachedToken(), NESTED_BODY),
+      check: expectRefusal(400),
+    },
     {
       ...plain,
       id: "10-servers",

@@ -240,6 +240,14 @@ function judgeSamePdkCalls(byId: ReadonlyMap<string, RunningScenario>, id: strin
   );
 }
 
+/** A refusal's plugin-server CPU per request (median over samples) must stay under `maximumMicroseconds`. */
+function judgeServerCpuBelow(byId: ReadonlyMap<string, RunningScenario>, id: string, maximumMicroseconds: number): Verdict | undefined {
+  const running = byId.get(id);
+  if (running === undefined || running.samples.length === 0) return undefined;
+  const cpu = medianOf(running, (sample) => sample.serverCpuMicroseconds);
+  return verdictLine(cpu < maximumMicroseconds, `plugin-server CPU, ${running.scenario.label}: ${number(cpu)} us per request (target < ${number(maximumMicroseconds)})`);
+}
+
 function readCheckpoint(running: RunningScenario, requests: number): number {
   return running.rssCheckpointsMiB.find(([seen]) => seen === requests)?.[1] ?? Number.NaN;
 }
@@ -371,6 +379,8 @@ async function main(): Promise<void> {
       judgePdkCalls(byId, "acl-off", 4),
       judgePdkCalls(byId, "401", 5),
       judgeSamePdkCalls(byId, "opaque-cached", "allowed"),
+      judgeServerCpuBelow(byId, "401-nested", 5000),
+      judgeServerCpuBelow(byId, "400-nested", 5000),
       ...paired.map(judgeRatio),
       judgeBoundedCache(byId, options.distinctTokens),
       ...rejectionVerdicts,

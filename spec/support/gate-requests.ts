@@ -100,10 +100,20 @@ export function formatToolCall(name: string): string {
   return formatJsonRpc("tools/call", { name, arguments: {} });
 }
 
-/** A POST to /mcp of `body` as JSON, with `Authorization: Bearer <token>` when a token is given. */
+/**
+ * A POST to /mcp of `body` as JSON with its Content-Length (unless `extraHeaders` declares one), as
+ * MCP clients send it, and `Authorization: Bearer <token>` when a token is given.
+ */
 export function postToMcp(token: string | undefined, body: string | Buffer, extraHeaders: HeaderList = []): KongRequest {
   const authorization: HeaderList = token === undefined ? [] : [["Authorization", `Bearer ${token}`]];
-  return { method: "POST", path: "/mcp", headers: [...authorization, ["Content-Type", "application/json"], ...extraHeaders], body };
+  const declaresLength = extraHeaders.some(([name]) => name.toLowerCase() === "content-length");
+  const length: HeaderList = declaresLength ? [] : [["Content-Length", String(Buffer.byteLength(body))]];
+  return { method: "POST", path: "/mcp", headers: [...authorization, ["Content-Type", "application/json"], ...length, ...extraHeaders], body };
+}
+
+/** The same request as a chunked upload: no Content-Length. */
+export function withoutContentLength(request: KongRequest): KongRequest {
+  return { ...request, headers: request.headers?.filter(([name]) => name.toLowerCase() !== "content-length") };
 }
 
 /** The built plugin on a real plugin server, and the one authorization server it trusts. */

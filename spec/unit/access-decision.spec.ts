@@ -98,6 +98,60 @@ describe("access-decision", () => {
     expect(decision.log?.message).to.contain("unexpected error: TypeError: socket closed");
   });
 
+  describe("work for a request without a valid token", () => {
+    const aclPolicy = () =>
+      policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] });
+    const adminCall = (padding: number) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_wipe", arguments: { pad: "x".repeat(padding) } } });
+
+    function challengeOf(decision: Awaited<ReturnType<typeof decideAccess>>): string | undefined {
+      return decision.kind === "respond" ? decision.response.headers["WWW-Authenticate"] : undefined;
+    }
+
+    const declaring = (body: string) => ({ body, headers: { "content-type": ["application/json"], "content-length": [String(Buffer.byteLength(body))] } });
+
+    it("reads at most 16 KiB of body to choose a 401's scope, and asks for scopes_supported past that", async () => {
+      const limits: number[] = [];
+      const small = plainRequest(declaring(adminCall(100)));
+      const large = plainRequest({ ...declaring(adminCall(20_000)), headers: { "content-type": ["application/json"], "content-length": ["16384"] } });
+      for (const request of [small, large]) {
+        const read = request.body;
+        request.body = (maxBytes) => (limits.push(maxBytes), read(maxBytes));
+      }
+      expect(challengeOf(await decideAccess(aclPolicy(), small, services))).to.equal('Bearer scope="mcp:admin", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+      expect(challengeOf(await decideAccess(aclPolicy(), large, services))).to.equal('Bearer scope="mcp:tools mcp:admin", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+      expect(limits).to.deep.equal([16384, 16384]);
+    });
+
+    it("does not read a body whose Content-Length is over 16 KiB, or that declares none (chunked)", async () => {
+      const undeclared: Record<string, string[]> = { "content-type": ["application/json"] };
+      for (const headers of [{ ...undeclared, "content-length": ["16385"] }, undeclared]) {
+        const request = plainRequest({ body: adminCall(100), headers });
+        expect(challengeOf(await decideAccess(aclPolicy(), request, services))).to.contain('scope="mcp:tools mcp:admin"');
+        expect(request.asked).not.to.include("body");
+      }
+    });
+  });
+
+  it("refuses a protocol upgrade with the ACL on, before reading the body, and lets it through with the ACL off", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools" } });
+    const headers = { authorization: [`Bearer ${token}`], upgrade: ["websocket"], connection: ["Upgrade"] };
+    const request = plainRequest({ method: "GET", headers });
+    const refused = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["*"] }] }), request, services);
+    expect(refused.kind === "respond" && refused.response).to.deep.equal({
+      status: 400,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ error: "invalid_request", error_description: "protocol upgrades are not accepted on an MCP endpoint with the ACL on" }),
+    });
+    expect(request.asked).not.to.include("body");
+    expect((await decideAccess(policyWith(), plainRequest({ method: "GET", headers }), services)).kind).to.equal("proceed");
+  });
+
+  it("cuts the client's path in an operator log line", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: `${RESOURCE}/other` });
+    const decision = await decideAccess(policyWith(), plainRequest({ path: `/mcp/${"p".repeat(10_000)}`, headers: { authorization: [`Bearer ${token}`] } }), services);
+    expect(decision.log?.message).to.match(/^mcp-oauth2: 401 on \/mcp\/p{192}\.\.\.: audience mismatch/);
+  });
+
   it("refuses an unusable Host instead of echoing it into the challenge", async () => {
     const request: RequestSource = { ...plainRequest({}), forwardedOrigin: () => Promise.reject(new InvalidRequest("the request's Host cannot be used for a resource URL")) };
     const decision = await decideAccess(policyWith({ resource: undefined }), request, services);

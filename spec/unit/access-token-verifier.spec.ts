@@ -138,6 +138,22 @@ describe("access-token-verifier", () => {
     await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(7000)}.c`, "the token is too large");
   });
 
+  it("refuses segments that are not canonical base64url: non-zero padding bits or a length of 4n+1", async () => {
+    const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, claims: { realm_access: { roles: ["a"] } } });
+    await verifyAccessToken(token, policy, registry, now());
+    const [header, payload, signature] = token.split(".");
+    // A 256-byte RSA signature is 342 characters: its last one carries 4 unused bits.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(signature[signature.length - 1]);
+    for (let unused = 1; unused < 16; unused++) {
+      const variant = `${header}.${payload}.${signature.slice(0, -1)}${alphabet[last | unused]}`;
+      if (variant !== token) await expectInvalid(variant, "the token is not canonically base64url-encoded");
+    }
+    const lengthen = (part: string) => part + "A".repeat((5 - (part.length % 4)) % 4);
+    await expectInvalid(`${header}.${payload}.${lengthen(signature)}`, "the token is not canonically base64url-encoded");
+    await expectInvalid(`${lengthen(header)}.${payload}.${signature}`, "the token is not canonically base64url-encoded");
+  });
+
   it("refuses an unknown kid after one refetch, and accepts a key added by rotation", async () => {
     await verifyAccessToken(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE }), policy, registry, now());
     const rotated = await createSigningKey("RS256", "rsa-2");

@@ -234,9 +234,11 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
   describe("step-up friendly 401 scope (least privilege for the calls in the body)", () => {
     const challengeOf = async (config: Record<string, unknown>, request: FakeRequest) => (await run({ resource: MCP_RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
+    /** A JSON body with its Content-Length: only a declared length small enough gets read for a 401. */
+    const declared = (body: string | Buffer): FakeRequest => ({ headers: [["Content-Type", "application/json"], ["Content-Length", String(Buffer.byteLength(body))]], body });
 
     it("asks for the narrowest scope of the calls with the ACL on, in 4 round trips", async () => {
-      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "weather" }) });
+      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, declared(formatJsonRpc("tools/call", { name: "weather" })));
       expect(fake.exit).to.deep.equal({
         status: 401,
         headers: { "Content-Type": "application/json", "WWW-Authenticate": `Bearer scope="mcp:tools", resource_metadata="${MCP_METADATA_URL}"` },
@@ -244,20 +246,23 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       });
       expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
       const batch = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "initialize" }, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "docs://a" } }]));
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "application/json"]], body: batch })).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+      expect(await challengeOf({ enable_acl: true }, declared(batch))).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
     });
 
-    it("asks for scopes_supported for the lifecycle, GET, unreadable bodies and calls no scope allows", async () => {
+    it("asks for scopes_supported for the lifecycle, GET, unreadable or undeclared bodies and calls no scope allows", async () => {
       const usual = `Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`;
-      const json = [["Content-Type", "application/json"]] as const;
       for (const method of ["initialize", "ping", "notifications/initialized", "server/discover", "subscriptions/listen", "prompts/get"]) {
-        expect(await challengeOf({ enable_acl: true }, { headers: json, body: formatJsonRpc(method) }), method).to.equal(usual);
+        expect(await challengeOf({ enable_acl: true }, declared(formatJsonRpc(method))), method).to.equal(usual);
       }
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"]], body: formatJsonRpc("tools/call", { name: "weather" }) })).to.equal(usual);
-      expect(await challengeOf({ enable_acl: true }, { headers: json, body: Buffer.from("{not json") })).to.equal(usual);
+      const toolCall = formatJsonRpc("tools/call", { name: "weather" });
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"], ["Content-Length", String(toolCall.length)]], body: toolCall })).to.equal(usual);
+      expect(await challengeOf({ enable_acl: true }, declared(Buffer.from("{not json")))).to.equal(usual);
+      const undeclared = await run({ enable_acl: true, resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: toolCall });
+      expect(undeclared.exit?.headers["WWW-Authenticate"]).to.equal(usual);
+      expect(undeclared.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
       const get = await run({ enable_acl: true, resource: MCP_RESOURCE }, { method: "GET" });
       expect(get.exit?.headers["WWW-Authenticate"]).to.equal(usual);
-      expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.request.get_method", "kong.response.exit"]);
+      expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
     });
 
     it("asks for scopes_supported with the ACL off, without reading the body", async () => {
@@ -268,7 +273,8 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("asks for the narrowest scope with an invalid token too", async () => {
       const expired = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, expiresIn: -3600, claims: { scope: "mcp:tools" } });
-      expect(await challengeOf({ enable_acl: true }, postWith(expired, formatJsonRpc("resources/read", { uri: "docs://a" })))).to.equal(
+      const body = formatJsonRpc("resources/read", { uri: "docs://a" });
+      expect(await challengeOf({ enable_acl: true }, postWith(expired, body, [["Content-Length", String(body.length)]]))).to.equal(
         `Bearer error="invalid_token", error_description="the token has expired", scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
     });

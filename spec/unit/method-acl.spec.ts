@@ -130,6 +130,17 @@ describe("method-acl", () => {
       expect(allows(mapping, ["watch"], { method: "resources/read", item: "docs://a" })).to.equal(false);
     });
 
+    it("allows a resource URI only when the spelling sent and the resolved one both match", () => {
+      const mapping = { public: ["resources/read:file:///srv/public/*"], upper: ["resources/read:FILE:///srv/secret/*"] };
+      const resolvedElsewhere = { method: "resources/read", item: "FILE:///srv/secret/k", resolvedItem: "file:///srv/secret/k" };
+      expect(allows(mapping, ["upper"], resolvedElsewhere)).to.equal(false);
+      expect(allows(mapping, ["public"], resolvedElsewhere)).to.equal(false);
+      expect(allows({ both: ["resources/read:FILE:///srv/secret/*", "resources/read:file:///srv/secret/*"] }, ["both"], resolvedElsewhere)).to.equal(true);
+      expect(allows({ any: ["resources/read:*"] }, ["any"], resolvedElsewhere)).to.equal(true);
+      const acl = compileMethodAcl([{ scope: "upper", methods: ["resources/read:FILE:///srv/secret/*"] }, { scope: "wide", methods: ["resources/read:*"] }]);
+      expect(findNarrowestScope(acl, resolvedElsewhere)).to.equal("wide");
+    });
+
     it("adds up the permissions of every granted scope and ignores unmapped ones", () => {
       const acl = compileMethodAcl([
         { scope: "lister", methods: ["tools/list"] },

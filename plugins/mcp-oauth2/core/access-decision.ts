@@ -3,6 +3,7 @@ import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import type { GatePolicy } from "./gate-config";
 import { answerDocument, renderRefusal, toRefusal, type ChallengeContext, type GateResponse } from "./gate-response";
+import { checkBodyHeaders, checkJsonContentType } from "./json-body-headers";
 import { readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
 import type { JwksRegistry } from "./jwks-registry";
 import { checkStandardHeaders, hasStandardHeaders } from "./mcp-standard-headers";
@@ -18,9 +19,9 @@ import {
   MetadataMethodNotAllowed,
   MissingToken,
   type OperatorLogLevel,
+  ProtocolUpgradeRefused,
   type Refusal,
   shortenText,
-  UnsupportedMediaType,
 } from "./refusals";
 import { hashToken, type TokenCache } from "./token-cache";
 import { verifyOrIntrospect, type TokenIntrospector } from "./token-introspection";
@@ -74,6 +75,15 @@ export type Decision =
 /** Streamable HTTP's GET (SSE stream) and DELETE (session end), HEAD, and CORS preflights carry no body. */
 const BODILESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 
+/**
+ * The largest body a request without a valid token gets read for, to choose the scopes its 401
+ * asks for; larger ones get scopes_supported. Work before authentication stays small.
+ */
+const MAX_CHALLENGE_BODY = 16384;
+/** Client-chosen text (the path) in an operator log line; the whole line is bounded too. */
+const MAX_LOGGED_PATH = 200;
+const MAX_LOG_MESSAGE = 2000;
+
 /** Methods a client sends before it knows what it will do: their 401 asks for the usual scopes. */
 const LIFECYCLE_METHODS = new Set(["initialize", "ping", "server/discover", "subscriptions/listen"]);
 
@@ -94,9 +104,12 @@ function rememberAnswers(source: RequestSource): RequestSource {
   };
 }
 
-/** Kong's error log is line-based: client-chosen text must not start a line of its own. */
+/**
+ * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
+ * line may grow with what a client sends (each value is cut where it is quoted, the line here).
+ */
 function formatOperatorLog(level: OperatorLogLevel, message: string): OperatorLog {
-  return { level, message: `mcp-oauth2: ${message}`.replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
+  return { level, message: shortenText(`mcp-oauth2: ${message}`, MAX_LOG_MESSAGE).replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
 }
 
 function firstHeader(headers: HeaderMap, name: string): string | undefined {
@@ -135,32 +148,29 @@ async function authenticate(policy: GatePolicy, token: string, services: GateSer
   return verified;
 }
 
-/** MCP Streamable HTTP posts application/json; other media types could be read differently upstream. */
-function checkJsonMediaType(contentType: string | undefined): void {
-  const mediaType = contentType?.split(";")[0].trim().toLowerCase();
-  if (mediaType !== "application/json" && !mediaType?.endsWith("+json")) {
-    throw new UnsupportedMediaType("JSON-RPC bodies must be sent as application/json", `content-type ${JSON.stringify(contentType ?? null)}`);
-  }
-}
-
-/** The JSON-RPC body of the request; undefined for a bodiless GET/DELETE (SSE stream, session end). */
-async function readJsonRpcRequest(policy: GatePolicy, request: RequestSource, headers: HeaderMap): Promise<JsonRpcBody | undefined> {
-  const tooLarge = `the request body is larger than ${policy.maxBodySize} bytes`;
-  if (Number(firstHeader(headers, "content-length")) > policy.maxBodySize) throw new BodyTooLarge(tooLarge);
-  const body = await request.body(policy.maxBodySize);
+/**
+ * The JSON-RPC body of the request, read up to `maxBytes`; undefined for a bodiless GET/DELETE
+ * (SSE stream, session end). Headers that would make the upstream decode it differently are
+ * refused first.
+ */
+async function readJsonRpcRequest(request: RequestSource, headers: HeaderMap, maxBytes: number): Promise<JsonRpcBody | undefined> {
+  checkBodyHeaders(headers);
+  const tooLarge = `the request body is larger than ${maxBytes} bytes`;
+  if (Number(firstHeader(headers, "content-length")) > maxBytes) throw new BodyTooLarge(tooLarge);
+  const body = await request.body(maxBytes);
   if (body === undefined) {
     throw new BodyTooLarge(
       "the request body could not be read within the size limit",
-      `Kong did not hand over the body: larger than max_body_size (${policy.maxBodySize}) or, before Kong 3.8, larger than client_body_buffer_size`,
+      `Kong did not hand over the body: larger than max_body_size (${maxBytes}) or, before Kong 3.8, larger than client_body_buffer_size`,
     );
   }
-  if (body.length > policy.maxBodySize) throw new BodyTooLarge(tooLarge);
+  if (body.length > maxBytes) throw new BodyTooLarge(tooLarge);
   if (body.length === 0) {
     // Only methods known to carry no JSON-RPC message may come without one; anything else is refused.
     if (!BODILESS_METHODS.has(await request.method())) throw new InvalidJsonRpc("the request has no JSON-RPC body", -32600);
     return undefined;
   }
-  checkJsonMediaType(firstHeader(headers, "content-type"));
+  checkJsonContentType(firstHeader(headers, "content-type"));
   return readJsonRpcBody(body);
 }
 
@@ -211,7 +221,9 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
   if (metadataRequest !== undefined) return answerMetadataRequest(policy, request, metadataRequest.resourcePath);
   const headers = await request.headers();
   const verified = await authenticate(policy, extractBearerToken(headers.get(policy.tokenHeaderKey)), services);
-  const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(policy, request, headers) : undefined;
+  // After an upgrade the connection carries messages the ACL never sees (WebSocket frames).
+  if (policy.acl !== null && headers.has("upgrade")) throw new ProtocolUpgradeRefused(firstHeader(headers, "upgrade") ?? "");
+  const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(request, headers, policy.maxBodySize) : undefined;
   checkStandardHeaders(headers, body);
   let log: OperatorLog | undefined;
   if (policy.acl !== null) {
@@ -219,7 +231,7 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
       authorizeCalls(policy.acl, body, verified);
     } catch (error) {
       if (!(error instanceof InsufficientScope && policy.aclDryRun)) throw error;
-      log = formatOperatorLog("notice", `dry run: would refuse 403 on ${path}: ${error.detail}`);
+      log = formatOperatorLog("notice", `dry run: would refuse 403 on ${shortenText(path, MAX_LOGGED_PATH)}: ${error.detail}`);
     }
   }
   return proceed(policy, verified, log);
@@ -228,13 +240,18 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
 /**
  * The scopes a 401 asks for. With the ACL on, the narrowest scopes allowing the calls in the body
  * (a client then asks for least privilege); for the lifecycle, GET, unreadable bodies, calls no
- * scope allows, and with the ACL off: scopes_supported, the usual set a session starts with.
+ * scope allows, bodies without a Content-Length of at most MAX_CHALLENGE_BODY, and with the ACL
+ * off: scopes_supported, the usual set a session starts with.
  */
 async function findChallengeScopes(policy: GatePolicy, request: RequestSource): Promise<readonly string[]> {
   if (policy.acl === null) return policy.scopesSupported;
+  const headers = await request.headers();
+  // Only a declared length keeps the read small: Kong answers 500 when a file-buffered body
+  // (chunked, over client_body_buffer_size) is larger than the limit get_raw_body is given.
+  if (!(Number(firstHeader(headers, "content-length") ?? Infinity) <= MAX_CHALLENGE_BODY)) return policy.scopesSupported;
   let body: JsonRpcBody | undefined;
   try {
-    body = await readJsonRpcRequest(policy, request, await request.headers());
+    body = await readJsonRpcRequest(request, headers, Math.min(MAX_CHALLENGE_BODY, policy.maxBodySize));
   } catch {
     return policy.scopesSupported;
   }
@@ -268,7 +285,8 @@ async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refus
   }
   const response = renderRefusal(answered, context);
   if (answered.logLevel === undefined) return { kind: "respond", response };
-  return { kind: "respond", response, log: formatOperatorLog(answered.logLevel, `${answered.status} on ${await request.path()}: ${answered.detail}`) };
+  const path = shortenText(await request.path(), MAX_LOGGED_PATH);
+  return { kind: "respond", response, log: formatOperatorLog(answered.logLevel, `${answered.status} on ${path}: ${answered.detail}`) };
 }
 
 /** A refusal without challenge context, logged at err in a single line: for failures of the gate itself. */

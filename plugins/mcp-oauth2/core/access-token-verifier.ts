@@ -1,6 +1,6 @@
 import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
-import { InvalidToken, shortenText } from "./refusals";
+import { InvalidToken, quoteText, shortenText } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** What the gate keeps from a verified access token. */
@@ -21,6 +21,7 @@ export interface VerifiedToken {
 const MAX_TOKEN_LENGTH = 16384;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const COMPACT_JWS_SHAPE = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
 const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
 /** RFC 7515 §4.1.10 content types of a nested JWT (the `application/` prefix may be omitted). */
@@ -50,6 +51,19 @@ function decodeJsonObject(segment: string, what: string): JsonObject {
   return value;
 }
 
+/**
+ * RFC 4648 §3.5: the bits a last character carries beyond the encoded bytes must be zero. Decoders
+ * ignore them, so a lenient check would accept 16 spellings of one signature, each its own token
+ * (and its own cache entry); a length of 4n+1 encodes no whole byte.
+ */
+function isCanonicalBase64url(part: string): boolean {
+  const remainder = part.length % 4;
+  if (remainder === 0) return true;
+  if (remainder === 1) return false;
+  const unusedBits = remainder === 2 ? 0b1111 : 0b11;
+  return (BASE64URL_ALPHABET.indexOf(part[part.length - 1]) & unusedBits) === 0;
+}
+
 /** Refuses tokens far larger than any real access token, before anything else is done with them. */
 export function checkTokenLength(token: string): void {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken("the token is too large", `token of ${token.length} characters`);
@@ -70,6 +84,7 @@ function splitCompactJws(token: string): [string, string, string] {
   // RFC 7516 §7.1: five parts is an encrypted JWT, which this resource server cannot read.
   if (parts.length === 5) throw new InvalidToken("encrypted tokens (JWE) are not accepted");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new InvalidToken("the token is not a signed JWT");
+  if (!parts.every(isCanonicalBase64url)) throw new InvalidToken("the token is not canonically base64url-encoded", "a token segment has non-zero padding bits or an impossible length");
   return parts as [string, string, string];
 }
 
@@ -195,7 +210,7 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
   const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii");
   const signature = Buffer.from(encodedSignature, "base64url");
   if (!keys.some((signingKey) => signingKey.verifiers.get(algorithm)?.(signingInput, signature) === true)) {
-    throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid '${kid}'`}`);
+    throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid ${quoteText(kid)}`}`);
   }
   return readVerifiedClaims(payload, server, policy, nowSeconds);
 }

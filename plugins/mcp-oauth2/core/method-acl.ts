@@ -156,6 +156,11 @@ function expandScopes(acl: MethodAcl, grantedScopes: readonly string[]): Set<str
   return expanded;
 }
 
+/** Whether the call names an item that `matches` accepts as sent and, for a resolved resource URI, as resolved too. */
+function allowsItem(call: JsonRpcCall, matches: (item: string) => boolean): boolean {
+  return call.item !== undefined && matches(call.item) && (call.resolvedItem === undefined || matches(call.resolvedItem));
+}
+
 function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
   switch (pattern.breadth) {
     case Breadth.Everything:
@@ -165,7 +170,7 @@ function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
     case Breadth.Method:
       return call.method === pattern.method;
     case Breadth.Item:
-      return call.method === pattern.method && call.item !== undefined && matchItemGlob(pattern.itemGlob!, call.item);
+      return call.method === pattern.method && allowsItem(call, (item) => matchItemGlob(pattern.itemGlob!, item));
   }
 }
 
@@ -200,8 +205,8 @@ function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
 function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
   if (grant.everything || grant.methods.has(call.method)) return true;
   if (grant.prefixes.some((prefix) => call.method.startsWith(prefix))) return true;
-  const item = call.item;
-  return item !== undefined && (grant.items.get(call.method)?.some((glob) => matchItemGlob(glob, item)) ?? false);
+  const globs = grant.items.get(call.method);
+  return globs !== undefined && allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
 }
 
 /** The calls that none of the granted scopes allows. */
