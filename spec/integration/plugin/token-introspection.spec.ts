@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
-import type { KongDriver, Outcome } from "../../../kong/driver";
 import { startAuthorizationServer, type AuthorizationServer } from "../../../demo/authorization-server";
 import { collectDriverLogLines } from "../../support/gate-driver";
 import {
@@ -15,6 +13,7 @@ import {
   routeThroughGate,
   sendThroughGate,
   sendToolsList,
+  sendUntilRefused,
 } from "../../support/gate-requests";
 import { IntrospectionServer } from "../../support/introspection-server";
 import { JwksServer } from "../../support/jwks-server";
@@ -45,16 +44,6 @@ async function requestMachineToken(as: AuthorizationServer): Promise<string> {
 /** Revokes one of mcp-machine's tokens at `as` (RFC 7009). */
 async function revokeToken(as: AuthorizationServer, token: string): Promise<void> {
   await postAsMachine(as, as.revocationEndpoint, { token });
-}
-
-/** Sends until the answer is no longer a proceed (the cache let go), at most 100 times 100 ms apart. */
-async function sendUntilRefused(driver: KongDriver, token: string): Promise<Outcome> {
-  let outcome = await sendToolsList(driver, token);
-  for (let attempt = 0; outcome.kind === "proceed" && attempt < 100; attempt++) {
-    await sleep(100);
-    outcome = await sendToolsList(driver, token);
-  }
-  return outcome;
 }
 
 for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
