@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { compileGatePolicy, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
+import type { FormPost, HttpAnswer } from "../../plugins/mcp-oauth2/core/outbound-http";
 import { IntrospectionUnavailable, InvalidToken } from "../../plugins/mcp-oauth2/core/refusals";
 import { hashToken } from "../../plugins/mcp-oauth2/core/token-cache";
 import {
@@ -8,8 +9,6 @@ import {
   MAX_INTROSPECTIONS_IN_FLIGHT,
   TokenIntrospector,
   verifyOrIntrospect,
-  type IntrospectionReply,
-  type IntrospectionRequest,
 } from "../../plugins/mcp-oauth2/core/token-introspection";
 import { expectRejection } from "../support/error-assertions";
 import { IntrospectionServer } from "../support/introspection-server";
@@ -40,21 +39,21 @@ function policyWith(servers: Record<string, unknown>[], overrides: Record<string
 }
 
 /** An answer of `active: true` for ISSUER's token, with `claims` over the usual ones. */
-function activeAnswer(claims: Record<string, unknown> = {}): IntrospectionReply {
+function activeAnswer(claims: Record<string, unknown> = {}): HttpAnswer {
   const nowSeconds = Math.floor(Date.now() / 1000);
   return json(200, { active: true, iss: ISSUER, aud: AUDIENCE, exp: nowSeconds + 600, iat: nowSeconds, sub: "alice", client_id: "mcp-client", scope: "mcp:tools", token_type: "Bearer", ...claims });
 }
 
-function json(status: number, body: unknown): IntrospectionReply {
+function json(status: number, body: unknown): HttpAnswer {
   return { status, text: JSON.stringify(body) };
 }
 
 /** A PostIntrospection that records every request and answers with `reply`. */
-function fakeEndpoint(reply: (request: IntrospectionRequest) => IntrospectionReply | Promise<IntrospectionReply>) {
-  const requests: IntrospectionRequest[] = [];
+function fakeEndpoint(reply: (request: FormPost) => HttpAnswer | Promise<HttpAnswer>) {
+  const requests: FormPost[] = [];
   return {
     requests,
-    post: async (request: IntrospectionRequest) => {
+    post: async (request: FormPost) => {
       requests.push(request);
       return reply(request);
     },
@@ -166,7 +165,7 @@ describe("token-introspection", () => {
     it("answers 503 with Retry-After to every unusable answer, remembered per token for the Retry-After period", async () => {
       const timeout = Object.assign(new Error("The operation was aborted due to timeout"), { name: "TimeoutError" });
       const refused = Object.assign(new TypeError("fetch failed"), { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") });
-      const cases: Array<[() => IntrospectionReply, string]> = [
+      const cases: Array<[() => HttpAnswer, string]> = [
         [() => json(500, { error: "server_error" }), "answered HTTP 500 (server_error)"],
         [() => json(401, { error: "invalid_client", error_description: "bad secret" }), "answered HTTP 401 (invalid_client)"],
         [() => json(400, { error: SECRET }), "answered HTTP 400"],
@@ -222,7 +221,7 @@ describe("token-introspection", () => {
 
     it("asks once for any number of concurrent requests with one token", async () => {
       let release = () => {};
-      const endpoint = fakeEndpoint(() => new Promise<IntrospectionReply>((resolve) => (release = () => resolve(activeAnswer()))));
+      const endpoint = fakeEndpoint(() => new Promise<HttpAnswer>((resolve) => (release = () => resolve(activeAnswer()))));
       const introspector = new TokenIntrospector(endpoint.post, now);
       const policy = policyWith([introspectingServer(ISSUER)]);
       const verdicts = Array.from({ length: 200 }, () => introspector.introspectOpaqueToken(TOKEN, hashToken(TOKEN), policy, nowSeconds()));
@@ -234,7 +233,7 @@ describe("token-introspection", () => {
 
     it(`introspects at most ${MAX_INTROSPECTIONS_IN_FLIGHT} tokens at once: more get 503 without a call`, async () => {
       const releases: Array<() => void> = [];
-      const endpoint = fakeEndpoint(() => new Promise<IntrospectionReply>((resolve) => releases.push(() => resolve(activeAnswer()))));
+      const endpoint = fakeEndpoint(() => new Promise<HttpAnswer>((resolve) => releases.push(() => resolve(activeAnswer()))));
       const introspector = new TokenIntrospector(endpoint.post, now);
       const policy = policyWith([introspectingServer(ISSUER)]);
       const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
@@ -258,7 +257,7 @@ describe("token-introspection", () => {
     const servers = () => [introspectingServer(ISSUER), { url: "https://jwt-only.example.com", audience: AUDIENCE }, introspectingServer(OTHER, { introspection_endpoint: `${OTHER}/introspect` })];
 
     /** A fake whose answer depends on the endpoint asked. */
-    function endpointsAnswering(byUrl: Record<string, () => IntrospectionReply>) {
+    function endpointsAnswering(byUrl: Record<string, () => HttpAnswer>) {
       return fakeEndpoint((request) => {
         const answer = byUrl[request.url];
         if (answer === undefined) throw new Error(`unexpected request to ${request.url}`);

@@ -6,14 +6,8 @@ import { describeFetchError, postBoundedForm, type FormPost, type HttpAnswer } f
 import { IntrospectionUnavailable, InvalidToken } from "./refusals";
 import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
-/** An introspection request (RFC 7662 §2.1), ready to send. */
-export type IntrospectionRequest = FormPost;
-
-/** What came back: the HTTP status and the body, already bounded in size. */
-export type IntrospectionReply = HttpAnswer;
-
-/** Sends an introspection request within its time limit; replaceable for tests of the introspector alone. */
-export type PostIntrospection = (request: IntrospectionRequest) => Promise<IntrospectionReply>;
+/** Sends an introspection request (RFC 7662 §2.1) within its time limit; replaceable for tests of the introspector alone. */
+export type PostIntrospection = (request: FormPost) => Promise<HttpAnswer>;
 
 /** What the introspector needs of a gate policy (GatePolicy has it all). */
 export interface IntrospectionSettings {
@@ -46,7 +40,7 @@ interface RememberedRefusal {
 }
 
 /** Over kept-alive connections; a redirect, which would carry the token and the credentials elsewhere, is not followed. */
-function postIntrospectionRequest(request: IntrospectionRequest): Promise<IntrospectionReply> {
+function postIntrospectionRequest(request: FormPost): Promise<HttpAnswer> {
   return postBoundedForm(request, MAX_INTROSPECTION_BYTES);
 }
 
@@ -59,7 +53,7 @@ function formEncode(value: string): string {
  * The request asking `endpoint` about `token` (RFC 7662 §2.1), the client authenticated with
  * client_secret_basic or client_secret_post (RFC 6749 §2.3.1).
  */
-export function formatIntrospectionRequest(endpoint: IntrospectionEndpoint, token: string, timeoutMs: number): IntrospectionRequest {
+function formatIntrospectionRequest(endpoint: IntrospectionEndpoint, token: string, timeoutMs: number): FormPost {
   const form = new URLSearchParams({ token, token_type_hint: "access_token" });
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
   if (endpoint.authMethod === "client_secret_basic") {
@@ -89,7 +83,7 @@ function unavailable(endpoint: IntrospectionEndpoint, problem: string): Introspe
  * The introspection answer as a JSON object with a boolean `active` (RFC 7662 §2.2), read as
  * strictly as tokens are (no repeated member names). Anything else: IntrospectionUnavailable.
  */
-function readIntrospectionAnswer(reply: IntrospectionReply, endpoint: IntrospectionEndpoint): JsonObject {
+function readIntrospectionAnswer(reply: HttpAnswer, endpoint: IntrospectionEndpoint): JsonObject {
   if (reply.status !== 200) throw unavailable(endpoint, `answered HTTP ${reply.status}${describeErrorAnswer(reply.text)}`);
   let answer: unknown;
   try {
@@ -179,7 +173,7 @@ export class TokenIntrospector {
   private async askServer(server: AuthorizationServer, endpoint: IntrospectionEndpoint, token: string, deadline: number): Promise<JsonObject> {
     const timeoutMs = deadline - this.now();
     if (timeoutMs <= 0) throw unavailable(endpoint, "not asked: http_timeout was spent on the servers before it");
-    let reply: IntrospectionReply;
+    let reply: HttpAnswer;
     try {
       reply = await this.post(formatIntrospectionRequest(endpoint, token, timeoutMs));
     } catch (error) {
