@@ -1,7 +1,7 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
 // cached token, cache misses per algorithm, opaque tokens introspected, refusals), the floor
 // plugin, growth of the config and of the token cache, and the stock plugin server.
-import { builtPluginsDirectory, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
+import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
 import { IntrospectionServer } from "../support/introspection-server";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
@@ -37,6 +37,8 @@ export interface Scenario {
   readonly rssCheckpoints: readonly number[];
   /** False: only the warm-up runs (a memory scenario), the server stops after it. */
   readonly measured: boolean;
+  /** Kong's consumers table (empty unless the scenario identifies consumers). */
+  readonly consumers: readonly ConsumerEntity[];
 }
 
 /**
@@ -68,6 +70,7 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "403", b: "floor", what: "403 / floor" },
   { a: "401-nested", b: "floor", what: "401, 1 MiB nested body / floor" },
   { a: "400-nested", b: "floor", what: "400, 1 MiB nested body, valid token / floor" },
+  { a: "consumer-logged", b: "allowed", what: "consumer_claim + log_decisions / scenario 1" },
   { a: "10-servers", b: "allowed", what: "10 / 1 authorization servers", minimum: 0.9 },
   { a: "200-mappings", b: "1-mapping", what: "200 / 1 scope mappings", minimum: 0.9 },
   { a: "all-cached", b: "1-cached", what: "all distinct tokens cached / 1 cached token", minimum: 0.9 },
@@ -186,7 +189,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     scope_method_mapping: THREE_MAPPINGS,
     token_cache_ttl: TOKEN_CACHE_TTL_SECONDS,
   };
-  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true };
+  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true, consumers: [] };
   const withToken = (token: () => string) => () => postToolsCall(token());
   const everyTokenOnce = (pool: () => readonly string[]) => (index: number) => {
     const tokens = pool();
@@ -243,6 +246,16 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
       config: base,
       request: () => postToolsCall(cachedToken(), NESTED_BODY),
       check: expectRefusal(400),
+    },
+    {
+      ...plain,
+      id: "consumer-logged",
+      label: "8. as 1, consumer by azp (cached), log_decisions",
+      server: "ours",
+      config: { ...base, consumer_claim: ["azp"], log_decisions: true },
+      consumers: [{ id: "3e1f5d2c-7b8a-4c9d-8e0f-1a2b3c4d5e6f", username: identity.client_id }],
+      request: withToken(cachedToken),
+      check: expectAllowed,
     },
     {
       ...plain,
@@ -308,7 +321,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     {
       ...plain,
       id: "opaque-cached",
-      label: "8. as 1, a cached opaque token (introspected once)",
+      label: "9. as 1, a cached opaque token (introspected once)",
       server: "ours",
       config: withIntrospection,
       request: withToken(cachedOpaqueToken),
@@ -317,7 +330,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     {
       ...plain,
       id: "opaque-miss",
-      label: "8. introspection miss, fresh opaque token per request",
+      label: "9. introspection miss, fresh opaque token per request",
       server: "ours",
       config: withIntrospection,
       request: everyTokenOnce(makeOnFirstUse(() => issueOpaqueTokens(countRequests("opaque-miss", sizes)))),

@@ -81,6 +81,7 @@ describe("token-introspection", () => {
         scopes: ["mcp:tools", "mcp:resources"],
         expiresAt: Math.floor(Date.now() / 1000) + 600,
         identityValues: ["alice"],
+        consumerClaimValues: [],
       });
       expect(endpoint.requests).to.deep.equal([
         {

@@ -15,6 +15,8 @@ export interface VerifiedToken {
   readonly expiresAt: number;
   /** Header values of the identity claims (`upstream_headers` order); undefined for absent claims. */
   readonly identityValues: readonly (string | undefined)[];
+  /** Values of the consumer claims (`consumer_claim` order); undefined unless a non-empty string. */
+  readonly consumerClaimValues: readonly (string | undefined)[];
 }
 
 /** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
@@ -159,9 +161,16 @@ function formatIdentityValue(value: unknown, claimPath: readonly string[]): stri
     : typeof value === "object"
       ? JSON.stringify(value)
       : String(value);
-  // RFC 9110 §5.5: a field value with CR, LF or NUL could smuggle headers; refuse instead of rewriting it.
+  return checkHeaderSafeClaim(text, claimPath.join("."));
+}
+
+/**
+ * The claim's text, if it can be an upstream header value. RFC 9110 §5.5: a field value with CR,
+ * LF or NUL could smuggle headers; the token is refused instead of the value being rewritten.
+ */
+export function checkHeaderSafeClaim(text: string, claimName: string): string {
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text)) {
-    throw new InvalidToken("a token claim cannot be passed to the upstream", `claim ${claimPath.join(".")} holds control characters`);
+    throw new InvalidToken("a token claim cannot be passed to the upstream", `claim ${claimName} holds control characters`);
   }
   return text;
 }
@@ -238,5 +247,9 @@ export function readVerifiedClaims(payload: JsonObject, server: AuthorizationSer
     scopes: grants,
     expiresAt,
     identityValues: policy.identityClaims.map((claimPath) => formatIdentityValue(readClaim(payload, claimPath), claimPath)),
+    consumerClaimValues: policy.consumerClaims.map((claimPath) => {
+      const value = readClaim(payload, claimPath);
+      return typeof value === "string" && value !== "" ? value : undefined;
+    }),
   };
 }

@@ -114,7 +114,7 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
   });
   const closed = new Map<string, Set<string>>();
   const close = (scope: string, trail: string[]): Set<string> => {
-    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")}`);
+    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")} (a scope cannot imply itself)`);
     const known = closed.get(scope);
     if (known !== undefined) return known;
     const implied = new Set<string>();
@@ -217,12 +217,13 @@ export function findDeniedCalls(acl: MethodAcl, grantedScopes: readonly string[]
 
 /**
  * The narrowest configured scope allowing `call`: the entry whose best matching pattern is
- * narrowest, ties to the entry with fewer patterns, then to the first configured. Undefined
- * when no configured scope allows the call.
+ * narrowest, ties to the entry with fewer patterns, then to the first configured. Only entries
+ * of `among` count when it is given. Undefined when no such scope allows the call.
  */
-export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | undefined {
+export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall, among?: ReadonlySet<string>): string | undefined {
   let best: { scope: string; breadth: Breadth; size: number } | undefined;
   for (const entry of acl.entries) {
+    if (among !== undefined && !among.has(entry.scope)) continue;
     let breadth: Breadth | undefined;
     for (const pattern of entry.patterns) {
       if (matchesCall(pattern, call) && (breadth === undefined || pattern.breadth < breadth)) breadth = pattern.breadth;
@@ -234,6 +235,15 @@ export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | 
     }
   }
   return best?.scope;
+}
+
+/**
+ * For each call, the mapped scope that let it through: the narrowest among the granted scopes and
+ * those they imply; undefined for a call they do not allow.
+ */
+export function findGrantingScopes(acl: MethodAcl, grantedScopes: readonly string[], calls: readonly JsonRpcCall[]): (string | undefined)[] {
+  const held = expandScopes(acl, grantedScopes);
+  return calls.map((call) => findNarrowestScope(acl, call, held));
 }
 
 /**
