@@ -1,4 +1,4 @@
-import { isExpired, verifyAccessToken, type VerifiedToken } from "./access-token-verifier";
+import { isExpired, type VerifiedToken } from "./access-token-verifier";
 import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import { describeConsumerHeaders, identifyConsumer, type ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type ConsumerLoader } from "./consumer-identity";
@@ -26,6 +26,7 @@ import {
   shortenText,
 } from "./refusals";
 import { hashToken, type TokenCache } from "./token-cache";
+import { verifyOrIntrospect, type TokenIntrospector } from "./token-introspection";
 
 /** Request headers as Kong's header map gives them: lower-case names, every value. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -46,9 +47,10 @@ export interface RequestSource {
   loadConsumer: ConsumerLoader;
 }
 
-/** Module-level state shared by every instance: key sets, verified tokens, the clock. */
+/** Module-level state shared by every instance: key sets, introspection, verified tokens, the clock. */
 export interface GateServices {
   readonly registry: JwksRegistry;
+  readonly introspector: TokenIntrospector;
   readonly tokenCache: TokenCache;
   readonly consumerCache: ConsumerCache;
   /** Milliseconds since the epoch. */
@@ -169,7 +171,7 @@ async function authenticate(policy: GatePolicy, token: string, services: GateSer
     if (isExpired(cached.expiresAt, policy.verification.clockSkewSeconds, nowSeconds)) throw new InvalidToken("the token has expired");
     return cached;
   }
-  const verified = await verifyAccessToken(token, policy.verification, services.registry, nowSeconds);
+  const verified = await verifyOrIntrospect(token, tokenKey, policy, services, nowSeconds);
   services.tokenCache.remember(policy, tokenKey, verified, nowSeconds);
   return verified;
 }
