@@ -44,6 +44,45 @@ describe("jwks-registry", () => {
     expect([...keys[0].verifiers.keys()]).to.deep.equal(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
   });
 
+  it("binds a JWK that names its alg to that algorithm only (RFC 7517 §4.4)", async () => {
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "PS256" }, settings), InvalidToken);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { algorithm: "RS384" }, settings), InvalidToken);
+    const keys = await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings);
+    expect([...keys[0].verifiers.keys()]).to.deep.equal(["RS256"]);
+  });
+
+  it("derives the algorithm of EC and OKP JWKs without alg from their curve", async () => {
+    const withoutAlg = async (algorithm: string, kid: string) => {
+      const { alg: _alg, ...jwk } = (await createSigningKey(algorithm, kid)).publicJwk;
+      return jwk;
+    };
+    jwks.keys = [await withoutAlg("ES384", "p384"), await withoutAlg("ES512", "p521"), await withoutAlg("EdDSA", "ed25519")];
+    for (const [kid, algorithm] of [["p384", "ES384"], ["p521", "ES512"], ["ed25519", "EdDSA"]]) {
+      const keys = await registry.findKeys(jwks.jwksUri, { kid, algorithm }, settings);
+      expect(keys.map((key) => [...key.verifiers.keys()]), kid).to.deep.equal([[algorithm]]);
+    }
+  });
+
+  it("reads the first 100 keys of a key set and ignores the rest", async () => {
+    jwks.keys = Array.from({ length: 101 }, (_, index) => ({ ...rsa.publicJwk, kid: `k${index + 1}` }));
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "k100", algorithm: "RS256" }, settings)).length).to.equal(1);
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "k101", algorithm: "RS256" }, settings), InvalidToken);
+    expect(error.detail).to.equal(`no key in JWKS ${jwks.jwksUri} for kid "k101", algorithm RS256`);
+  });
+
+  it("refuses a key set larger than 512 KiB, and reads one of exactly 512 KiB", async () => {
+    const padded = (bytes: number) => {
+      const document = JSON.stringify({ keys: [rsa.publicJwk], padding: "" });
+      return `${document.slice(0, -2)}${"x".repeat(bytes - document.length)}"}`;
+    };
+    jwks.fault = { kind: "body", body: padded(512 * 1024 + 1) };
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} is larger than 524288 bytes`);
+    jwks.fault = { kind: "body", body: padded(512 * 1024) };
+    clock += settings.cooldownMs;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+  });
+
   it("never uses encryption keys, keys without verify in key_ops, symmetric or private keys", async () => {
     jwks.keys = [
       { ...rsa.publicJwk, kid: "enc", use: "enc" },
