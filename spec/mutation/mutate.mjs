@@ -2,16 +2,17 @@
 // section). Stryker 10 needs Node 22 while the project runs on Node 20, so the npm script starts
 // this file with Node 22 taken from npm.
 //
-//   npm run mutate                       the unit specs (incremental: reruns only what changed)
-//   npm run mutate -- --integration      the survivors of the last unit run against the plugin's
-//                                        integration specs, on the real plugin server built per run
+//   npm run mutate                       the unit specs (incremental: reruns only what changed),
+//                                        then the TypeScript checker on their survivors
+//   npm run mutate -- --integration      the survivors of the last unit run that compile against the
+//                                        plugin's integration specs, on the real plugin server
 //   npm run mutate -- --report           the combined per-file table of the last runs
 // Other arguments go to Stryker (e.g. --mutate plugins/mcp-oauth2/core/method-acl.ts).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { printCombinedReport, readSurvivorRanges, UNIT_REPORT } from "./mutation-report.mjs";
+import { COMPILE_CHECK_REPORT, printCombinedReport, readSurvivorRanges, UNIT_REPORT } from "./mutation-report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -39,21 +40,29 @@ function runStryker(config, extraArgs) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+function readJson(file) {
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined;
+}
+
+/** Runs `config` on the unit run's survivors (without those that do not compile, once known). */
+function runOnSurvivors(config, what, extraArgs) {
+  const unit = readJson(UNIT_REPORT);
+  if (unit === undefined) {
+    console.error(`mutate: ${UNIT_REPORT} is missing: run "npm run mutate" first`);
+    process.exit(2);
+  }
+  const ranges = readSurvivorRanges(unit, readJson(COMPILE_CHECK_REPORT));
+  if (ranges.length === 0) return console.log(`mutate: no survivor of the unit run to try ${what}`);
+  console.log(`mutate: trying ${ranges.length} survivors of the unit run ${what}`);
+  runStryker(config, ["--mutate", ranges.join(","), ...extraArgs]);
+}
+
 if (!reportOnly) {
   if (integration) {
-    if (!existsSync(UNIT_REPORT)) {
-      console.error(`mutate: ${UNIT_REPORT} is missing: run "npm run mutate" first`);
-      process.exit(2);
-    }
-    const ranges = readSurvivorRanges(JSON.parse(readFileSync(UNIT_REPORT, "utf8")));
-    if (ranges.length === 0) {
-      console.log("mutate: the unit run left no survivor to try against the integration specs");
-    } else {
-      console.log(`mutate: trying ${ranges.length} survivors of the unit run against the integration specs`);
-      runStryker("stryker.integration.config.mjs", ["--mutate", ranges.join(","), ...strykerArgs]);
-    }
+    runOnSurvivors("stryker.integration.config.mjs", "against the integration specs", strykerArgs);
   } else {
     runStryker("stryker.config.mjs", strykerArgs);
+    runOnSurvivors("stryker.compile-check.config.mjs", "with the TypeScript checker", []);
   }
 }
 printCombinedReport();

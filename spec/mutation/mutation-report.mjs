@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 
 export const UNIT_REPORT = "reports/mutation/unit.json";
+export const COMPILE_CHECK_REPORT = "reports/mutation/compile-check.json";
 export const INTEGRATION_REPORT = "reports/mutation/integration.json";
 const EQUIVALENT_LIST = "spec/mutation/equivalent-mutants.md";
 
@@ -16,12 +17,27 @@ function mutantKey(file, mutant) {
   return `${file}|${mutant.mutatorName}|${start.line}:${start.column}-${end.line}:${end.column}|${mutant.replacement}`;
 }
 
-/** Stryker's --mutate ranges (1-based lines, 0-based columns) of the unit run's survivors. */
-export function readSurvivorRanges(report) {
+/** Keys of the mutants a report gives `status`. */
+function keysWithStatus(report, statuses) {
+  const keys = new Set();
+  for (const [file, { mutants }] of Object.entries(report?.files ?? {})) {
+    for (const mutant of mutants) if (statuses.has(mutant.status)) keys.add(mutantKey(file, mutant));
+  }
+  return keys;
+}
+
+const COMPILE_ERROR = new Set(["CompileError"]);
+
+/**
+ * Stryker's --mutate ranges (1-based lines, 0-based columns) of the unit run's survivors, without
+ * those the compile check found not to compile.
+ */
+export function readSurvivorRanges(report, compileCheck) {
+  const uncompilable = keysWithStatus(compileCheck, COMPILE_ERROR);
   const ranges = new Set();
   for (const [file, { mutants }] of Object.entries(report.files)) {
     for (const mutant of mutants) {
-      if (!LIVE.has(mutant.status)) continue;
+      if (!LIVE.has(mutant.status) || uncompilable.has(mutantKey(file, mutant))) continue;
       const { start, end } = mutant.location;
       ranges.add(`${file}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`);
     }
@@ -60,24 +76,23 @@ export function equivalentEntryKey(file, source, mutant) {
 
 export function printCombinedReport() {
   if (!existsSync(UNIT_REPORT)) return;
-  const unit = JSON.parse(readFileSync(UNIT_REPORT, "utf8"));
-  const integrationKilled = new Set();
-  if (existsSync(INTEGRATION_REPORT)) {
-    const integration = JSON.parse(readFileSync(INTEGRATION_REPORT, "utf8"));
-    for (const [file, { mutants }] of Object.entries(integration.files)) {
-      for (const mutant of mutants) if (KILLED.has(mutant.status)) integrationKilled.add(mutantKey(file, mutant));
-    }
-  }
+  const read = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined);
+  const unit = read(UNIT_REPORT);
+  const uncompilable = keysWithStatus(read(COMPILE_CHECK_REPORT), COMPILE_ERROR);
+  const integrationKilled = keysWithStatus(read(INTEGRATION_REPORT), KILLED);
   const equivalents = readEquivalentList();
   const rows = [];
   const unexplained = [];
   for (const [file, { source, mutants }] of Object.entries(unit.files).sort(([a], [b]) => a.localeCompare(b))) {
-    const row = { file: basename(file), valid: 0, unit: 0, integration: 0, equivalent: 0, survived: 0 };
+    const row = { file: basename(file), valid: 0, unit: 0, integration: 0, equivalent: 0, survived: 0, ignored: 0 };
     for (const mutant of mutants) {
-      if (!KILLED.has(mutant.status) && !LIVE.has(mutant.status)) continue; // compile errors, ignored
+      const key = mutantKey(file, mutant);
+      if (mutant.status === "Ignored") row.ignored++;
+      if (!KILLED.has(mutant.status) && !LIVE.has(mutant.status)) continue; // compile errors, ignored static mutants
+      if (uncompilable.has(key)) continue;
       row.valid++;
       if (KILLED.has(mutant.status)) row.unit++;
-      else if (integrationKilled.has(mutantKey(file, mutant))) row.integration++;
+      else if (integrationKilled.has(key)) row.integration++;
       else {
         const listed = equivalents.get(equivalentEntryKey(file, source, mutant));
         if (listed) {
@@ -92,16 +107,24 @@ export function printCombinedReport() {
     rows.push(row);
   }
   const total = rows.reduce(
-    (sum, row) => ({ file: "all files", valid: sum.valid + row.valid, unit: sum.unit + row.unit, integration: sum.integration + row.integration, equivalent: sum.equivalent + row.equivalent, survived: sum.survived + row.survived }),
-    { valid: 0, unit: 0, integration: 0, equivalent: 0, survived: 0 },
+    (sum, row) => ({
+      file: "all files",
+      valid: sum.valid + row.valid,
+      unit: sum.unit + row.unit,
+      integration: sum.integration + row.integration,
+      equivalent: sum.equivalent + row.equivalent,
+      survived: sum.survived + row.survived,
+      ignored: sum.ignored + row.ignored,
+    }),
+    { valid: 0, unit: 0, integration: 0, equivalent: 0, survived: 0, ignored: 0 },
   );
   const percent = (part, whole) => (whole === 0 ? "100.00" : ((100 * part) / whole).toFixed(2));
   console.log("\nmutation score, unit and integration specs together (equivalents listed in spec/mutation/equivalent-mutants.md count as survivors in the score)");
-  console.log("file                         mutants  unit  integ  equiv  unexplained  score   score without equivalents");
+  console.log("file                         mutants  unit  integ  equiv  unexplained  score   without equiv  (static, not run)");
   for (const row of [...rows, total]) {
     const killed = row.unit + row.integration;
     console.log(
-      `${row.file.padEnd(28)} ${String(row.valid).padStart(7)} ${String(row.unit).padStart(5)} ${String(row.integration).padStart(6)} ${String(row.equivalent).padStart(6)} ${String(row.survived).padStart(12)}  ${percent(killed, row.valid).padStart(6)}  ${percent(killed, row.valid - row.equivalent).padStart(6)}`,
+      `${row.file.padEnd(28)} ${String(row.valid).padStart(7)} ${String(row.unit).padStart(5)} ${String(row.integration).padStart(6)} ${String(row.equivalent).padStart(6)} ${String(row.survived).padStart(12)}  ${percent(killed, row.valid).padStart(6)}  ${percent(killed, row.valid - row.equivalent).padStart(13)}  ${String(row.ignored).padStart(6)}`,
     );
   }
   if (unexplained.length > 0) console.log(`\nsurvivors neither killed nor listed as equivalent (${unexplained.length}):\n${unexplained.join("\n")}`);
