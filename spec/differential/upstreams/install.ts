@@ -1,6 +1,6 @@
 // Installs what the differential upstreams need beyond node_modules, into a gitignored cache:
 // the Python SDK in a virtual environment it creates, and the Go SDK servers built with `go build`
-// (current release and v1.3.0). Idempotent: a second run only re-checks. `npm run upstreams` runs
+// (the current release, v1.3.0 and v1.4.0). Idempotent: a second run only re-checks. `npm run upstreams` runs
 // it; the differential suite's before hook runs it too. A missing toolchain (no python3, no go) is
 // reported, not fatal: the upstreams that need it are skipped with that reason.
 import { spawn } from "node:child_process";
@@ -17,10 +17,15 @@ const VIRTUAL_ENVIRONMENT = join(CACHE_DIRECTORY, "python-venv");
 /** A first install downloads packages and modules: bounded, but generously. */
 const STEP_TIMEOUT_MS = 8 * 60_000;
 
-/** The Go SDK builds: the module file each is built from, and the binary it makes. */
+/**
+ * The Go SDK builds: the module file each is built from, and the binary it makes. v1.3.0 decodes
+ * member names case-insensitively (GHSA-wvj2-96wp-fq3f, fixed in v1.3.1); v1.4.0 still reads
+ * `name\u0000` as `name` (GHSA-q382-vc8q-7jhj).
+ */
 export const GO_BUILDS = [
   { name: "go-current", modfile: "go.mod" },
   { name: "go-v1.3.0", modfile: "go-v1.3.0.mod" },
+  { name: "go-v1.4.0", modfile: "go-v1.4.0.mod" },
 ] as const;
 
 /** What a toolchain's install gave: ready, or why not. */

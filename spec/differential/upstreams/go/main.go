@@ -1,8 +1,10 @@
 // The differential catalogue on the MCP Go SDK: its Streamable HTTP handler, stateless, on
-// 127.0.0.1. Built twice by spec/differential/upstreams/install.ts: with go.mod (the current
-// release) and with go-v1.3.0.mod (a release from before the SDK decoded member names exactly).
+// 127.0.0.1. Built once per module file by spec/differential/upstreams/install.ts: go.mod (the
+// current release), go-v1.3.0.mod (before the SDK decoded member names case-sensitively) and
+// go-v1.4.0.mod (before it stopped reading "name\u0000" as "name").
 //
-// Usage: server --catalogue <catalogue.json> --ran-log <file>; prints "listening <port>" once bound. Every request that reaches
+// Usage: server --catalogue <catalogue.json> --ran-log <file>; prints
+// "listening <port> github.com/modelcontextprotocol/go-sdk <version>" once bound. Every request that reaches
 // the handler, every method the SDK dispatches and every catalogue entry that runs is appended to
 // the ran log (see spec/differential/ran-log.ts for the format).
 package main
@@ -16,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -151,6 +154,20 @@ func newServer(entries catalogue, ran *ranLog) *mcp.Server {
 	return server
 }
 
+const sdkModule = "github.com/modelcontextprotocol/go-sdk"
+
+// sdkVersion is the SDK version this binary was built with.
+func sdkVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dependency := range info.Deps {
+			if dependency.Path == sdkModule {
+				return dependency.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
 func main() {
 	cataloguePath := flag.String("catalogue", "", "the catalogue the server serves (catalogue.json)")
 	ranPath := flag.String("ran-log", "", "file the ran records are appended to")
@@ -177,7 +194,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("listen: %v", err)
 	}
-	fmt.Printf("listening %d\n", listener.Addr().(*net.TCPAddr).Port)
+	fmt.Printf("listening %d %s %s\n", listener.Addr().(*net.TCPAddr).Port, sdkModule, sdkVersion())
 	log.Fatal(http.Serve(listener, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ran.record(caseOf(r.Header), "http", r.Method, "")
 		handler.ServeHTTP(w, r)

@@ -1,13 +1,14 @@
 """The differential catalogue on the MCP Python SDK: MCPServer's Streamable HTTP app, stateless,
 under uvicorn on 127.0.0.1.
 
-Usage: python server.py --ran-log <file>; prints "listening <port>" once bound.
+Usage: python server.py --ran-log <file>; prints "listening <port> mcp <version>" once bound.
 Every request that reaches the app, every handler the SDK dispatches and every catalogue entry that
 runs is appended to the ran log (see spec/differential/ran-log.ts for the format).
 """
 
 import argparse
 import contextvars
+import importlib.metadata
 import json
 import socket
 import threading
@@ -163,7 +164,7 @@ original_startup = server.startup
 
 async def startup(sockets=None):
     await original_startup(sockets=sockets)
-    print(f"listening {listener.getsockname()[1]}", flush=True)
+    print(f"listening {listener.getsockname()[1]} mcp {importlib.metadata.version('mcp')}", flush=True)
 
 
 server.startup = startup

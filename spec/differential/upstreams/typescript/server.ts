@@ -2,11 +2,12 @@
 // StreamableHTTPServerTransport per request, as the SDK's stateless examples do. Two front ends:
 //   --mode express     createMcpExpressApp() (express.json(): the SDK's recommended server)
 //   --mode node-http   the transport on bare node:http, reading the body itself
-// Usage: tsx server.ts --mode <mode> --ran-log <file>; prints "listening <port>" once bound to 127.0.0.1.
+// Usage: tsx server.ts --mode <mode> --ran-log <file>; prints "listening <port> <SDK> <version>" once
+// bound to 127.0.0.1.
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -135,4 +136,10 @@ async function listen(): Promise<AddressInfo> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address() as AddressInfo)));
 }
 
-void listen().then(({ port }) => console.log(`listening ${port}`));
+/** The SDK version really loaded (dist/cjs/server/mcp.js is three levels below its package.json). */
+function sdkVersion(): string {
+  const manifest = join(dirname(require.resolve("@modelcontextprotocol/sdk/server/mcp.js")), "..", "..", "..", "package.json");
+  return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
+}
+
+void listen().then(({ port }) => console.log(`listening ${port} @modelcontextprotocol/sdk ${sdkVersion()}`));
