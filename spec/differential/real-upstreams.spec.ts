@@ -126,11 +126,13 @@ describe("differential: real MCP servers behind the gate run only what the ACL a
       const upstream = running.get(definition.name) as RunningUpstream;
       const records: RanRecord[] = [];
       const answers = new Map<string, number>();
+      const unanswered: string[] = [];
       for (const [index, { example, scopes, request }] of plan.entries()) {
         const token = scopes === undefined ? undefined : await front.tokenFor(scopes);
         const answer: ClientAnswer = await front.send(definition.name, example.name, request, token, String(index));
         const key = "status" in answer ? String(answer.status) : "no answer";
         answers.set(key, (answers.get(key) ?? 0) + 1);
+        if ("error" in answer) unanswered.push(`${request.label} (${answer.error})`);
         records.push(...upstream.takeRecords());
       }
       await sleep(SETTLE_MS);
@@ -144,6 +146,7 @@ describe("differential: real MCP servers behind the gate run only what the ACL a
           `${violations.length - pending.length} violations${pending.length > 0 ? ` (+${pending.length} pending a gate fix)` : ""}; ` +
           `answers ${[...answers].sort().map(([answer, count]) => `${count} × ${answer}`).join(", ")}`,
       );
+      if (unanswered.length > 0) console.log(`      no answer to: ${[...new Set(unanswered)].join("; ")}`);
       for (const violation of pending) console.log(`      pending: ${describeViolation(definition.name, violation)}`);
       const unexpected = violations.filter((violation) => !isPending(definition.name, violation));
       if (unexpected.length > 0) {

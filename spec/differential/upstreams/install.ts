@@ -93,18 +93,26 @@ async function buildGo(log: (line: string) => void): Promise<InstalledUpstreams[
   // -mod=mod: the module files are the source of truth (go.sum is committed beside each).
   const env = { ...process.env, GOFLAGS: "-mod=mod -buildvcs=false" };
   for (const { name, modfile } of GO_BUILDS) {
-    log(`upstreams: go build -modfile=${modfile} (${name})`);
+    if (!existsSync(binaries[name])) log(`upstreams: go build -modfile=${modfile} (${name})`);
     await runStep(`building ${name}`, "go", ["build", `-modfile=${modfile}`, "-o", binaries[name], "."], { cwd: GO_DIRECTORY, env });
   }
   return { ready: true, binaries };
 }
 
-/** Installs and builds every upstream whose toolchain is present. Throws when an install that should work fails. */
-export async function installUpstreams(log: (line: string) => void = () => undefined): Promise<InstalledUpstreams> {
-  mkdirSync(CACHE_DIRECTORY, { recursive: true });
-  const python = await installPython(log);
-  const go = await buildGo(log);
-  return { python, go };
+let installing: Promise<InstalledUpstreams> | undefined;
+
+/**
+ * Installs and builds every upstream whose toolchain is present, once per process (the suites
+ * share it). Rejects when an install that should work fails.
+ */
+export function installUpstreams(log: (line: string) => void = () => undefined): Promise<InstalledUpstreams> {
+  installing ??= (async () => {
+    mkdirSync(CACHE_DIRECTORY, { recursive: true });
+    const python = await installPython(log);
+    const go = await buildGo(log);
+    return { python, go };
+  })();
+  return installing;
 }
 
 if (require.main === module) {
