@@ -140,10 +140,12 @@ describe("differential: real MCP servers behind the gate run only what the ACL a
 
       const violations = findViolations(records, plan, oracles);
       const reached = new Set(records.filter((record) => record.event === "http").map((record) => record.case));
+      const fuzzedReached = [...reached].filter((caseId) => plan[Number(caseId)]?.request.label === "fuzz").length;
       const pending = violations.filter((violation) => isPending(definition.name, violation));
       console.log(
         `      ${definition.name} (${upstream.sdk}): ${plan.length} cases, ${reached.size} allowed, ${plan.length - reached.size} refused, ` +
           `${violations.length - pending.length} violations${pending.length > 0 ? ` (+${pending.length} pending a gate fix)` : ""}; ` +
+          `fuzzed: ${fuzzedReached} of ${FUZZ_RUNS} allowed; ` +
           `answers ${[...answers].sort().map(([answer, count]) => `${count} × ${answer}`).join(", ")}`,
       );
       if (unanswered.length > 0) console.log(`      no answer to: ${[...new Set(unanswered)].join("; ")}`);

@@ -7,9 +7,17 @@ import fc from "fast-check";
 import type { HeaderList } from "../../kong/driver";
 import { ACCEPT, hideCallInUtf7, HOSTILE_URIS, PUBLIC_FILE, SECRET_FILE, type RequestCase } from "./request-corpus";
 
-/** Mostly `usual`, sometimes one of `unusual`. */
+/**
+ * Mostly `usual` (five times in six), sometimes one of `unusual`: each hostile variant alone, so
+ * that most requests are ones the gate lets through and the upstreams really dispatch.
+ */
 function mostly<T>(usual: T, ...unusual: T[]): fc.Arbitrary<T> {
-  return fc.oneof({ arbitrary: fc.constant(usual), weight: 3 * unusual.length }, { arbitrary: fc.constantFrom(...unusual), weight: unusual.length });
+  return fc.oneof({ arbitrary: fc.constant(usual), weight: 5 }, { arbitrary: fc.constantFrom(...unusual), weight: 1 });
+}
+
+/** `usual` eleven times in twelve: for the variants the gate refuses outright (415), which say nothing of what runs upstream. */
+function rarely<T>(usual: T, ...unusual: T[]): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: fc.constant(usual), weight: 11 }, { arbitrary: fc.constantFrom(...unusual), weight: 1 });
 }
 
 const METHODS = [
@@ -83,10 +91,9 @@ const messageArbitrary = fc
     return `{${members.join(",")}}`;
   });
 
-const CONTENT_TYPES = [
-  "application/json", "application/json", "application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8",
-  'application/json; charset="utf-8"', "application/json; charset=utf-7", "application/json; charset=latin1",
-  "Application/JSON", "application/vnd.mcp+json", "text/plain", undefined,
+const OTHER_CONTENT_TYPES = [
+  "application/json; charset=utf-8", "application/json; charset=UTF-8", 'application/json; charset="utf-8"', "application/json; charset=utf-7",
+  "application/json; charset=latin1", "Application/JSON", "application/vnd.mcp+json", "text/plain", undefined,
 ];
 const PROTOCOL_VERSIONS = [undefined, undefined, undefined, "2025-06-18", "2025-11-25", "2025-03-26", "2026-07-28", "1999-01-01"];
 const SCOPE_SETS = [[], ["mcp:basic"], ["mcp:weather"], ["mcp:public"], ["mcp:basic", "mcp:weather"], ["mcp:basic", "mcp:public"], ["mcp:admin"], ["mcp:unmapped"]];
@@ -102,13 +109,13 @@ export const fuzzedRequestArbitrary: fc.Arbitrary<FuzzedRequest> = fc
     scopes: fc.oneof({ arbitrary: fc.constant(undefined), weight: 1 }, { arbitrary: fc.constantFrom(...SCOPE_SETS), weight: 12 }),
     messages: fc.array(messageArbitrary, { minLength: 1, maxLength: 3 }),
     batch: mostly(false, true),
-    contentType: fc.constantFrom(...CONTENT_TYPES),
-    utf7Hidden: mostly<"none" | "utf-7" | "utf-7-imap">("none", "utf-7", "utf-7-imap"),
-    contentEncoding: mostly<string | undefined>(undefined, "gzip", "identity", "br"),
+    contentType: rarely<string | undefined>("application/json", ...OTHER_CONTENT_TYPES),
+    utf7Hidden: rarely<"none" | "utf-7" | "utf-7-imap">("none", "utf-7", "utf-7-imap"),
+    contentEncoding: rarely<string | undefined>(undefined, "gzip", "identity", "br"),
     compress: fc.boolean(),
     protocolVersion: fc.constantFrom(...PROTOCOL_VERSIONS),
     mcpHeaders: mostly<"none" | "matching" | "other">("none", "matching", "other"),
-    httpMethod: mostly("POST", "GET", "DELETE", "PUT"),
+    httpMethod: rarely("POST", "GET", "DELETE", "PUT"),
   })
   .map((model): FuzzedRequest => {
     const [first, ...rest] = model.messages as [string, ...string[]];
