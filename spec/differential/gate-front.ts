@@ -2,12 +2,9 @@
 // driven by the Kong driver serving HTTP as a small Kong, one route per upstream and ACL, and an
 // authorization server's JWKS on 127.0.0.1 with tokens for any scope set.
 import { Agent, request as httpRequest } from "node:http";
-import type { HeaderList, KongDriver, RouteDefinition } from "../../kong/driver";
+import type { HeaderList, KongDriver, KongGateway, RouteDefinition } from "../../kong/driver";
 import { headerListToRawHeaders } from "../../kong/driver/header-list";
-import { MCP_RESOURCE } from "../support/gate-requests";
-import { JwksServer } from "../support/jwks-server";
-import { startBuiltPluginDriver } from "../support/plugin-server-fixture";
-import { createSigningKey, createTokenIssuer } from "../support/token-factory";
+import { startGateFixture } from "../support/gate-requests";
 import type { AclExample } from "./acl-examples";
 import { CASE_HEADER } from "./ran-log";
 import type { RequestCase } from "./request-corpus";
@@ -29,86 +26,75 @@ export interface GateFront {
 }
 
 export async function startGateFront(): Promise<GateFront> {
-  const key = await createSigningKey("ES256");
-  const jwks = await JwksServer.start([key.publicJwk]);
-  const closers: (() => Promise<void>)[] = [() => jwks.close()];
-  const close = async () => {
-    for (const closer of closers.splice(0).reverse()) await closer();
-  };
+  const fixture = await startGateFixture("ours");
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  let gateway: KongGateway;
   try {
-    const { driver, close: closeDriver } = await startBuiltPluginDriver("ours");
-    closers.push(closeDriver);
-    const gateway = await driver.listen();
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-    closers.push(async () => agent.destroy());
-    const issue = createTokenIssuer(key, { issuer: jwks.url, audience: MCP_RESOURCE });
-    const tokens = new Map<string, Promise<string>>();
-    return {
-      driver,
-      route: (upstreams, examples) => {
-        const routes: RouteDefinition[] = upstreams.flatMap(({ name, origin }) =>
-          examples.map((example) => ({
-            id: `${name}-${example.name}`,
-            paths: [`/${name}/${example.name}/mcp`],
-            upstream: `${origin}/mcp`,
-            stripPath: true,
-            plugins: [
-              {
-                id: `mcp-oauth2-${name}-${example.name}`,
-                config: {
-                  authorization_servers: [{ url: jwks.url, audience: MCP_RESOURCE }],
-                  resource: MCP_RESOURCE,
-                  enable_acl: true,
-                  scope_method_mapping: example.scope_method_mapping,
-                  scope_hierarchy: example.scope_hierarchy,
-                },
-              },
-            ],
-          })),
-        );
-        driver.configureRoutes(routes);
-      },
-      tokenFor: (scopes) => {
-        const scope = [...scopes].sort().join(" ");
-        let token = tokens.get(scope);
-        if (token === undefined) {
-          token = issue({ claims: { sub: "differential", scope, mcp_scopes: [...scopes] } });
-          tokens.set(scope, token);
-        }
-        return token;
-      },
-      send: (upstream, example, request, token, caseId) =>
-        new Promise<ClientAnswer>((resolve) => {
-          // Raw header lists get no Host from node:http.
-          const headers: HeaderList = [["Host", new URL(gateway.url).host], ...request.headers, [CASE_HEADER, caseId]];
-          if (token !== undefined) headers.push(["Authorization", `Bearer ${token}`]);
-          if (!request.chunked && (request.body.length > 0 || request.method === "POST")) headers.push(["Content-Length", String(request.body.length)]);
-          const outgoing = httpRequest(`${gateway.url}/${upstream}/${example}/mcp`, { method: request.method, headers: headerListToRawHeaders(headers), agent, timeout: REQUEST_TIMEOUT_MS });
-          outgoing.on("timeout", () => outgoing.destroy(new Error("timed out")));
-          outgoing.on("error", (error) => resolve({ error: error.message }));
-          outgoing.on("response", (response) => {
-            const status = response.statusCode ?? 0;
-            // An event stream (GET) stays open: its status is the answer.
-            if (String(response.headers["content-type"]).startsWith("text/event-stream")) {
-              resolve({ status });
-              outgoing.destroy();
-              return;
-            }
-            response.resume();
-            response.on("end", () => resolve({ status }));
-            response.on("close", () => resolve({ error: `${status} answer cut off` }));
-          });
-          if (request.chunked) {
-            outgoing.write(request.body);
-            outgoing.end();
-          } else {
-            outgoing.end(request.body);
-          }
-        }),
-      close,
-    };
+    gateway = await fixture.driver.listen();
   } catch (error) {
-    await close();
+    await fixture.close();
     throw error;
   }
+  const tokens = new Map<string, Promise<string>>();
+  return {
+    driver: fixture.driver,
+    route: (upstreams, examples) => {
+      const routes: RouteDefinition[] = upstreams.flatMap(({ name, origin }) =>
+        examples.map((example) => ({
+          id: `${name}-${example.name}`,
+          paths: [`/${name}/${example.name}/mcp`],
+          upstream: `${origin}/mcp`,
+          stripPath: true,
+          plugins: [
+            {
+              id: `mcp-oauth2-${name}-${example.name}`,
+              config: { ...fixture.baseConfig, enable_acl: true, scope_method_mapping: example.scope_method_mapping, scope_hierarchy: example.scope_hierarchy },
+            },
+          ],
+        })),
+      );
+      fixture.driver.configureRoutes(routes);
+    },
+    tokenFor: (scopes) => {
+      const scope = [...scopes].sort().join(" ");
+      let token = tokens.get(scope);
+      if (token === undefined) {
+        token = fixture.issueToken({ claims: { sub: "differential", scope, mcp_scopes: [...scopes] } });
+        tokens.set(scope, token);
+      }
+      return token;
+    },
+    send: (upstream, example, request, token, caseId) =>
+      new Promise<ClientAnswer>((resolve) => {
+        // Raw header lists get no Host from node:http.
+        const headers: HeaderList = [["Host", new URL(gateway.url).host], ...request.headers, [CASE_HEADER, caseId]];
+        if (token !== undefined) headers.push(["Authorization", `Bearer ${token}`]);
+        if (!request.chunked && (request.body.length > 0 || request.method === "POST")) headers.push(["Content-Length", String(request.body.length)]);
+        const outgoing = httpRequest(`${gateway.url}/${upstream}/${example}/mcp`, { method: request.method, headers: headerListToRawHeaders(headers), agent, timeout: REQUEST_TIMEOUT_MS });
+        outgoing.on("timeout", () => outgoing.destroy(new Error("timed out")));
+        outgoing.on("error", (error) => resolve({ error: error.message }));
+        outgoing.on("response", (response) => {
+          const status = response.statusCode ?? 0;
+          // An event stream (GET) stays open: its status is the answer.
+          if (String(response.headers["content-type"]).startsWith("text/event-stream")) {
+            resolve({ status });
+            outgoing.destroy();
+            return;
+          }
+          response.resume();
+          response.on("end", () => resolve({ status }));
+          response.on("close", () => resolve({ error: `${status} answer cut off` }));
+        });
+        if (request.chunked) {
+          outgoing.write(request.body);
+          outgoing.end();
+        } else {
+          outgoing.end(request.body);
+        }
+      }),
+    close: async () => {
+      agent.destroy();
+      await fixture.close();
+    },
+  };
 }

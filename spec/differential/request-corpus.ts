@@ -3,6 +3,7 @@
 // ways. Each case is sent with tokens of several scope sets; the upstreams' ran logs judge it.
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { HeaderList } from "../../kong/driver";
+import { formatJsonRpc } from "../support/gate-requests";
 
 /** One request, complete but for the token and the case header. */
 export interface RequestCase {
@@ -23,11 +24,6 @@ function post(label: string, body: string | Buffer, headers: HeaderList = JSON_H
   return { label, method: "POST", headers, body: Buffer.from(body) };
 }
 
-/** A JSON-RPC request (or notification, with `id` undefined). */
-export function jsonRpc(method: string, params?: Record<string, unknown>, id: number | undefined = 1): string {
-  return JSON.stringify({ jsonrpc: "2.0", ...(id === undefined ? {} : { id }), method, ...(params === undefined ? {} : { params }) });
-}
-
 export const PUBLIC_FILE = "file:///srv/public/readme.txt";
 export const SECRET_FILE = "file:///srv/secret/keys.txt";
 const INITIALIZE_PARAMS = { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "differential", version: "1.0.0" } };
@@ -41,34 +37,34 @@ const MODERN_META = {
 /** Every method of the catalogue on an allowed and a denied item, as an MCP client sends them. */
 export function catalogueCalls(): RequestCase[] {
   const calls: [string, string][] = [
-    ["initialize", jsonRpc("initialize", INITIALIZE_PARAMS)],
-    ["notifications/initialized", jsonRpc("notifications/initialized", undefined, undefined)],
-    ["ping", jsonRpc("ping")],
-    ["server/discover", jsonRpc("server/discover", {})],
-    ["tools/list", jsonRpc("tools/list", {})],
-    ["resources/list", jsonRpc("resources/list", {})],
-    ["resources/templates/list", jsonRpc("resources/templates/list", {})],
-    ["prompts/list", jsonRpc("prompts/list", {})],
-    ["tools/call weather_now", jsonRpc("tools/call", { name: "weather_now", arguments: { city: "Lyon" } })],
-    ["tools/call admin_wipe", jsonRpc("tools/call", { name: "admin_wipe", arguments: {} })],
-    ["resources/read public", jsonRpc("resources/read", { uri: PUBLIC_FILE })],
-    ["resources/read secret", jsonRpc("resources/read", { uri: SECRET_FILE })],
-    ["resources/read public template", jsonRpc("resources/read", { uri: "file:///srv/public/notes.md" })],
-    ["resources/read secret template", jsonRpc("resources/read", { uri: "file:///srv/secret/plans.md" })],
-    ["resources/subscribe public", jsonRpc("resources/subscribe", { uri: PUBLIC_FILE })],
-    ["resources/subscribe secret", jsonRpc("resources/subscribe", { uri: SECRET_FILE })],
-    ["resources/unsubscribe secret", jsonRpc("resources/unsubscribe", { uri: SECRET_FILE })],
-    ["prompts/get public_summary", jsonRpc("prompts/get", { name: "public_summary" })],
-    ["prompts/get secret_digest", jsonRpc("prompts/get", { name: "secret_digest" })],
-    ["logging/setLevel", jsonRpc("logging/setLevel", { level: "info" })],
-    ["2026-07-28 tools/call admin_wipe", jsonRpc("tools/call", { name: "admin_wipe", arguments: {}, _meta: MODERN_META })],
-    ["2026-07-28 resources/read secret", jsonRpc("resources/read", { uri: SECRET_FILE, _meta: MODERN_META })],
+    ["initialize", formatJsonRpc("initialize", INITIALIZE_PARAMS)],
+    ["notifications/initialized", formatJsonRpc("notifications/initialized", {}, undefined)],
+    ["ping", formatJsonRpc("ping")],
+    ["server/discover", formatJsonRpc("server/discover", {})],
+    ["tools/list", formatJsonRpc("tools/list", {})],
+    ["resources/list", formatJsonRpc("resources/list", {})],
+    ["resources/templates/list", formatJsonRpc("resources/templates/list", {})],
+    ["prompts/list", formatJsonRpc("prompts/list", {})],
+    ["tools/call weather_now", formatJsonRpc("tools/call", { name: "weather_now", arguments: { city: "Lyon" } })],
+    ["tools/call admin_wipe", formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} })],
+    ["resources/read public", formatJsonRpc("resources/read", { uri: PUBLIC_FILE })],
+    ["resources/read secret", formatJsonRpc("resources/read", { uri: SECRET_FILE })],
+    ["resources/read public template", formatJsonRpc("resources/read", { uri: "file:///srv/public/notes.md" })],
+    ["resources/read secret template", formatJsonRpc("resources/read", { uri: "file:///srv/secret/plans.md" })],
+    ["resources/subscribe public", formatJsonRpc("resources/subscribe", { uri: PUBLIC_FILE })],
+    ["resources/subscribe secret", formatJsonRpc("resources/subscribe", { uri: SECRET_FILE })],
+    ["resources/unsubscribe secret", formatJsonRpc("resources/unsubscribe", { uri: SECRET_FILE })],
+    ["prompts/get public_summary", formatJsonRpc("prompts/get", { name: "public_summary" })],
+    ["prompts/get secret_digest", formatJsonRpc("prompts/get", { name: "secret_digest" })],
+    ["logging/setLevel", formatJsonRpc("logging/setLevel", { level: "info" })],
+    ["2026-07-28 tools/call admin_wipe", formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {}, _meta: MODERN_META })],
+    ["2026-07-28 resources/read secret", formatJsonRpc("resources/read", { uri: SECRET_FILE, _meta: MODERN_META })],
   ];
   const cases = calls.map(([label, body]) => post(`catalogue: ${label}`, body));
   // The 2026-07-28 calls also in the form its servers route on: the version and routing headers.
   for (const [label, name, body] of [
-    ["tools/call admin_wipe", "admin_wipe", jsonRpc("tools/call", { name: "admin_wipe", arguments: {}, _meta: MODERN_META })],
-    ["resources/read secret", SECRET_FILE, jsonRpc("resources/read", { uri: SECRET_FILE, _meta: MODERN_META })],
+    ["tools/call admin_wipe", "admin_wipe", formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {}, _meta: MODERN_META })],
+    ["resources/read secret", SECRET_FILE, formatJsonRpc("resources/read", { uri: SECRET_FILE, _meta: MODERN_META })],
   ] as const) {
     const method = label.split(" ")[0] as string;
     cases.push(post(`catalogue: 2026-07-28 ${label} with its headers`, body, [...JSON_HEADERS, ["MCP-Protocol-Version", "2026-07-28"], ["Mcp-Method", method], ["Mcp-Name", name]]));
@@ -126,7 +122,7 @@ function charsetCases(): RequestCase[] {
   const utf7: HeaderList = [["Content-Type", "application/json; charset=utf-7"], ACCEPT];
   cases.push(post("charset: utf-7, weather_now hiding params naming admin_wipe", hideCallInUtf7(weather, '"params":{"name":"admin_wipe","arguments":{}}'), utf7));
   cases.push(post("charset: utf-7, public readme hiding the secret keys", hideCallInUtf7(`"jsonrpc":"2.0","method":"resources/read","params":{"uri":"${PUBLIC_FILE}"}`, `"params":{"uri":"${SECRET_FILE}"}`), utf7));
-  const adminWipe = jsonRpc("tools/call", { name: "admin_wipe", arguments: {} });
+  const adminWipe = formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} });
   for (const [charset, encoding] of [["utf-16le", "utf16le"], ["utf-16", "utf16le"], ["iso-8859-1", "latin1"], ["latin1", "latin1"], ["utf-8", "utf8"], ["UTF8", "utf8"]] as const) {
     const bom = charset === "utf-16" ? Buffer.from([0xff, 0xfe]) : Buffer.alloc(0);
     cases.push(post(`charset: ${charset} tools/call admin_wipe`, Buffer.concat([bom, Buffer.from(adminWipe, encoding)]), [["Content-Type", `application/json; charset=${charset}`], ACCEPT]));
@@ -141,8 +137,8 @@ function charsetCases(): RequestCase[] {
 }
 
 function contentEncodingCases(): RequestCase[] {
-  const adminWipe = Buffer.from(jsonRpc("tools/call", { name: "admin_wipe", arguments: {} }));
-  const ping = jsonRpc("ping");
+  const adminWipe = Buffer.from(formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} }));
+  const ping = formatJsonRpc("ping");
   const encoders: Record<string, (bytes: Buffer) => Buffer> = { gzip: gzipSync, "x-gzip": gzipSync, deflate: deflateSync, br: brotliCompressSync, GZIP: gzipSync };
   const cases = Object.entries(encoders).map(([encoding, encode]) =>
     post(`content-encoding: ${encoding} tools/call admin_wipe`, encode(adminWipe), [...JSON_HEADERS, ["Content-Encoding", encoding]]),
@@ -185,10 +181,10 @@ export const HOSTILE_URIS = [
 function resourceUriCases(): RequestCase[] {
   const cases: RequestCase[] = [];
   for (const uri of HOSTILE_URIS) {
-    cases.push(post(`resource URI: read ${JSON.stringify(uri)}`, jsonRpc("resources/read", { uri })));
-    cases.push(post(`resource URI: subscribe ${JSON.stringify(uri)}`, jsonRpc("resources/subscribe", { uri })));
+    cases.push(post(`resource URI: read ${JSON.stringify(uri)}`, formatJsonRpc("resources/read", { uri })));
+    cases.push(post(`resource URI: subscribe ${JSON.stringify(uri)}`, formatJsonRpc("resources/subscribe", { uri })));
   }
-  cases.push(post("resource URI: unsubscribe through a dot segment", jsonRpc("resources/unsubscribe", { uri: HOSTILE_URIS[0] })));
+  cases.push(post("resource URI: unsubscribe through a dot segment", formatJsonRpc("resources/unsubscribe", { uri: HOSTILE_URIS[0] })));
   return cases;
 }
 
@@ -254,21 +250,21 @@ function escapeAndDuplicateCases(): RequestCase[] {
 }
 
 function batchNotificationAndResponseCases(): RequestCase[] {
-  const adminWipe = jsonRpc("tools/call", { name: "admin_wipe", arguments: {} }, 2);
+  const adminWipe = formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} }, 2);
   const response = '{"jsonrpc":"2.0","id":9,"result":{}}';
   return [
-    post("batch: ping and tools/call admin_wipe", `[${jsonRpc("ping")},${adminWipe}]`),
-    post("batch: weather_now and admin_wipe", `[${jsonRpc("tools/call", { name: "weather_now", arguments: {} })},${adminWipe}]`),
-    post("batch: notifications/initialized and resources/read secret", `[${jsonRpc("notifications/initialized", undefined, undefined)},${jsonRpc("resources/read", { uri: SECRET_FILE }, 3)}]`),
+    post("batch: ping and tools/call admin_wipe", `[${formatJsonRpc("ping")},${adminWipe}]`),
+    post("batch: weather_now and admin_wipe", `[${formatJsonRpc("tools/call", { name: "weather_now", arguments: {} })},${adminWipe}]`),
+    post("batch: notifications/initialized and resources/read secret", `[${formatJsonRpc("notifications/initialized", {}, undefined)},${formatJsonRpc("resources/read", { uri: SECRET_FILE }, 3)}]`),
     post("batch: a response and admin_wipe", `[${response},${adminWipe}]`),
     post("batch: nested", `[[${adminWipe}]]`),
     post("batch: empty", "[]"),
     post("batch: ping with METHOD tools/call", `[{"jsonrpc":"2.0","id":1,"method":"ping","METHOD":"tools/call","params":{"name":"admin_wipe","arguments":{}}}]`),
-    post("batch: 1,000 pings", `[${Array.from({ length: 1000 }, (_, index) => jsonRpc("ping", undefined, index)).join(",")}]`),
-    post("notification: tools/call admin_wipe without id", jsonRpc("tools/call", { name: "admin_wipe", arguments: {} }, undefined)),
-    post("notification: resources/read secret without id", jsonRpc("resources/read", { uri: SECRET_FILE }, undefined)),
-    post("notification: notifications/cancelled", jsonRpc("notifications/cancelled", { requestId: 1 }, undefined)),
-    post("notification: notifications/roots/list_changed", jsonRpc("notifications/roots/list_changed", undefined, undefined)),
+    post("batch: 1,000 pings", `[${Array.from({ length: 1000 }, (_, index) => formatJsonRpc("ping", undefined, index)).join(",")}]`),
+    post("notification: tools/call admin_wipe without id", formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} }, undefined)),
+    post("notification: resources/read secret without id", formatJsonRpc("resources/read", { uri: SECRET_FILE }, undefined)),
+    post("notification: notifications/cancelled", formatJsonRpc("notifications/cancelled", { requestId: 1 }, undefined)),
+    post("notification: notifications/roots/list_changed", formatJsonRpc("notifications/roots/list_changed", {}, undefined)),
     post("notification: ping with Method tools/call", '{"jsonrpc":"2.0","method":"notifications/initialized","Method":"tools/call","params":{"name":"admin_wipe","arguments":{}}}'),
     post("response: a result", response),
     post("response: an error", '{"jsonrpc":"2.0","id":9,"error":{"code":-32000,"message":"no"}}'),
@@ -294,8 +290,8 @@ function sizeAndDepthCases(): RequestCase[] {
 }
 
 function headerAndTransportCases(): RequestCase[] {
-  const adminWipe = jsonRpc("tools/call", { name: "admin_wipe", arguments: {} });
-  const weather = jsonRpc("tools/call", { name: "weather_now", arguments: {} });
+  const adminWipe = formatJsonRpc("tools/call", { name: "admin_wipe", arguments: {} });
+  const weather = formatJsonRpc("tools/call", { name: "weather_now", arguments: {} });
   return [
     post("headers: Mcp-Name weather_now on admin_wipe", adminWipe, [...JSON_HEADERS, ["Mcp-Method", "tools/call"], ["Mcp-Name", "weather_now"]]),
     post("headers: Mcp-Method ping on tools/call", adminWipe, [...JSON_HEADERS, ["Mcp-Method", "ping"]]),
