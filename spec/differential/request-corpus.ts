@@ -4,6 +4,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { HeaderList } from "../../kong/driver";
 import { formatJsonRpc } from "../support/gate-requests";
+import { encodeUtf7Run } from "../support/utf7";
 
 /** One request, complete but for the token and the case header. */
 export interface RequestCase {
@@ -70,14 +71,6 @@ export function catalogueCalls(): RequestCase[] {
     cases.push(post(`catalogue: 2026-07-28 ${label} with its headers`, body, [...JSON_HEADERS, ["MCP-Protocol-Version", "2026-07-28"], ["Mcp-Method", method], ["Mcp-Name", name]]));
   }
   return cases;
-}
-
-/** UTF-7 (RFC 2152) of `text` as one shifted run: `+`, base64 of its UTF-16BE code units unpadded, `-`. IMAP's variant (RFC 3501 §5.1.3) shifts with `&` and writes `,` for `/`. */
-export function encodeUtf7Run(text: string, variant: "utf-7" | "utf-7-imap" = "utf-7"): string {
-  const units = Buffer.alloc(text.length * 2);
-  for (let index = 0; index < text.length; index++) units.writeUInt16BE(text.charCodeAt(index), index * 2);
-  const base64 = units.toString("base64").replace(/=+$/, "");
-  return variant === "utf-7" ? `+${base64}-` : `&${base64.replaceAll("/", ",")}-`;
 }
 
 /**
