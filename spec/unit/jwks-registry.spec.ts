@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { generateKeyPairSync } from "node:crypto";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
 import { expectRejection } from "../support/error-assertions";
@@ -83,6 +84,32 @@ describe("jwks-registry", () => {
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
   });
 
+  it("uses a JWK without use or key_ops, and skips entries that are not JWKs without losing the others", async () => {
+    const { use: _use, ...withoutUse } = rsa.publicJwk;
+    jwks.fault = { kind: "body", body: JSON.stringify({ keys: [null, "key", 5, [], withoutUse] }) };
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+  });
+
+  it("answers KeysUnavailable for a key set whose every key is unusable, or that is JSON null, or a 204", async () => {
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
+    const faults = [
+      { fault: { kind: "body", body: JSON.stringify({ keys: [{ ...weak, kid: "weak", alg: "RS256" }] }) } as const, detail: "has no usable signing key" },
+      { fault: { kind: "body", body: "null" } as const, detail: "has no 'keys' array (RFC 7517 §5)" },
+      { fault: { kind: "status", status: 204 } as const, detail: "answered HTTP 204" },
+    ];
+    for (const { fault, detail } of faults) {
+      registry = new JwksRegistry(undefined, () => clock);
+      jwks.fault = fault;
+      const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "weak", algorithm: "RS256" }, settings), KeysUnavailable);
+      expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} ${detail}`);
+    }
+  });
+
+  it("names the algorithm a token without kid asked for when no key has it", async () => {
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { algorithm: "ES384" }, settings), InvalidToken);
+    expect(error.detail).to.equal(`no key in JWKS ${jwks.jwksUri} for no kid, algorithm ES384`);
+  });
+
   it("never uses encryption keys, keys without verify in key_ops, symmetric or private keys", async () => {
     jwks.keys = [
       { ...rsa.publicJwk, kid: "enc", use: "enc" },
@@ -146,6 +173,31 @@ describe("jwks-registry", () => {
     clock += 10_000;
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
     expect(jwks.requestCount).to.equal(2);
+  });
+
+  it("starts the background refresh at exactly 300 s, not before, while still answering from the old keys", async () => {
+    // A probe for an unknown kid with a cooldown longer than the age joins a refresh in flight and fetches nothing itself.
+    const probe = () => expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "ES256" }, { ...settings, cooldownMs: 400_000 }), InvalidToken);
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
+    jwks.keys = [rsa.publicJwk];
+    clock += 299_999;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length).to.equal(1);
+    await probe();
+    expect(jwks.requestCount, "no refresh before 300 s").to.equal(1);
+    clock += 1;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length, "the old keys meanwhile").to.equal(1);
+    await probe();
+    expect(jwks.requestCount, "a refresh at 300 s").to.equal(2);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings), InvalidToken);
+  });
+
+  it("waits for a cooldown longer than 300 s before refreshing in the background", async () => {
+    const slow = { ...settings, cooldownMs: 400_000 };
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, slow);
+    clock += 399_999;
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, slow);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "ES256" }, { ...settings, cooldownMs: 500_000 }), InvalidToken);
+    expect(jwks.requestCount).to.equal(1);
   });
 
   it("refreshes an old key set in the background, so removed keys stop verifying", async () => {
