@@ -198,7 +198,6 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
       const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding] });
       expect(fake.exit?.status).to.equal(400);
       expect(JSON.parse(fake.exit!.body)).to.deep.equal({ error: "invalid_request", error_description: "the request has too many header fields" });
-      expect(fake.logs.map(({ message }) => message)).to.deep.equal(["mcp-oauth2: 400 on /mcp: 1000 header fields or more: Kong hands over at most 1000"]);
       const fewer = await run({ resource: MCP_RESOURCE }, { headers: [["Authorization", `Bearer ${token}`], ...padding.slice(1)] });
       expect(fewer.exit).to.equal(undefined);
     });
