@@ -184,6 +184,11 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
         `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://readme", scope="mcp:resources mcp:tools", resource_metadata="${MCP_METADATA_URL}"`,
       );
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({
+        error: "insufficient_scope",
+        error_description: "the token's scopes do not allow resources/read docs://readme",
+        scope: "mcp:resources mcp:tools",
+      });
       expect(fake.logs.map((log) => log.level)).to.deep.equal(["notice"]);
     });
 

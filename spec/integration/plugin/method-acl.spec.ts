@@ -29,7 +29,8 @@ const ALLOWED_WITH_ACL = [
 
 /** A 403 as RFC 6750 §3.1 words it, with the scopes that would suffice when some would. */
 function insufficientScopeAnswer(description: string, scopes: string | undefined) {
-  const body = { error: "insufficient_scope", error_description: description };
+  // The body repeats the scope for clients that show applications only the body of a 403.
+  const body = scopes === undefined ? { error: "insufficient_scope", error_description: description } : { error: "insufficient_scope", error_description: description, scope: scopes };
   const scopeParameter = scopes === undefined ? "" : `, scope="${scopes}"`;
   const challenge = `Bearer error="insufficient_scope", error_description="${description}"${scopeParameter}, resource_metadata="${MCP_METADATA_URL}"`;
   return { status: 403, headers: jsonAnswerHeaders(body, { "www-authenticate": challenge }), body };
