@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
 import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { findDeniedCalls } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
@@ -21,6 +22,7 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     acl_claim: "scope",
     scope_method_mapping: {},
     scope_hierarchy: {},
+    session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
     token_cache_ttl: 300,
     token_cache_size: 10000,
     http_timeout: 10000,
@@ -282,6 +284,20 @@ describe("gate-config", () => {
         );
         expectConfigError(kongConfig({ enable_acl, scope_hierarchy: [{ scope: "a", implies: ["b"] }, { scope: "b", implies: ["a"] }] }), "scope_hierarchy", "cycle: a -> b -> a");
         expectConfigError(kongConfig({ enable_acl, scope_hierarchy: "a" }), "scope_hierarchy", "must be an array");
+      }
+    });
+
+    it("compiles session_methods as method patterns, the lifecycle by default and nothing when Kong sends none", () => {
+      const token = ["mcp:tools"];
+      const mapping = [{ scope: "mcp:tools", methods: ["tools/list"] }];
+      const aclWith = (sessionMethods: unknown) => compileGatePolicy(kongConfig({ enable_acl: true, scope_method_mapping: mapping, session_methods: sessionMethods })).acl!;
+      const lifecycle = CONFIG_DEFAULTS.session_methods.map((method) => ({ method }));
+      expect(findDeniedCalls(aclWith(undefined), token, lifecycle)).to.deep.equal([]);
+      expect(findDeniedCalls(aclWith(["ping", "notifications/*"]), token, [{ method: "ping" }, { method: "notifications/progress" }, { method: "initialize" }])).to.deep.equal([{ method: "initialize" }]);
+      expect(findDeniedCalls(aclWith({}), token, lifecycle)).to.deep.equal(lifecycle);
+      for (const enable_acl of [true, false]) {
+        expectConfigError(kongConfig({ enable_acl, session_methods: ["ping", ""] }), "session_methods[2]", "must be a non-empty string");
+        expectConfigError(kongConfig({ enable_acl, session_methods: "ping" }), "session_methods", "must be an array");
       }
     });
 

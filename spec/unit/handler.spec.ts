@@ -270,6 +270,12 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
     });
 
+    it("asks for scopes_supported for a session method, which any mapped scope allows", async () => {
+      const config = { enable_acl: true, session_methods: ["initialize", "tools/list"] };
+      expect(await challengeOf(config, declared(formatJsonRpc("tools/list")))).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+      expect(await challengeOf({ enable_acl: true }, declared(formatJsonRpc("tools/list")))).to.equal(`Bearer scope="mcp:tools", resource_metadata="${MCP_METADATA_URL}"`);
+    });
+
     it("asks for scopes_supported with the ACL off, without reading the body", async () => {
       const fake = await run({ resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "weather" }) });
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);

@@ -7,7 +7,7 @@ import { checkBodyHeaders, checkJsonContentType } from "./json-body-headers";
 import { readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
 import type { JwksRegistry } from "./jwks-registry";
 import { checkStandardHeaders, hasStandardHeaders } from "./mcp-standard-headers";
-import { findDeniedCalls, findStepUpScopes, findSufficientScopes, type MethodAcl } from "./method-acl";
+import { findDeniedCalls, findStepUpScopes, findSufficientScopes, isSessionCall, type MethodAcl } from "./method-acl";
 import { buildProtectedResourceMetadata, encodeUrlPath, formatResourceMetadataUrl, matchMetadataRequest } from "./protected-resource-metadata";
 import {
   BodyTooLarge,
@@ -237,9 +237,9 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
 
 /**
  * The scopes a 401 asks for. With the ACL on, the narrowest scopes allowing the calls in the body
- * (a client then asks for least privilege); for the lifecycle, GET, unreadable bodies, calls no
- * scope allows, bodies without a Content-Length of at most MAX_CHALLENGE_BODY, and with the ACL
- * off: scopes_supported, the usual set a session starts with.
+ * (a client then asks for least privilege); for the lifecycle and the session methods, GET,
+ * unreadable bodies, calls no scope allows, bodies without a Content-Length of at most
+ * MAX_CHALLENGE_BODY, and with the ACL off: scopes_supported, the usual set a session starts with.
  */
 async function findChallengeScopes(policy: GatePolicy, request: RequestSource): Promise<readonly string[]> {
   if (policy.acl === null) return policy.scopesSupported;
@@ -253,8 +253,9 @@ async function findChallengeScopes(policy: GatePolicy, request: RequestSource): 
   } catch {
     return policy.scopesSupported;
   }
-  const calls = (body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/"));
-  const sufficient = calls.length === 0 ? [] : findSufficientScopes(policy.acl, calls);
+  const { acl } = policy;
+  const calls = (body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/") && !isSessionCall(acl, call));
+  const sufficient = calls.length === 0 ? [] : findSufficientScopes(acl, calls);
   return sufficient.length > 0 ? sufficient : policy.scopesSupported;
 }
 

@@ -22,6 +22,9 @@ export const CONFIG_DEFAULTS = {
   jwks_refetch_cooldown: 10,
   acl_mode: "enforce",
   keycloak_compat: false,
+  // What a client sends to open and keep a session (MCP lifecycle; server/discover is the
+  // 2026-07-28 probe the Inspector sends first): a token that may do anything may do these.
+  session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
 } as const;
 
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
@@ -279,7 +282,8 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a valid header name`);
   const aclClaimPath = readDotPath(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
   // Checked even while the ACL is off, so that turning it on cannot reveal a broken mapping.
-  const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"));
+  const sessionMethods = isAbsent(raw.session_methods) ? CONFIG_DEFAULTS.session_methods : readArray(raw, "session_methods", "session_methods");
+  const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"), sessionMethods);
   const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
   if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);

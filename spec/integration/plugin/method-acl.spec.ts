@@ -115,6 +115,17 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         }
       });
 
+      it("lets any token holding a scope the ACL knows open and keep a session (session_methods), and no other", async () => {
+        const lifecycle = ["initialize", "ping", "server/discover"].map((method, id) => formatJsonRpc(method, {}, id));
+        const notifications = ["notifications/initialized", "notifications/cancelled"].map((method) => formatJsonRpc(method, {}, undefined));
+        const sessionConfig = { ...aclConfig, scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] };
+        routeThroughGate(fixture.driver, sessionConfig);
+        for (const body of [...lifecycle, ...notifications, `[${lifecycle.join(",")}]`]) expectProxied(await post("mcp:admin", body));
+        expect(readAnswer(await post("openid", lifecycle[0]!))).to.deep.equal(insufficientScopeAnswer("the token's scopes do not allow initialize", "mcp:admin"));
+        routeThroughGate(fixture.driver, { ...sessionConfig, session_methods: [] });
+        expect(readAnswer(await post("mcp:admin", lifecycle[1]!))).to.deep.equal(insufficientScopeAnswer("the token's scopes do not allow ping", undefined));
+      });
+
       it("grants what a broader scope implies (scope_hierarchy) and reads grants from a dot-path claim", async () => {
         routeThroughGate(fixture.driver, { ...aclConfig, scope_hierarchy: [{ scope: "mcp:all", implies: ["mcp:tools", "mcp:resources"] }] });
         expectProxied(await post("mcp:all", formatJsonRpc("resources/read", { uri: "docs://readme" })));
