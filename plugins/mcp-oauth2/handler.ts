@@ -25,12 +25,19 @@ interface KongPdk {
   response: { exit(status: number, body: string, headers: Record<string, string>): Promise<void> };
   service: { request: { clear_header(name: string): Promise<void>; set_header(name: string, value: string): Promise<void> } };
   ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
+  nginx: { set_ctx(key: string, value: unknown): Promise<void> };
   log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>>;
 }
 
 /** Kong's get_headers accepts at most 1000; a request with more fields is refused (see toHeaderMap). */
 const MAX_HEADERS = 1000;
 const SHARED_CONTEXT_KEY = "mcp_oauth2";
+/**
+ * Kong 3.9 sets ngx.ctx.buffered_proxying while it collects a plugin with a response phase (the
+ * list filter), and buffers the whole upstream response when it is still set after the access
+ * phase (kong/runloop/plugins_iterator.lua, Kong.access in kong/init.lua).
+ */
+const RESPONSE_BUFFERING_KEY = "buffered_proxying";
 
 /** Shared by every instance in this process: instances are recreated per worker and config change. */
 const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: Date.now };
@@ -88,6 +95,7 @@ async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
   }
   for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
   for (const [name, value] of decision.setHeaders) await kong.service.request.set_header(name, value);
+  if (decision.turnOffResponseBuffering) await kong.nginx.set_ctx(RESPONSE_BUFFERING_KEY, false);
   await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
 }
 

@@ -23,6 +23,7 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     scope_method_mapping: {},
     scope_hierarchy: {},
     session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
+    filter_lists: false,
     token_cache_ttl: 300,
     token_cache_size: 10000,
     http_timeout: 10000,
@@ -64,6 +65,7 @@ describe("gate-config", () => {
         forwardToken: false,
         acl: null,
         aclDryRun: false,
+        filterLists: false,
         identityHeaders: [],
         resourceName: undefined,
         maxBodySize: 1048576,
@@ -265,6 +267,8 @@ describe("gate-config", () => {
       expect([policy.forwardToken, policy.runOnPreflight]).to.deep.equal([true, false]);
       expectConfigError(kongConfig({ enable_acl: "true" }), "enable_acl", "must be a boolean");
       expectConfigError(kongConfig({ keycloak_compat: 1 }), "keycloak_compat", "must be a boolean");
+      expectConfigError(kongConfig({ filter_lists: "yes" }), "filter_lists", "must be a boolean");
+      expect(compileGatePolicy(kongConfig({ filter_lists: true })).filterLists).to.equal(true);
       expect(compileGatePolicy(kongConfig({ keycloak_compat: true })).verification.keycloakCompat).to.equal(true);
     });
 

@@ -25,7 +25,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
   it("names exactly the configuration fields operators rely on, in console order", () => {
     expect(schema.map((field) => Object.keys(field)[0])).to.deep.equal([
       "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "upstream_headers",
-      "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "session_methods", "token_cache_ttl", "token_cache_size",
+      "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "session_methods", "filter_lists", "token_cache_ttl", "token_cache_size",
       "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
       "run_on_preflight", "jwks_refetch_cooldown",
     ]);
@@ -64,6 +64,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       scope_method_mapping: [],
       scope_hierarchy: [],
       session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
+      filter_lists: false,
       token_cache_ttl: 300,
       token_cache_size: 10000,
       http_timeout: 10000,

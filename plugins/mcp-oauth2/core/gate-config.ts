@@ -22,6 +22,7 @@ export const CONFIG_DEFAULTS = {
   jwks_refetch_cooldown: 10,
   acl_mode: "enforce",
   keycloak_compat: false,
+  filter_lists: false,
   // What a client sends to open and keep a session (MCP lifecycle; server/discover is the
   // 2026-07-28 probe the Inspector sends first): a token that may do anything may do these.
   session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
@@ -84,6 +85,8 @@ export interface GatePolicy {
   readonly acl: MethodAcl | null;
   /** dry_run: ACL denials are logged and the request proceeds. */
   readonly aclDryRun: boolean;
+  /** mcp-oauth2-list-filter runs on the route: hand it what the token may list. */
+  readonly filterLists: boolean;
   readonly identityHeaders: readonly IdentityHeader[];
   readonly resource?: string;
   /** Origin of `resource`, used instead of Kong's forwarded headers when the resource is configured. */
@@ -306,6 +309,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     forwardToken: readBoolean(raw, "forward_authorization_header"),
     acl: readBoolean(raw, "enable_acl") ? acl : null,
     aclDryRun: aclMode === "dry_run",
+    filterLists: readBoolean(raw, "filter_lists"),
     identityHeaders,
     ...compileResource(raw),
     resourceName: readOptionalString(raw, "resource_name", "resource_name"),

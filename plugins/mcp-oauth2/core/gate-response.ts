@@ -1,4 +1,16 @@
-import { GateFailure, InsufficientScope, InvalidJsonRpc, InvalidRequest, InvalidToken, KeysUnavailable, MetadataMethodNotAllowed, MissingToken, Refusal, shortenText } from "./refusals";
+import {
+  GateFailure,
+  InsufficientScope,
+  InvalidJsonRpc,
+  InvalidRequest,
+  InvalidToken,
+  KeysUnavailable,
+  MetadataMethodNotAllowed,
+  MissingToken,
+  Refusal,
+  shortenText,
+  UnfilterableList,
+} from "./refusals";
 
 /** A complete answer for kong.response.exit: the body is always a non-empty string. */
 export interface GateResponse {
@@ -63,7 +75,7 @@ function describeRefusalHeaders(refusal: Refusal, context: ChallengeContext): Re
  * authorization failures (RFC 6750 §3), `Retry-After` for unavailable keys, a JSON body always.
  */
 export function renderRefusal(refusal: Refusal, context: ChallengeContext): GateResponse {
-  if (refusal instanceof InvalidJsonRpc) {
+  if (refusal instanceof InvalidJsonRpc || refusal instanceof UnfilterableList) {
     // JSON-RPC 2.0 §5: MCP clients read a JSON-RPC error object best.
     return answerJson(refusal.status, { jsonrpc: "2.0", id: null, error: { code: refusal.jsonRpcCode, message: refusal.description } });
   }

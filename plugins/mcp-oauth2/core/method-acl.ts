@@ -217,11 +217,32 @@ function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
   return grant;
 }
 
+/** Whether the grant allows `method` whatever item a call names. */
+function grantAllowsEveryItem(grant: Grant, method: string): boolean {
+  return grant.everything || grant.methods.has(method) || grant.prefixes.some((prefix) => method.startsWith(prefix));
+}
+
+/**
+ * Whether the item `call` names matches one of `globs`, as the ACL judges items: a resource URI
+ * as sent and, when a WHATWG parser resolves it differently, as resolved too.
+ */
+export function matchesItemGlobs(globs: readonly string[], call: JsonRpcCall): boolean {
+  return allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
+}
+
 function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
-  if (grant.everything || grant.methods.has(call.method)) return true;
-  if (grant.prefixes.some((prefix) => call.method.startsWith(prefix))) return true;
+  if (grantAllowsEveryItem(grant, call.method)) return true;
   const globs = grant.items.get(call.method);
-  return globs !== undefined && allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
+  return globs !== undefined && matchesItemGlobs(globs, call);
+}
+
+/** Which items of a method a token may name: every one, or those matching the globs (none when empty). */
+export type ItemGrant = "all" | readonly string[];
+
+/** The items the granted scopes allow for each of `methods` (e.g. tools/call), exactly as the ACL decides. */
+export function describeItemGrants<Method extends string>(acl: MethodAcl, grantedScopes: readonly string[], methods: readonly Method[]): Record<Method, ItemGrant> {
+  const grant = lookUpGrant(acl, grantedScopes);
+  return Object.fromEntries(methods.map((method) => [method, grantAllowsEveryItem(grant, method) ? "all" : (grant.items.get(method) ?? [])])) as Record<Method, ItemGrant>;
 }
 
 /** The calls that none of the granted scopes allows. */

@@ -127,6 +127,19 @@ export class InvalidJsonRpc extends Refusal {
   }
 }
 
+/**
+ * A response to a list request that the list filter cannot read (not JSON, compressed, a list
+ * where none was asked for): it must not reach the client unfiltered, so the gateway answers
+ * instead (RFC 9110 §15.6.3: an invalid response from the upstream).
+ */
+export class UnfilterableList extends Refusal {
+  readonly status = 502;
+  readonly errorCode = "bad_gateway";
+  override readonly logLevel = "err";
+  /** JSON-RPC 2.0 §5.1 internal error: the call may have run, but its answer cannot be shown. */
+  readonly jsonRpcCode = -32603;
+}
+
 /** RFC 9728 metadata is read-only: only GET and HEAD. */
 export class MetadataMethodNotAllowed extends Refusal {
   readonly status = 405;
