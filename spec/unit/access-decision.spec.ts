@@ -163,6 +163,7 @@ describe("access-decision", () => {
         subject: "alice",
         client_id: "mcp-client",
         scopes: ["mcp:tools"],
+        filter_lists: true,
         listing: { grants: { "tools/call": ["weather_*"], "prompts/get": [], "resources/read": [] }, requests: [{ id: 4, method: "tools/list" }], dry_run: false },
       });
       expect(decision.turnOffResponseBuffering).to.equal(false);

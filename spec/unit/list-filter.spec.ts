@@ -67,7 +67,7 @@ describe("list-filter", () => {
   });
 
   describe("readSharedListing (what the list filter finds in kong.ctx.shared)", () => {
-    const shared = { subject: "alice", issuer: "https://as", scopes: ["mcp:tools"], listing: TOOLS_ONLY };
+    const shared = { subject: "alice", issuer: "https://as", scopes: ["mcp:tools"], filter_lists: true, listing: TOOLS_ONLY };
 
     it("reads the listing and whose token it is", () => {
       expect(readSharedListing(shared)).to.deep.equal({ listing: TOOLS_ONLY, holder: "alice" });
@@ -86,6 +86,7 @@ describe("list-filter", () => {
 
     it("refuses when mcp-oauth2 did not let the request through, or the listing is not what it writes", () => {
       expect(() => readSharedListing(undefined)).to.throw(GateFailure).with.property("detail").that.includes("mcp-oauth2 did not let this request through");
+      expect(() => readSharedListing({ ...shared, filter_lists: undefined, listing: undefined })).to.throw(GateFailure).with.property("detail", "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
       const broken = [{ ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "tools/call": "some" } }, { ...TOOLS_ONLY, requests: [{ id: null, method: "tools/list" }] }, { ...TOOLS_ONLY, dry_run: "no" }, "listing"];
       for (const listing of broken) expect(() => readSharedListing({ ...shared, listing })).to.throw(GateFailure).with.property("detail").that.includes("is not what mcp-oauth2 writes");
     });

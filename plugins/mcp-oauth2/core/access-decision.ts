@@ -19,7 +19,8 @@ import {
   InvalidToken,
   MetadataMethodNotAllowed,
   MissingToken,
-  type OperatorLogLevel,
+  formatOperatorLog,
+  type OperatorLog,
   ProtocolUpgradeRefused,
   type Refusal,
   shortenText,
@@ -52,17 +53,20 @@ export interface GateServices {
 }
 
 /**
- * What other plugins find in kong.ctx.shared.mcp_oauth2; `listing` only with filter_lists, for a
- * request that lists items the token may not all see (for mcp-oauth2-list-filter).
+ * What other plugins find in kong.ctx.shared.mcp_oauth2. With filter_lists, for
+ * mcp-oauth2-list-filter: `filter_lists`, and `listing` for a request that lists items the token
+ * may not all see.
  */
 export type SharedContext =
-  | { readonly subject?: string; readonly issuer: string; readonly client_id?: string; readonly scopes: readonly string[]; readonly listing?: SharedListing }
+  | {
+      readonly subject?: string;
+      readonly issuer: string;
+      readonly client_id?: string;
+      readonly scopes: readonly string[];
+      readonly filter_lists?: true;
+      readonly listing?: SharedListing;
+    }
   | { readonly preflight: true };
-
-export interface OperatorLog {
-  readonly level: OperatorLogLevel;
-  readonly message: string;
-}
 
 export type Decision =
   | { readonly kind: "respond"; readonly response: GateResponse; readonly log?: OperatorLog }
@@ -89,7 +93,6 @@ const BODILESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 const MAX_CHALLENGE_BODY = 16384;
 /** Client-chosen text (the path) in an operator log line; the whole line is bounded too. */
 const MAX_LOGGED_PATH = 200;
-const MAX_LOG_MESSAGE = 2000;
 
 /** Methods a client sends before it knows what it will do: their 401 asks for the usual scopes. */
 const LIFECYCLE_METHODS = new Set(["initialize", "ping", "server/discover", "subscriptions/listen"]);
@@ -109,14 +112,6 @@ function rememberAnswers(source: RequestSource): RequestSource {
     body: (maxBytes) => (body ??= source.body(maxBytes)),
     forwardedOrigin: askOnce(() => source.forwardedOrigin()),
   };
-}
-
-/**
- * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
- * line may grow with what a client sends (each value is cut where it is quoted, the line here).
- */
-function formatOperatorLog(level: OperatorLogLevel, message: string): OperatorLog {
-  return { level, message: shortenText(`mcp-oauth2: ${message}`, MAX_LOG_MESSAGE).replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
 }
 
 function firstHeader(headers: HeaderMap, name: string): string | undefined {
@@ -214,10 +209,15 @@ function rewriteUpstreamHeaders(policy: GatePolicy, identityValues: readonly (st
 function proceed(policy: GatePolicy, verified: VerifiedToken, body: JsonRpcBody | undefined, log: OperatorLog | undefined): Decision {
   // Absent claims are left out, not set to undefined. Built by assignment: V8 copies conditional
   // spreads on a slow path, measured at 3 of the 12 µs a cached request cost the plugin.
-  const shared: { subject?: string; issuer: string; client_id?: string; scopes: readonly string[]; listing?: SharedListing } = { issuer: verified.issuer, scopes: verified.scopes };
+  const shared: { subject?: string; issuer: string; client_id?: string; scopes: readonly string[]; filter_lists?: true; listing?: SharedListing } = {
+    issuer: verified.issuer,
+    scopes: verified.scopes,
+  };
   if (verified.subject !== undefined) shared.subject = verified.subject;
   if (verified.clientId !== undefined) shared.client_id = verified.clientId;
   const listing = policy.filterLists && policy.acl !== null ? describeListing(policy.acl, verified.scopes, body, policy.aclDryRun) : undefined;
+  // Tells the list filter that an absent listing means "nothing to filter", not "not handed over".
+  if (policy.filterLists) shared.filter_lists = true;
   if (listing !== undefined) shared.listing = listing;
   const { clearHeaders, setHeaders } = rewriteUpstreamHeaders(policy, verified.identityValues);
   const decision: Decision = { kind: "proceed", shared, clearHeaders, setHeaders, turnOffResponseBuffering: policy.filterLists && listing === undefined };

@@ -1,6 +1,7 @@
+import { renderRefusal, toRefusal } from "./gate-response";
 import { LIST_MEMBER, type JsonRpcBody, type ListRequest } from "./json-rpc-calls";
 import { describeItemGrants, matchesItemGlobs, type ItemGrant, type MethodAcl } from "./method-acl";
-import { GateFailure, InvalidJsonRpc, quoteText, UnfilterableList } from "./refusals";
+import { formatOperatorLog, GateFailure, InvalidJsonRpc, type OperatorLog, quoteText, shortenText, UnfilterableList } from "./refusals";
 import { readResourceUri } from "./resource-uri";
 import { isJsonObject } from "./unique-key-json";
 
@@ -63,23 +64,25 @@ function readListRequests(value: unknown): ListRequest[] | undefined {
   return requests.length === value.length ? requests : undefined;
 }
 
+const UNDECIDED = "the gateway could not decide what this token may list";
+
 /**
  * Reads `kong.ctx.shared.mcp_oauth2` as mcp-oauth2 left it: undefined when there is nothing to
  * filter (no listing: the request lists nothing the token may not see whole, or a CORS
- * preflight). Throws GateFailure when mcp-oauth2 did not let the request through, or left
- * something else: the response must not reach the client unfiltered.
+ * preflight). Throws GateFailure when mcp-oauth2 did not let the request through, does not hand
+ * listings over (filter_lists off) or left something else: no list may reach the client unfiltered.
  */
 export function readSharedListing(shared: unknown): ListingOfRequest | undefined {
-  if (!isJsonObject(shared)) {
-    throw new GateFailure("the gateway could not decide what this token may list", "kong.ctx.shared.mcp_oauth2 is not set: mcp-oauth2 did not let this request through (is it on the route?)");
-  }
-  if (shared.listing === undefined || shared.preflight === true) return undefined;
+  if (!isJsonObject(shared)) throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2 is not set: mcp-oauth2 did not let this request through (is it on the route?)");
+  if (shared.preflight === true) return undefined;
+  if (shared.filter_lists !== true) throw new GateFailure(UNDECIDED, "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
+  if (shared.listing === undefined) return undefined;
   const { listing } = shared;
   const grants = isJsonObject(listing) && isJsonObject(listing.grants) ? listing.grants : {};
   const readGrants = Object.fromEntries(ITEM_CALLS.map((call) => [call, readItemGrant(grants[call])]));
   const requests = isJsonObject(listing) ? readListRequests(listing.requests) : undefined;
   if (!isJsonObject(listing) || ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") {
-    throw new GateFailure("the gateway could not decide what this token may list", "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
+    throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
   }
   const holder = [shared.subject, shared.client_id].find((value) => typeof value === "string") ?? "unknown subject";
   return { listing: { grants: readGrants as Record<ItemCall, ItemGrant>, requests, dry_run: listing.dry_run }, holder: String(holder) };
@@ -325,4 +328,52 @@ export function filterListResponse(listing: SharedListing, response: BufferedRes
   const text = utf8.decode(response.body);
   const filtered = eventStream ? filterEventStream(text, filter) : filterJsonText(text, filter);
   return { body: listing.dry_run ? undefined : filtered, removed: filter.removed };
+}
+
+/** The plugin whose log lines these are. */
+export const LIST_FILTER_PLUGIN = "mcp-oauth2-list-filter";
+/** Items named in one log line; the rest are counted. */
+const MAX_LOGGED_ITEMS = 10;
+const MAX_LOGGED_NAME = 100;
+
+function describeRemovedItems(removed: readonly RemovedItem[]): string {
+  const shown = removed.slice(0, MAX_LOGGED_ITEMS).map(({ method, name }) => `${method} ${shortenText(name, MAX_LOGGED_NAME)}`);
+  return removed.length > MAX_LOGGED_ITEMS ? `${shown.join(", ")} and ${removed.length - MAX_LOGGED_ITEMS} more` : shown.join(", ");
+}
+
+/** The upstream response as Kong's response phase hands it over, read lazily: each fact is a PDK round trip. */
+export interface ResponseSource {
+  status(): Promise<number>;
+  header(name: string): Promise<string | undefined>;
+  body(): Promise<Uint8Array>;
+}
+
+/**
+ * What the list filter does with a response: let Kong send it (nothing to filter), or answer
+ * with a status and a body (Kong keeps the upstream's headers and counts the Content-Length).
+ */
+export type ListDecision =
+  | { readonly kind: "pass" }
+  | { readonly kind: "respond"; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array | string; readonly log?: OperatorLog };
+
+/**
+ * The list filter's one decision for a buffered response: with a listing from mcp-oauth2 in
+ * `shared`, the response again, without the items the token may not see (unchanged in a dry run,
+ * which logs what it would remove); a 500 when mcp-oauth2 did not let the request through, a 502
+ * when the response cannot be read. Never throws.
+ */
+export async function decideListResponse(shared: unknown, response: ResponseSource): Promise<ListDecision> {
+  try {
+    const ofRequest = readSharedListing(shared);
+    if (ofRequest === undefined) return { kind: "pass" };
+    const status = await response.status();
+    const buffered = { contentType: await response.header("Content-Type"), contentEncoding: await response.header("Content-Encoding"), body: await response.body() };
+    const { body, removed } = filterListResponse(ofRequest.listing, buffered);
+    const answer: ListDecision = { kind: "respond", status, headers: {}, body: body ?? buffered.body };
+    if (!ofRequest.listing.dry_run || removed.length === 0) return answer;
+    return { ...answer, log: formatOperatorLog("notice", `dry run: would remove from the lists of ${ofRequest.holder}: ${describeRemovedItems(removed)}`, LIST_FILTER_PLUGIN) };
+  } catch (error) {
+    const refusal = toRefusal(error);
+    return { kind: "respond", ...renderRefusal(refusal, {}), log: formatOperatorLog(refusal.logLevel ?? "err", refusal.detail, LIST_FILTER_PLUGIN) };
+  }
 }

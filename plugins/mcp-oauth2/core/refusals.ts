@@ -15,6 +15,23 @@ export function shortenText(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
 }
 
+/** A line for Kong's error log, through kong.log.<level>. */
+export interface OperatorLog {
+  readonly level: OperatorLogLevel;
+  readonly message: string;
+}
+
+const MAX_LOG_MESSAGE = 2000;
+
+/**
+ * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
+ * line may grow with what a client sends (each value is cut where it is quoted, the line here).
+ * Lines start with the plugin's name.
+ */
+export function formatOperatorLog(level: OperatorLogLevel, message: string, plugin = "mcp-oauth2"): OperatorLog {
+  return { level, message: shortenText(`${plugin}: ${message}`, MAX_LOG_MESSAGE).replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
+}
+
 /** Client-chosen text as a refusal or a log line quotes it: JSON-quoted, cut to 100 characters. */
 export function quoteText(text: string): string {
   return JSON.stringify(shortenText(text, 100));
