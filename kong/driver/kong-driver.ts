@@ -1,24 +1,39 @@
 // Kong 3.9's side of the plugin-server protocol against a real plugin server: a test and
 // development tool. Production runs under Kong.
 import { randomUUID } from "node:crypto";
-import { runAccessPhase, type PhaseEnding, type PhaseRecord } from "./event-bridge";
+import { runPluginPhase, type PhaseEnding, type PhaseRecord } from "./event-bridge";
 import { startGateway, type GatewayOptions, type KongGateway } from "./gateway";
-import type { LogEntry, PdkRequestState, PdkSettings } from "./kong-pdk-emulation";
+import { clearHeader, getFirstHeaderValue, type HeaderList } from "./header-list";
+import type { LogEntry, PdkRequestState, PdkSettings, ServiceResponse } from "./kong-pdk-emulation";
 import { rawPathOf, receiveRequest, type KongRequest, type ReceivedRequest } from "./kong-request";
-import { buildErrorResponse, buildUnexpectedErrorResponse } from "./kong-response";
-import { buildNativeGuardResponse, buildOutcome, VERIFIED_CONTEXT_KEY, type Decision, type Outcome, type OutcomeDetails } from "./outcome";
+import { buildErrorResponse, buildUnexpectedErrorResponse, type KongResponse } from "./kong-response";
+import { isTruthy, type LuaTable } from "./lua-values";
+import {
+  buildNativeGuardResponse,
+  buildNativeListGuardResponse,
+  buildOutcome,
+  VERIFIED_CONTEXT_KEY,
+  type BufferedProxyResponse,
+  type Decision,
+  type Outcome,
+  type OutcomeDetails,
+  type UpstreamRequest,
+} from "./outcome";
 import { normalizePath } from "./path-normalization";
 import { queryPluginDump, type PluginInfo } from "./plugin-dump";
 import { PluginInstances, type InstanceEvent } from "./plugin-instances";
 import { PluginServerProcess } from "./plugin-server-process";
-import { RouteTable, type RouteDefinition, type RouteMatch } from "./route-table";
+import { RouteTable, type ConfiguredPlugin, type RouteDefinition, type RouteMatch } from "./route-table";
 import { RpcClient } from "./rpc-client";
 import { createTrustedIpMatcher } from "./trusted-ips";
 import { buildUpstreamRequest } from "./upstream-request";
 
 const MAX_KEPT_LOG_ENTRIES = 10_000;
+/** The ngx.ctx flag of buffered proxying (kong/runloop/plugins_iterator.lua, Kong.access). */
+const BUFFERED_PROXYING = "buffered_proxying";
 
-export interface KongDriverOptions {
+/** One entry of kong.conf's pluginserver_names: how Kong starts, queries and reaches that server. */
+export interface PluginServerSettings {
   /**
    * Like pluginserver_<name>_start_cmd, as argv. Leave it out for a server managed elsewhere (Kong
    * then only connects to the socket): two drivers on one server act as two Kong workers.
@@ -28,7 +43,18 @@ export interface KongDriverOptions {
   queryCommand: readonly string[];
   /** Like pluginserver_<name>_socket. */
   socketPath: string;
-  /** Environment and working directory of both commands. */
+}
+
+/**
+ * Calls the route's upstream and hands back its whole response, as Kong's buffered proxying
+ * captures it (hop-by-hop fields removed).
+ */
+export type UpstreamCall = (request: UpstreamRequest) => Promise<ServiceResponse>;
+
+export interface KongDriverOptions extends PluginServerSettings {
+  /** More plugin servers, after the first (pluginserver_names = a,b): Kong 3.9 registers one plugin per server. */
+  morePluginServers?: readonly PluginServerSettings[];
+  /** Environment and working directory of every command. */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Per RPC call (default 60 s, Kong's socket timeouts). */
@@ -41,71 +67,95 @@ export interface KongDriverOptions {
   clientBodyBufferSize?: number;
   /**
    * Emulate the guard operators install after the plugin (a post-function): a request that would be
-   * proxied without ctx.shared.mcp_oauth2 gets 503 instead. Applies to routes with the plugin.
+   * proxied without ctx.shared.mcp_oauth2 gets 503 instead, and a buffered response to a list
+   * request (ctx.shared.mcp_oauth2.listing) that no plugin answered gets 502. Applies to routes with
+   * the first server's plugin.
    */
   nativeGuard?: boolean;
   routes?: readonly RouteDefinition[];
 }
 
-/** Kong 3.9 driving one plugin server. */
+/** A plugin server as one Kong worker knows it: its plugin, its connections, its instances. */
+interface ConnectedPluginServer {
+  /** The query command's dump; Kong 3.9 registers only the first plugin. */
+  readonly dump: readonly PluginInfo[];
+  readonly rpc: RpcClient;
+  readonly instances: PluginInstances;
+  readonly process: PluginServerProcess | undefined;
+  knownPid: number | undefined;
+}
+
+/** Kong 3.9 driving its plugin servers. */
 export class KongDriver {
   private routeTable: RouteTable;
   private lastSeq = 0;
   private readonly nextSeq = (): number => ++this.lastSeq;
-  private knownServerPid: number | undefined;
   private readonly driverLogs: LogEntry[] = [];
   private readonly gateways = new Set<KongGateway>();
-  private readonly rpc: RpcClient;
-  private readonly instances: PluginInstances;
+  /** By the name of the plugin each serves, the first server first. */
+  private readonly servers: ReadonlyMap<string, ConnectedPluginServer>;
   private readonly settings: PdkSettings;
 
   private constructor(
     private readonly options: KongDriverOptions,
-    /** The query command's dump; Kong 3.9 registers only the first plugin. */
-    readonly plugins: readonly PluginInfo[],
-    private readonly server: PluginServerProcess | undefined,
+    started: ReadonlyArray<{ settings: PluginServerSettings; dump: readonly PluginInfo[]; process: PluginServerProcess | undefined }>,
   ) {
-    this.rpc = new RpcClient({
-      socketPath: options.socketPath,
-      callTimeoutMs: options.callTimeoutMs ?? 60_000,
-      onNotification: (label, args) => this.receiveNotification(label, args),
-    });
-    this.instances = new PluginInstances(this.rpc);
+    this.servers = new Map(
+      started.map(({ settings, dump, process }) => {
+        const rpc = new RpcClient({
+          socketPath: settings.socketPath,
+          callTimeoutMs: options.callTimeoutMs ?? 60_000,
+          onNotification: (label, args) => this.receiveNotification(server, label, args),
+        });
+        const server: ConnectedPluginServer = { dump, process, rpc, instances: new PluginInstances(rpc), knownPid: undefined };
+        return [(dump[0] as PluginInfo).Name, server];
+      }),
+    );
+    if (this.servers.size !== started.length) throw new Error("two plugin servers serve the same plugin: Kong registers each plugin once");
     this.settings = {
       isTrusted: createTrustedIpMatcher(options.trustedIps ?? []),
       clientBodyBufferSize: options.clientBodyBufferSize ?? 8192,
       nodeId: randomUUID(),
     };
-    this.routeTable = RouteTable.configure(options.routes ?? [], this.plugin, this.nextSeq);
+    this.routeTable = RouteTable.configure(options.routes ?? [], this.registeredPlugins, this.nextSeq);
   }
 
   /**
-   * Runs the query command (stdout must be exactly one JSON array), starts the server with the start
-   * command when given, and waits until its socket accepts connections.
+   * Runs each server's query command (stdout must be exactly one JSON array), starts each server
+   * with its start command when given, and waits until its socket accepts connections.
    */
   static async start(options: KongDriverOptions): Promise<KongDriver> {
     const commandOptions = { env: options.env, cwd: options.cwd };
-    const plugins = await queryPluginDump(options.queryCommand, commandOptions);
-    const server =
-      options.startCommand === undefined
-        ? undefined
-        : await PluginServerProcess.start({
-            ...commandOptions,
-            startCommand: options.startCommand,
-            socketPath: options.socketPath,
-            startTimeoutMs: options.startTimeoutMs,
-          });
+    const started: Array<{ settings: PluginServerSettings; dump: readonly PluginInfo[]; process: PluginServerProcess | undefined }> = [];
     try {
-      return new KongDriver(options, plugins, server);
+      for (const settings of [options, ...(options.morePluginServers ?? [])]) {
+        const dump = await queryPluginDump(settings.queryCommand, commandOptions);
+        const process =
+          settings.startCommand === undefined
+            ? undefined
+            : await PluginServerProcess.start({ ...commandOptions, startCommand: settings.startCommand, socketPath: settings.socketPath, startTimeoutMs: options.startTimeoutMs });
+        started.push({ settings, dump, process });
+      }
+      return new KongDriver(options, started);
     } catch (error) {
-      await server?.stop();
+      await Promise.all(started.map(({ process }) => process?.stop()));
       throw error;
     }
   }
 
-  /** The plugin Kong registers: the first of the dump. */
+  /** The first server's dump; Kong 3.9 registers only its first plugin. */
+  get plugins(): readonly PluginInfo[] {
+    return this.firstServer.dump;
+  }
+
+  /** The plugin Kong registers from the first server: the first of its dump. */
   get plugin(): PluginInfo {
     return this.plugins[0] as PluginInfo;
+  }
+
+  /** Every plugin Kong registers: the first of each server's dump, the first server's first. */
+  get registeredPlugins(): readonly PluginInfo[] {
+    return [...this.servers.values()].map((server) => server.dump[0] as PluginInfo);
   }
 
   /**
@@ -114,22 +164,24 @@ export class KongDriver {
    * closes the old one, as after any Kong configuration change.
    */
   configureRoutes(routes: readonly RouteDefinition[]): void {
-    this.routeTable = RouteTable.configure(routes, this.plugin, this.nextSeq);
+    this.routeTable = RouteTable.configure(routes, this.registeredPlugins, this.nextSeq);
   }
 
   /**
-   * Routes a request, runs the plugin's access phase through the plugin server and reports what Kong
-   * would do. Rejects only for driver limits (a PDK function the driver does not emulate).
+   * Routes a request, runs the access phase of the route's plugins through their plugin servers
+   * and reports what Kong would do. With buffered proxying (a plugin on the route has a response
+   * phase) and an `upstream` to call, also captures the upstream's response and runs the response
+   * phase. Rejects only for driver limits (a PDK function the driver does not emulate).
    */
-  handle(request: KongRequest): Promise<Outcome> {
-    return this.runRequest(receiveRequest(request));
+  handle(request: KongRequest, upstream?: UpstreamCall): Promise<Outcome> {
+    return this.runRequest(receiveRequest(request), upstream);
   }
 
   /** Serves HTTP on 127.0.0.1 as a small Kong (routes given here replace the current ones). */
   async listen(options: GatewayOptions & { routes?: readonly RouteDefinition[] } = {}): Promise<KongGateway> {
     if (options.routes !== undefined) this.configureRoutes(options.routes);
     const gateway = await startGateway(
-      (request) => this.runRequest(request),
+      (request, upstream) => this.runRequest(request, upstream),
       (error) => this.keepLog({ level: "err", message: `driver: ${(error as Error).message}`, source: "kong" }),
       options,
     );
@@ -141,37 +193,37 @@ export class KongDriver {
     return { url: gateway.url, port: gateway.port, close };
   }
 
-  /** Kills the plugin server with SIGKILL (Kong keeps its instance ids, as after a crash). */
-  async killServer(): Promise<void> {
-    await this.managedServer().kill();
+  /** Kills a plugin server (the first unless named by its plugin) with SIGKILL: Kong keeps its instance ids, as after a crash. */
+  async killServer(plugin?: string): Promise<void> {
+    await this.managedServer(plugin).kill();
   }
 
-  /** Stops (if running) and starts the plugin server again. */
-  async restartServer(): Promise<void> {
-    await this.managedServer().restart();
+  /** Stops (if running) and starts a plugin server again (the first unless named by its plugin). */
+  async restartServer(plugin?: string): Promise<void> {
+    await this.managedServer(plugin).restart();
   }
 
-  /** Closes the gateways and connections, and stops the plugin server. */
+  /** Closes the gateways and connections, and stops the plugin servers. */
   async close(): Promise<void> {
     await Promise.all([...this.gateways].map((gateway) => gateway.close()));
     this.gateways.clear();
-    this.rpc.close();
-    await this.server?.stop();
+    for (const server of this.servers.values()) server.rpc.close();
+    await Promise.all([...this.servers.values()].map((server) => server.process?.stop()));
   }
 
-  /** The server's process id while it runs. */
+  /** The first server's process id while it runs. */
   get serverPid(): number | undefined {
-    return this.server?.pid;
+    return this.firstServer.process?.pid;
   }
 
-  /** Lines the plugin server printed on stdout (the stock server logs there). */
+  /** Lines the first plugin server printed on stdout (the stock server logs there). */
   get serverStdout(): readonly string[] {
-    return this.server?.stdoutLines ?? [];
+    return this.firstServer.process?.stdoutLines ?? [];
   }
 
-  /** Lines the plugin server printed on stderr. */
+  /** Lines the first plugin server printed on stderr. */
   get serverStderr(): readonly string[] {
-    return this.server?.stderrLines ?? [];
+    return this.firstServer.process?.stderrLines ?? [];
   }
 
   /** Kong's error log so far: plugin kong.log.* lines and Kong's own (the last 10,000). */
@@ -179,14 +231,25 @@ export class KongDriver {
     return this.driverLogs;
   }
 
-  /** Instance starts, closes and resets, in order. */
+  /** Instance starts, closes and resets of the first server's plugin, in order. */
   get instanceEvents(): readonly InstanceEvent[] {
-    return this.instances.events;
+    return this.firstServer.instances.events;
   }
 
-  private managedServer(): PluginServerProcess {
-    if (this.server === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
-    return this.server;
+  private get firstServer(): ConnectedPluginServer {
+    return this.servers.values().next().value as ConnectedPluginServer;
+  }
+
+  private serverOf(plugin: string): ConnectedPluginServer {
+    const server = this.servers.get(plugin);
+    if (server === undefined) throw new Error(`no plugin server serves "${plugin}"`);
+    return server;
+  }
+
+  private managedServer(plugin: string | undefined): PluginServerProcess {
+    const { process } = plugin === undefined ? this.firstServer : this.serverOf(plugin);
+    if (process === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
+    return process;
   }
 
   private keepLog(entry: LogEntry): void {
@@ -194,15 +257,15 @@ export class KongDriver {
     if (this.driverLogs.length > MAX_KEPT_LOG_ENTRIES) this.driverLogs.shift();
   }
 
-  /** plugin.lua rpc_notifications:serverPid: a new pid means every instance is gone. */
-  private receiveNotification(label: string, args: unknown): void {
+  /** plugin.lua rpc_notifications:serverPid: a new pid means every instance of that server is gone. */
+  private receiveNotification(server: ConnectedPluginServer, label: string, args: unknown): void {
     if (label !== "serverPid") return;
     const pid = Number(args);
-    if (this.knownServerPid !== undefined && pid !== this.knownServerPid) this.instances.reset(`serverPid changed to ${pid}`);
-    this.knownServerPid = pid;
+    if (server.knownPid !== undefined && pid !== server.knownPid) server.instances.reset(`serverPid changed to ${pid}`);
+    server.knownPid = pid;
   }
 
-  private async runRequest(request: ReceivedRequest): Promise<Outcome> {
+  private async runRequest(request: ReceivedRequest, upstream: UpstreamCall | undefined): Promise<Outcome> {
     const normalizedPath = normalizePath(rawPathOf(request.requestUri));
     const match = this.routeTable.match(normalizedPath);
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
@@ -213,10 +276,12 @@ export class KongDriver {
         routePaths: match?.route.definition.paths ?? [],
         stripPath: match?.route.stripPath ?? true,
         serviceId: match?.route.definition.serviceId,
-        pluginId: match?.route.plugin?.id ?? "",
+        pluginId: "",
         normalizedPath,
         matchedPath: match?.matchedPath,
       },
+      phase: "access",
+      serviceResponse: undefined,
       settings: this.settings,
       headers: request.headers,
       upstreamHost: undefined,
@@ -224,8 +289,11 @@ export class KongDriver {
       ngxCtx: new Map(),
       logs: [],
     };
-    const ending = match === undefined ? undefined : await this.runPlugin(match, state, record);
-    const decision = this.decide(match, ending, state);
+    const ending = match === undefined ? undefined : await this.runAccessPhase(match, state, record);
+    let decision = this.decide(match, ending, state);
+    if (decision.kind === "proceed" && decision.bufferedProxying && upstream !== undefined) {
+      decision = { ...decision, response: await this.runResponsePhase(match!, state, await upstream(decision.upstreamRequest)) };
+    }
     const details: OutcomeDetails = {
       routeId: match?.route.definition.id,
       requestId: request.requestId,
@@ -238,9 +306,15 @@ export class KongDriver {
     return outcome;
   }
 
+  /** Whether the native guard watches this route: it carries the first server's plugin (mcp-oauth2). */
+  private isGuarded(match: RouteMatch): boolean {
+    return this.options.nativeGuard === true && match.route.plugins.some((plugin) => plugin.name === this.plugin.Name);
+  }
+
   /**
    * What Kong does after the access phase: the router's 404, the phase's answer, the native guard's
-   * 503 for an unverified request on a route with the plugin, or proxying.
+   * 503 for an unverified request on a route with the plugin, or proxying, buffered when a plugin
+   * with a response phase was collected and no plugin turned buffering off again.
    */
   private decide(match: RouteMatch | undefined, ending: PhaseEnding | undefined, state: PdkRequestState): Decision {
     if (match === undefined) {
@@ -249,16 +323,83 @@ export class KongDriver {
     }
     if (ending?.kind === "exit") return { kind: "exit", source: "plugin", response: ending.response };
     if (ending?.kind === "lua-error") return { kind: "exit", source: "kong", response: buildUnexpectedErrorResponse() };
-    if (this.options.nativeGuard === true && match.route.plugin !== undefined && !state.ctxShared.has(VERIFIED_CONTEXT_KEY)) {
+    if (this.isGuarded(match) && !state.ctxShared.has(VERIFIED_CONTEXT_KEY)) {
       state.logs.push({ level: "err", message: "mcp-oauth2 did not vouch for this request (plugin server down?); refusing it", source: "plugin" });
       return { kind: "exit", source: "native-guard", response: buildNativeGuardResponse() };
     }
-    return { kind: "proceed", upstreamRequest: buildUpstreamRequest(match, state) };
+    let bufferedProxying = isTruthy(state.ngxCtx.get(BUFFERED_PROXYING));
+    const upgrade = getFirstHeaderValue(state.headers, "upgrade") ?? "";
+    if (bufferedProxying && upgrade !== "") {
+      state.logs.push({ level: "notice", message: `response buffering was turned off: connection upgrade (${upgrade})`, source: "kong" });
+      bufferedProxying = false;
+    }
+    return { kind: "proceed", upstreamRequest: buildUpstreamRequest(match, state), bufferedProxying };
   }
 
-  private async runPlugin(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {
-    const plugin = match.route.plugin;
-    if (plugin === undefined || !this.plugin.Phases.includes("access")) return undefined;
-    return runAccessPhase(this.rpc, this.instances, plugin, state, record);
+  /**
+   * Kong's collecting iterator: the route's plugins by priority; collecting one with a response
+   * phase sets ngx.ctx.buffered_proxying; each access handler runs until one answers. A plugin
+   * server that fails is logged and the next plugin runs: Kong fails open.
+   */
+  private async runAccessPhase(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {
+    let failedOpen: PhaseEnding | undefined;
+    for (const plugin of match.route.plugins) {
+      if (plugin.info.Phases.includes("response") && !isTruthy(state.ngxCtx.get(BUFFERED_PROXYING))) state.ngxCtx.set(BUFFERED_PROXYING, true);
+      if (!plugin.info.Phases.includes("access")) continue;
+      const ending = await this.runPhaseOf(plugin, state, record);
+      if (ending.kind === "exit" || ending.kind === "lua-error") return ending;
+      if (ending.kind === "fail-open") failedOpen ??= ending;
+    }
+    return failedOpen;
   }
+
+  private runPhaseOf(plugin: ConfiguredPlugin, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding> {
+    const { rpc, instances } = this.serverOf(plugin.name);
+    state.scope = { ...state.scope, pluginId: plugin.id };
+    return runPluginPhase(rpc, instances, plugin, state, record);
+  }
+
+  /**
+   * Kong.response (kong/init.lua): with the service's whole response captured, status and headers
+   * set for the client, the response phase of each collected plugin by priority; a plugin's
+   * kong.response.exit answers instead (over the service's headers, its own replacing theirs), a
+   * Lua error is Kong's 500, and otherwise the service's response goes out. The native guard then
+   * refuses a response to a list request that no plugin answered.
+   */
+  private async runResponsePhase(match: RouteMatch, state: PdkRequestState, service: ServiceResponse): Promise<BufferedProxyResponse> {
+    state.phase = "response";
+    state.serviceResponse = service;
+    const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
+    const answer = (source: BufferedProxyResponse["source"], response: { status: number; headers: HeaderList; body: Buffer }): BufferedProxyResponse => ({ source, ...response, pdkCalls: record.pdkCalls });
+    for (const plugin of match.route.plugins.filter((candidate) => candidate.info.Phases.includes("response"))) {
+      const ending = await this.runPhaseOf(plugin, state, record);
+      if (ending.kind === "exit") return answer("plugin", answerOverServiceHeaders(service.headers, ending.response));
+      if (ending.kind === "lua-error") return answer("kong", toBufferedResponse(buildUnexpectedErrorResponse()));
+    }
+    if (this.isGuarded(match) && readSharedListing(state.ctxShared) !== undefined) {
+      state.logs.push({ level: "err", message: "mcp-oauth2-list-filter did not answer a list response (plugin server down?); refusing it", source: "plugin" });
+      return answer("native-guard", buildNativeListGuardResponse(service.headers));
+    }
+    return answer("service", service);
+  }
+}
+
+/** ctx.shared.mcp_oauth2.listing, as the native guard's Lua reads it. */
+function readSharedListing(ctxShared: LuaTable): unknown {
+  const verified = ctxShared.get(VERIFIED_CONTEXT_KEY);
+  return verified instanceof Map ? verified.get("listing") : undefined;
+}
+
+function toBufferedResponse(response: KongResponse): { status: number; headers: HeaderList; body: Buffer } {
+  return { status: response.status, headers: response.headers, body: Buffer.from(response.body, "latin1") };
+}
+
+/**
+ * kong.response.exit in the response phase: ngx.header already holds the service's headers
+ * (Kong.response set them); each header the exit sets replaces every value of that name.
+ */
+function answerOverServiceHeaders(serviceHeaders: HeaderList, exit: KongResponse): { status: number; headers: HeaderList; body: Buffer } {
+  const replaced = new Set(exit.headers.map(([name]) => name.toLowerCase()));
+  const kept = [...replaced].reduce(clearHeader, serviceHeaders);
+  return { ...toBufferedResponse(exit), headers: [...kept, ...exit.headers] };
 }
