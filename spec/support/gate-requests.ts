@@ -1,9 +1,9 @@
 // Requests to mcp-oauth2 through the Kong driver, and the answers as a client or the upstream sees
 // them. Every request goes through sendThroughGate, which checks the invariant of the suites.
 import { expect } from "chai";
-import type { ExitOutcome, HeaderList, KongDriver, KongDriverOptions, KongRequest, Outcome, PluginServerImplementation, ProceedOutcome } from "../../kong/driver";
+import type { ExitOutcome, HeaderList, KongDriver, KongRequest, Outcome, PluginServerImplementation, ProceedOutcome } from "../../kong/driver";
 import { JwksServer } from "./jwks-server";
-import { startBuiltPluginDriver } from "./plugin-server-fixture";
+import { startBuiltPluginDriver, type BuiltPluginDriverOptions } from "./plugin-server-fixture";
 import { createSigningKey, createTokenIssuer, type TestSigningKey, type TokenOptions } from "./token-factory";
 
 /** The public MCP URL the gate is configured for (`resource`) and the audience tokens carry. */
@@ -133,7 +133,7 @@ export interface GateFixtureOptions {
   readonly key?: TestSigningKey;
   /** What every token carries unless overridden (default: audience MCP_RESOURCE). */
   readonly tokens?: Partial<Omit<TokenOptions, "issuer">>;
-  readonly driverOptions?: Partial<KongDriverOptions>;
+  readonly driverOptions?: BuiltPluginDriverOptions;
 }
 
 /** Starts a JWKS server and a driver on `implementation` serving the built mcp-oauth2. */
