@@ -216,6 +216,11 @@ export class KongDriver {
     return this.firstServer.process?.pid;
   }
 
+  /** The process ids of every plugin server the driver started and that runs. */
+  get serverPids(): number[] {
+    return [...this.servers.values()].flatMap((server) => (server.process?.pid === undefined ? [] : [server.process.pid]));
+  }
+
   /** Lines the first plugin server printed on stdout (the stock server logs there). */
   get serverStdout(): readonly string[] {
     return this.firstServer.process?.stdoutLines ?? [];
