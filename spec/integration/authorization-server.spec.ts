@@ -173,6 +173,12 @@ describe("demo authorization server", () => {
       expect(registered).not.to.have.property("client_secret");
     });
 
+    it("registers a client that sends empty URI metadata (mcp-use 1.34's client_uri), ignoring it, and keeps a real one", async () => {
+      const registered = await registerPublicClient({ client_uri: "", logo_uri: "", policy_uri: "", tos_uri: "" });
+      for (const member of ["client_uri", "logo_uri", "policy_uri", "tos_uri"]) expect(registered, member).not.to.have.property(member);
+      expect(await registerPublicClient({ client_uri: "https://client.example" })).to.include({ client_uri: "https://client.example" });
+    });
+
     it("gives the member only mcp:tools when asked for both scopes", async () => {
       const { status, body } = await authorize(dynamicClientId, MEMBER, { scope: "mcp:tools mcp:resources", resource: MCP_URL });
       expect(status).to.equal(200);
