@@ -94,6 +94,8 @@ describe("demo authorization server", () => {
       });
       expect(metadata.scopes_supported).to.deep.equal(["openid", "mcp:tools", "mcp:resources"]);
       expect(metadata.code_challenge_methods_supported).to.deep.equal(["S256"]);
+      const oauthMetadata = await fetch(`${as.issuer}/.well-known/oauth-authorization-server`);
+      expect([oauthMetadata.status, ((await oauthMetadata.json()) as Record<string, unknown>).issuer]).to.deep.equal([200, as.issuer]);
     });
 
     it("answers 404 outside the realm, so the MCP SDK moves on from the RFC 8414 locations", async () => {
