@@ -356,11 +356,17 @@ export type ListDecision =
   | { readonly kind: "pass" }
   | { readonly kind: "respond"; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array | string; readonly log?: OperatorLog };
 
+/** A notice of what a dry run would have done instead of letting the response through. */
+function logDryRun(message: string): OperatorLog {
+  return formatOperatorLog("notice", `dry run: ${message}`, LIST_FILTER_PLUGIN);
+}
+
 /**
  * The list filter's one decision for a buffered response: with a listing from mcp-oauth2 in
- * `shared`, the response again, without the items the token may not see (unchanged in a dry run,
- * which logs what it would remove); a 500 when mcp-oauth2 did not let the request through, a 502
- * when the response cannot be read. Never throws.
+ * `shared`, the response again, without the items the token may not see; a 500 when mcp-oauth2 did
+ * not let the request through, a 502 when the response cannot be read. A dry run answers with the
+ * response unchanged and logs what it would have removed or refused: it filters nothing, so an
+ * unreadable list shows no more than a readable one. Never throws.
  */
 export async function decideListResponse(shared: unknown, response: ResponseSource): Promise<ListDecision> {
   try {
@@ -368,10 +374,17 @@ export async function decideListResponse(shared: unknown, response: ResponseSour
     if (ofRequest === undefined) return { kind: "pass" };
     const status = await response.status();
     const buffered = { contentType: await response.header("Content-Type"), contentEncoding: await response.header("Content-Encoding"), body: await response.body() };
-    const { body, removed } = filterListResponse(ofRequest.listing, buffered);
-    const answer: ListDecision = { kind: "respond", status, headers: {}, body: body ?? buffered.body };
-    if (!ofRequest.listing.dry_run || removed.length === 0) return answer;
-    return { ...answer, log: formatOperatorLog("notice", `dry run: would remove from the lists of ${ofRequest.holder}: ${describeRemovedItems(removed)}`, LIST_FILTER_PLUGIN) };
+    const unchanged: ListDecision = { kind: "respond", status, headers: {}, body: buffered.body };
+    let filtered: FilteredResponse;
+    try {
+      filtered = filterListResponse(ofRequest.listing, buffered);
+    } catch (error) {
+      if (!(error instanceof UnfilterableList && ofRequest.listing.dry_run)) throw error;
+      return { ...unchanged, log: logDryRun(`would refuse ${error.status}: ${error.detail}`) };
+    }
+    const { body, removed } = filtered;
+    if (!ofRequest.listing.dry_run || removed.length === 0) return { ...unchanged, body: body ?? buffered.body };
+    return { ...unchanged, log: logDryRun(`would remove from the lists of ${ofRequest.holder}: ${describeRemovedItems(removed)}`) };
   } catch (error) {
     const refusal = toRefusal(error);
     return { kind: "respond", ...renderRefusal(refusal, {}), log: formatOperatorLog(refusal.logLevel ?? "err", refusal.detail, LIST_FILTER_PLUGIN) };

@@ -103,13 +103,19 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       }
     });
 
-    it("removes nothing in dry run and logs what it would remove", async () => {
+    it("removes and refuses nothing in dry run, and logs what it would have done", async () => {
       routeWith({ ...gateConfig, acl_mode: "dry_run" });
       const service = toolsListResponse(3);
       const outcome = await send("mcp:tools", listTools, service);
       expect(bufferedResponseOf(outcome).body).to.deep.equal(service.body);
       expect(outcome.logs.filter(({ source }) => source === "plugin")).to.deep.equal([
         { level: "notice", message: "mcp-oauth2-list-filter: dry run: would remove from the lists of alice: tools/list admin_wipe, tools/list admin_sessions", source: "plugin" },
+      ]);
+      const compressed = toolsListResponse(3, "application/json", [["Content-Encoding", "gzip"]]);
+      const unreadable = await send("mcp:tools", listTools, compressed);
+      expect([bufferedResponseOf(unreadable).status, bufferedResponseOf(unreadable).body]).to.deep.equal([200, compressed.body]);
+      expect(unreadable.logs.filter(({ source }) => source === "plugin")).to.deep.equal([
+        { level: "notice", message: 'mcp-oauth2-list-filter: dry run: would refuse 502: the response to a list request is compressed (Content-Encoding "gzip")', source: "plugin" },
       ]);
     });
 
