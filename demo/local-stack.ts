@@ -43,7 +43,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const { driver, close: closeDriver } = await startPluginServerDriver("ours", builtPluginsDirectory(), {
       // mcp-oauth2-list-filter under a plugin server of its own, as kong/kong.conf runs it.
-      morePluginsDirectories: [builtListFilterPluginsDirectory()],
+      otherPluginsDirectories: [builtListFilterPluginsDirectory()],
       // kong/kong.yml's post-function: a request the plugin did not vouch for (plugin server
       // down) gets 503 instead of reaching the MCP server, where Kong alone would fail open.
       nativeGuard: true,

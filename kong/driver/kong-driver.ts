@@ -1,10 +1,11 @@
 // Kong 3.9's side of the plugin-server protocol against a real plugin server: a test and
 // development tool. Production runs under Kong.
 import { randomUUID } from "node:crypto";
+import type { ConsumerEntity } from "./client-consumers";
 import { runPluginPhase, type PhaseEnding, type PhaseRecord } from "./event-bridge";
 import { startGateway, type GatewayOptions, type KongGateway } from "./gateway";
 import { clearHeader, getFirstHeaderValue, type HeaderList } from "./header-list";
-import type { LogEntry, PdkRequestState, PdkSettings, ServiceResponse } from "./kong-pdk-emulation";
+import { createPdkRequestState, type LogEntry, type PdkRequestState, type PdkSettings, type ServiceResponse } from "./kong-pdk-emulation";
 import { rawPathOf, receiveRequest, type KongRequest, type ReceivedRequest } from "./kong-request";
 import { buildErrorResponse, buildUnexpectedErrorResponse, type KongResponse } from "./kong-response";
 import { isTruthy, type LuaTable } from "./lua-values";
@@ -20,11 +21,11 @@ import {
   type UpstreamRequest,
 } from "./outcome";
 import { normalizePath } from "./path-normalization";
-import { queryPluginDump, type PluginInfo } from "./plugin-dump";
-import { PluginInstances, type InstanceEvent } from "./plugin-instances";
-import { PluginServerProcess } from "./plugin-server-process";
+import type { PluginInfo } from "./plugin-dump";
+import type { InstanceEvent } from "./plugin-instances";
+import { PluginServerConnection, type PluginServerSettings } from "./plugin-server-connection";
+import type { PluginServerProcess } from "./plugin-server-process";
 import { RouteTable, type ConfiguredPlugin, type RouteDefinition, type RouteMatch } from "./route-table";
-import { RpcClient } from "./rpc-client";
 import { createTrustedIpMatcher } from "./trusted-ips";
 import { buildUpstreamRequest } from "./upstream-request";
 
@@ -32,8 +33,13 @@ const MAX_KEPT_LOG_ENTRIES = 10_000;
 /** The ngx.ctx flag of buffered proxying (kong/runloop/plugins_iterator.lua, Kong.access). */
 const BUFFERED_PROXYING = "buffered_proxying";
 
-/** One entry of kong.conf's pluginserver_names: how Kong starts, queries and reaches that server. */
-export interface PluginServerSettings {
+/**
+ * Calls the route's upstream and hands back its whole response, as Kong's buffered proxying
+ * captures it (hop-by-hop fields removed).
+ */
+export type UpstreamCall = (request: UpstreamRequest) => Promise<ServiceResponse>;
+
+export interface KongDriverOptions {
   /**
    * Like pluginserver_<name>_start_cmd, as argv. Leave it out for a server managed elsewhere (Kong
    * then only connects to the socket): two drivers on one server act as two Kong workers.
@@ -43,18 +49,7 @@ export interface PluginServerSettings {
   queryCommand: readonly string[];
   /** Like pluginserver_<name>_socket. */
   socketPath: string;
-}
-
-/**
- * Calls the route's upstream and hands back its whole response, as Kong's buffered proxying
- * captures it (hop-by-hop fields removed).
- */
-export type UpstreamCall = (request: UpstreamRequest) => Promise<ServiceResponse>;
-
-export interface KongDriverOptions extends PluginServerSettings {
-  /** More plugin servers, after the first (pluginserver_names = a,b): Kong 3.9 registers one plugin per server. */
-  morePluginServers?: readonly PluginServerSettings[];
-  /** Environment and working directory of every command. */
+  /** Environment and working directory of both commands. */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Per RPC call (default 60 s, Kong's socket timeouts). */
@@ -68,94 +63,75 @@ export interface KongDriverOptions extends PluginServerSettings {
   /**
    * Emulate the guard operators install after the plugin (a post-function): a request that would be
    * proxied without ctx.shared.mcp_oauth2 gets 503 instead, and a buffered response to a list
-   * request (ctx.shared.mcp_oauth2.listing) that no plugin answered gets 502. Applies to routes with
-   * the first server's plugin.
+   * request (ctx.shared.mcp_oauth2.listing) that no plugin answered gets 502. Applies to routes
+   * with the first server's plugin.
    */
   nativeGuard?: boolean;
   routes?: readonly RouteDefinition[];
+  /**
+   * More plugin servers (pluginserver_names after the first), e.g. a test plugin that runs after
+   * the first server's plugin on the same route and reads what it left (Kong runs a route's
+   * plugins by descending priority).
+   */
+  otherPluginServers?: readonly PluginServerSettings[];
+  /** Kong's consumers table, which kong.client.load_consumer reads. */
+  consumers?: readonly ConsumerEntity[];
 }
 
-/** A plugin server as one Kong worker knows it: its plugin, its connections, its instances. */
-interface ConnectedPluginServer {
-  /** The query command's dump; Kong 3.9 registers only the first plugin. */
-  readonly dump: readonly PluginInfo[];
-  readonly rpc: RpcClient;
-  readonly instances: PluginInstances;
-  readonly process: PluginServerProcess | undefined;
-  knownPid: number | undefined;
-}
-
-/** Kong 3.9 driving its plugin servers. */
+/** Kong 3.9 driving one plugin server. */
 export class KongDriver {
   private routeTable: RouteTable;
   private lastSeq = 0;
   private readonly nextSeq = (): number => ++this.lastSeq;
   private readonly driverLogs: LogEntry[] = [];
   private readonly gateways = new Set<KongGateway>();
-  /** By the name of the plugin each serves, the first server first. */
-  private readonly servers: ReadonlyMap<string, ConnectedPluginServer>;
   private readonly settings: PdkSettings;
+  private consumers: readonly ConsumerEntity[];
 
   private constructor(
     private readonly options: KongDriverOptions,
-    started: ReadonlyArray<{ settings: PluginServerSettings; dump: readonly PluginInfo[]; process: PluginServerProcess | undefined }>,
+    /** The first plugin server, then the others, in pluginserver_names order. */
+    private readonly servers: readonly [PluginServerConnection, ...PluginServerConnection[]],
   ) {
-    this.servers = new Map(
-      started.map(({ settings, dump, process }) => {
-        const rpc = new RpcClient({
-          socketPath: settings.socketPath,
-          callTimeoutMs: options.callTimeoutMs ?? 60_000,
-          onNotification: (label, args) => this.receiveNotification(server, label, args),
-        });
-        const server: ConnectedPluginServer = { dump, process, rpc, instances: new PluginInstances(rpc), knownPid: undefined };
-        return [(dump[0] as PluginInfo).Name, server];
-      }),
-    );
-    if (this.servers.size !== started.length) throw new Error("two plugin servers serve the same plugin: Kong registers each plugin once");
     this.settings = {
       isTrusted: createTrustedIpMatcher(options.trustedIps ?? []),
       clientBodyBufferSize: options.clientBodyBufferSize ?? 8192,
       nodeId: randomUUID(),
     };
-    this.routeTable = RouteTable.configure(options.routes ?? [], this.registeredPlugins, this.nextSeq);
+    this.consumers = options.consumers ?? [];
+    this.routeTable = RouteTable.configure(options.routes ?? [], this.servedPlugins, this.nextSeq);
   }
 
   /**
-   * Runs each server's query command (stdout must be exactly one JSON array), starts each server
-   * with its start command when given, and waits until its socket accepts connections.
+   * Runs each plugin server's query command (stdout must be exactly one JSON array), starts the
+   * servers that have a start command, and waits until their sockets accept connections.
    */
   static async start(options: KongDriverOptions): Promise<KongDriver> {
-    const commandOptions = { env: options.env, cwd: options.cwd };
-    const started: Array<{ settings: PluginServerSettings; dump: readonly PluginInfo[]; process: PluginServerProcess | undefined }> = [];
+    const connectionOptions = { env: options.env, cwd: options.cwd, callTimeoutMs: options.callTimeoutMs ?? 60_000, startTimeoutMs: options.startTimeoutMs };
+    const started: PluginServerConnection[] = [];
     try {
-      for (const settings of [options, ...(options.morePluginServers ?? [])]) {
-        const dump = await queryPluginDump(settings.queryCommand, commandOptions);
-        const process =
-          settings.startCommand === undefined
-            ? undefined
-            : await PluginServerProcess.start({ ...commandOptions, startCommand: settings.startCommand, socketPath: settings.socketPath, startTimeoutMs: options.startTimeoutMs });
-        started.push({ settings, dump, process });
-      }
-      return new KongDriver(options, started);
+      for (const settings of [options, ...(options.otherPluginServers ?? [])]) started.push(await PluginServerConnection.start(settings, connectionOptions));
+      const [first, ...others] = started as [PluginServerConnection, ...PluginServerConnection[]];
+      return new KongDriver(options, [first, ...others]);
     } catch (error) {
-      await Promise.all(started.map(({ process }) => process?.stop()));
+      await Promise.all(started.map((server) => server.close()));
       throw error;
     }
   }
 
-  /** The first server's dump; Kong 3.9 registers only its first plugin. */
+  /** The first plugin server's dump; Kong 3.9 registers only its first plugin. */
   get plugins(): readonly PluginInfo[] {
-    return this.firstServer.dump;
+    return this.servers[0].plugins;
   }
 
-  /** The plugin Kong registers from the first server: the first of its dump. */
+  /** The plugin Kong registers from the first plugin server: the first of its dump. */
   get plugin(): PluginInfo {
-    return this.plugins[0] as PluginInfo;
+    return this.servers[0].plugin;
   }
 
-  /** Every plugin Kong registers: the first of each server's dump, the first server's first. */
-  get registeredPlugins(): readonly PluginInfo[] {
-    return [...this.servers.values()].map((server) => server.dump[0] as PluginInfo);
+  /** The plugin Kong registers from each server, in server order. */
+  private get servedPlugins(): PluginInfo[] {
+    return this.servers.map((server) => server.plugin);
   }
 
   /**
@@ -164,7 +140,12 @@ export class KongDriver {
    * closes the old one, as after any Kong configuration change.
    */
   configureRoutes(routes: readonly RouteDefinition[]): void {
-    this.routeTable = RouteTable.configure(routes, this.registeredPlugins, this.nextSeq);
+    this.routeTable = RouteTable.configure(routes, this.servedPlugins, this.nextSeq);
+  }
+
+  /** Replaces Kong's consumers table, as Admin API changes do (the next load_consumer reads it). */
+  configureConsumers(consumers: readonly ConsumerEntity[]): void {
+    this.consumers = consumers;
   }
 
   /**
@@ -207,28 +188,27 @@ export class KongDriver {
   async close(): Promise<void> {
     await Promise.all([...this.gateways].map((gateway) => gateway.close()));
     this.gateways.clear();
-    for (const server of this.servers.values()) server.rpc.close();
-    await Promise.all([...this.servers.values()].map((server) => server.process?.stop()));
+    await Promise.all(this.servers.map((server) => server.close()));
   }
 
   /** The first server's process id while it runs. */
   get serverPid(): number | undefined {
-    return this.firstServer.process?.pid;
+    return this.servers[0].process?.pid;
   }
 
   /** The process ids of every plugin server the driver started and that runs. */
   get serverPids(): number[] {
-    return [...this.servers.values()].flatMap((server) => (server.process?.pid === undefined ? [] : [server.process.pid]));
+    return this.servers.flatMap((server) => (server.process?.pid === undefined ? [] : [server.process.pid]));
   }
 
   /** Lines the first plugin server printed on stdout (the stock server logs there). */
   get serverStdout(): readonly string[] {
-    return this.firstServer.process?.stdoutLines ?? [];
+    return this.servers[0].process?.stdoutLines ?? [];
   }
 
   /** Lines the first plugin server printed on stderr. */
   get serverStderr(): readonly string[] {
-    return this.firstServer.process?.stderrLines ?? [];
+    return this.servers[0].process?.stderrLines ?? [];
   }
 
   /** Kong's error log so far: plugin kong.log.* lines and Kong's own (the last 10,000). */
@@ -236,25 +216,16 @@ export class KongDriver {
     return this.driverLogs;
   }
 
-  /** Instance starts, closes and resets of the first server's plugin, in order. */
+  /** The first server's instance starts, closes and resets, in order. */
   get instanceEvents(): readonly InstanceEvent[] {
-    return this.firstServer.instances.events;
-  }
-
-  private get firstServer(): ConnectedPluginServer {
-    return this.servers.values().next().value as ConnectedPluginServer;
-  }
-
-  private serverOf(plugin: string): ConnectedPluginServer {
-    const server = this.servers.get(plugin);
-    if (server === undefined) throw new Error(`no plugin server serves "${plugin}"`);
-    return server;
+    return this.servers[0].instances.events;
   }
 
   private managedServer(plugin: string | undefined): PluginServerProcess {
-    const { process } = plugin === undefined ? this.firstServer : this.serverOf(plugin);
-    if (process === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
-    return process;
+    const connection = plugin === undefined ? this.servers[0] : this.servers.find((server) => server.plugin.Name === plugin);
+    if (connection === undefined) throw new Error(`no plugin server serves "${plugin}"`);
+    if (connection.process === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
+    return connection.process;
   }
 
   private keepLog(entry: LogEntry): void {
@@ -262,38 +233,24 @@ export class KongDriver {
     if (this.driverLogs.length > MAX_KEPT_LOG_ENTRIES) this.driverLogs.shift();
   }
 
-  /** plugin.lua rpc_notifications:serverPid: a new pid means every instance of that server is gone. */
-  private receiveNotification(server: ConnectedPluginServer, label: string, args: unknown): void {
-    if (label !== "serverPid") return;
-    const pid = Number(args);
-    if (server.knownPid !== undefined && pid !== server.knownPid) server.instances.reset(`serverPid changed to ${pid}`);
-    server.knownPid = pid;
-  }
-
   private async runRequest(request: ReceivedRequest, upstream: UpstreamCall | undefined): Promise<Outcome> {
     const normalizedPath = normalizePath(rawPathOf(request.requestUri));
     const match = this.routeTable.match(normalizedPath);
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
-    const state: PdkRequestState = {
+    const state = createPdkRequestState(
       request,
-      scope: {
+      {
         routeId: match?.route.definition.id ?? "",
         routePaths: match?.route.definition.paths ?? [],
         stripPath: match?.route.stripPath ?? true,
         serviceId: match?.route.definition.serviceId,
-        pluginId: "",
+        pluginId: match?.route.plugins[0]?.id ?? "",
         normalizedPath,
         matchedPath: match?.matchedPath,
       },
-      phase: "access",
-      serviceResponse: undefined,
-      settings: this.settings,
-      headers: request.headers,
-      upstreamHost: undefined,
-      ctxShared: new Map(),
-      ngxCtx: new Map(),
-      logs: [],
-    };
+      this.settings,
+      this.consumers,
+    );
     const ending = match === undefined ? undefined : await this.runAccessPhase(match, state, record);
     let decision = this.decide(match, ending, state);
     if (decision.kind === "proceed" && decision.bufferedProxying && upstream !== undefined) {
@@ -306,14 +263,14 @@ export class KongDriver {
       logs: state.logs,
       failOpen: ending?.kind === "fail-open" ? ending.failOpen : undefined,
     };
-    const outcome = buildOutcome(details, state.ctxShared, decision);
+    const outcome = buildOutcome(details, state, decision);
     for (const entry of outcome.logs) this.keepLog(entry);
     return outcome;
   }
 
   /** Whether the native guard watches this route: it carries the first server's plugin (mcp-oauth2). */
   private isGuarded(match: RouteMatch): boolean {
-    return this.options.nativeGuard === true && match.route.plugins.some((plugin) => plugin.name === this.plugin.Name);
+    return this.options.nativeGuard === true && match.route.plugins.some((plugin) => plugin.server === 0);
   }
 
   /**
@@ -342,24 +299,30 @@ export class KongDriver {
   }
 
   /**
-   * Kong's collecting iterator: the route's plugins by priority; collecting one with a response
-   * phase sets ngx.ctx.buffered_proxying; each access handler runs until one answers. A plugin
-   * server that fails is logged and the next plugin runs: Kong fails open.
+   * Kong's collecting iterator: the route's plugins by descending priority, each on its server;
+   * collecting one with a response phase sets ngx.ctx.buffered_proxying. A plugin that answers or
+   * raises ends the phase (Kong runs no later access handler); one whose conversation failed is
+   * skipped, as Kong logs it and goes on.
    */
   private async runAccessPhase(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {
-    let failedOpen: PhaseEnding | undefined;
+    let ending: PhaseEnding | undefined;
     for (const plugin of match.route.plugins) {
-      if (plugin.info.Phases.includes("response") && !isTruthy(state.ngxCtx.get(BUFFERED_PROXYING))) state.ngxCtx.set(BUFFERED_PROXYING, true);
-      if (!plugin.info.Phases.includes("access")) continue;
-      const ending = await this.runPhaseOf(plugin, state, record);
-      if (ending.kind === "exit" || ending.kind === "lua-error") return ending;
-      if (ending.kind === "fail-open") failedOpen ??= ending;
+      const { Phases } = this.serverOf(plugin).plugin;
+      if (Phases.includes("response") && !isTruthy(state.ngxCtx.get(BUFFERED_PROXYING))) state.ngxCtx.set(BUFFERED_PROXYING, true);
+      if (!Phases.includes("access")) continue;
+      const pluginEnding = await this.runPhaseOf(plugin, state, record);
+      if (pluginEnding.kind === "exit" || pluginEnding.kind === "lua-error") return pluginEnding;
+      if (ending === undefined || ending.kind === "ret") ending = pluginEnding;
     }
-    return failedOpen;
+    return ending;
+  }
+
+  private serverOf(plugin: ConfiguredPlugin): PluginServerConnection {
+    return this.servers[plugin.server] as PluginServerConnection;
   }
 
   private runPhaseOf(plugin: ConfiguredPlugin, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding> {
-    const { rpc, instances } = this.serverOf(plugin.name);
+    const { rpc, instances } = this.serverOf(plugin);
     state.scope = { ...state.scope, pluginId: plugin.id };
     return runPluginPhase(rpc, instances, plugin, state, record);
   }
@@ -376,7 +339,7 @@ export class KongDriver {
     state.serviceResponse = service;
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
     const answer = (source: BufferedProxyResponse["source"], response: { status: number; headers: HeaderList; body: Buffer }): BufferedProxyResponse => ({ source, ...response, pdkCalls: record.pdkCalls });
-    for (const plugin of match.route.plugins.filter((candidate) => candidate.info.Phases.includes("response"))) {
+    for (const plugin of match.route.plugins.filter((candidate) => this.serverOf(candidate).plugin.Phases.includes("response"))) {
       const ending = await this.runPhaseOf(plugin, state, record);
       if (ending.kind === "exit") return answer("plugin", answerOverServiceHeaders(service.headers, ending.response));
       if (ending.kind === "lua-error") return answer("kong", toBufferedResponse(buildUnexpectedErrorResponse()));

@@ -68,8 +68,8 @@ export interface PluginServerDriverOptions extends Partial<Omit<KongDriverOption
   extraArguments?: readonly string[];
   /** What runs the server's script in the start command, instead of this node (e.g. another node, with --cpu-prof). */
   nodeCommand?: readonly string[];
-  /** More plugins directories, each served by a plugin server of its own (same implementation and node). */
-  morePluginsDirectories?: readonly string[];
+  /** Plugins directories each served by a plugin server of its own after the first (e.g. a test plugin). */
+  otherPluginsDirectories?: readonly string[];
 }
 
 /** A driver on a plugin server of its own, with the commands that started it. */
@@ -90,7 +90,7 @@ export async function startPluginServerDriver(
   pluginsDirectory: string,
   options: PluginServerDriverOptions = {},
 ): Promise<PluginServerDriver> {
-  const { extraArguments, nodeCommand, morePluginsDirectories = [], ...driverOptions } = options;
+  const { extraArguments, nodeCommand, otherPluginsDirectories = [], ...driverOptions } = options;
   const socketDirectory = await mkdtemp(join(tmpdir(), "mcp-oauth2-sock-"));
   const removeSocketDirectory = () => rm(socketDirectory, { recursive: true, force: true });
   const commandsFor = (directory: string, socketName?: string): PluginServerCommands => {
@@ -99,10 +99,10 @@ export async function startPluginServerDriver(
     return nodeCommand === undefined ? built : { ...built, startCommand: [...nodeCommand, ...script] };
   };
   const commands = commandsFor(pluginsDirectory);
-  const morePluginServers = morePluginsDirectories.map((directory, index) => commandsFor(directory, `js_pluginserver_${index + 2}.sock`));
+  const otherPluginServers = otherPluginsDirectories.map((directory, index) => commandsFor(directory, `js_pluginserver_${index + 2}.sock`));
   let driver: KongDriver;
   try {
-    driver = await KongDriver.start({ ...commands, morePluginServers, ...driverOptions });
+    driver = await KongDriver.start({ ...commands, otherPluginServers, ...driverOptions });
   } catch (error) {
     await removeSocketDirectory();
     throw error;

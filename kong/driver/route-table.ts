@@ -1,6 +1,6 @@
 // Routes as the driver's small Kong knows them: prefix paths (Kong's traditional router: plain
-// string prefix on the normalized path, longest wins), an upstream, and the plugins configured on
-// the route, with the config Kong would send to StartInstance (plugins_iterator.lua get_plugin_config).
+// string prefix on the normalized path, longest wins), an upstream, and the plugin configured on the
+// route, with the config Kong would send to StartInstance (plugins_iterator.lua get_plugin_config).
 import type { PluginInfo } from "./plugin-dump";
 import { applySchemaDefaults } from "./schema-defaults";
 
@@ -8,7 +8,7 @@ import { applySchemaDefaults } from "./schema-defaults";
 export interface PluginConfiguration {
   /** The plugin entity id (Kong: a UUID); instances are kept per id. */
   id: string;
-  /** One of the plugins the driver's plugin servers serve; defaults to the first server's. */
+  /** Defaults to the plugin the first plugin server serves. */
   name?: string;
   config: Record<string, unknown>;
   instanceName?: string;
@@ -25,7 +25,7 @@ export interface RouteDefinition {
   stripPath?: boolean;
   /** When set, the plugin config also carries service_id (a plugin scoped to route and service). */
   serviceId?: string;
-  /** At most one entity per plugin name, as in Kong. */
+  /** At most one entity per plugin: Kong 3.9 serves one plugin per plugin server. */
   plugins?: readonly PluginConfiguration[];
 }
 
@@ -35,15 +35,15 @@ export interface ConfiguredPlugin {
   name: string;
   seq: number;
   configJson: string;
-  /** What the plugin's server reported for it: phases and priority. */
-  info: PluginInfo;
+  /** The plugin server serving it, by position (0: the first). */
+  server: number;
 }
 
 /** A route after configuration. */
 export interface ConfiguredRoute {
   definition: RouteDefinition;
   stripPath: boolean;
-  /** In the order Kong runs them: highest priority first. */
+  /** In the order Kong runs them: by descending priority. */
   plugins: readonly ConfiguredPlugin[];
 }
 
@@ -57,13 +57,13 @@ export interface RouteMatch {
 const DEFAULT_WORKSPACE_ID = "00000000-0000-4000-8000-000000000000";
 
 function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, served: readonly PluginInfo[], seq: number): ConfiguredPlugin {
-  const name = entity.name ?? served[0]!.Name;
-  const info = served.find((plugin) => plugin.Name === name);
-  if (info === undefined) {
-    throw new Error(`route ${route.id}: plugin "${name}" is not served by the driver's plugin servers (they serve ${served.map((plugin) => `"${plugin.Name}"`).join(", ")})`);
+  const name = entity.name ?? (served[0] as PluginInfo).Name;
+  const server = served.findIndex((plugin) => plugin.Name === name);
+  if (server === -1) {
+    throw new Error(`route ${route.id}: plugin "${name}" is not served by any plugin server (they serve ${served.map((plugin) => `"${plugin.Name}"`).join(", ")})`);
   }
   const config: Record<string, unknown> = {
-    ...applySchemaDefaults(info.Schema, entity.config),
+    ...applySchemaDefaults((served[server] as PluginInfo).Schema, entity.config),
     route_id: route.id,
     service_id: route.serviceId,
     plugin_instance_name: entity.instanceName,
@@ -72,7 +72,7 @@ function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, se
     __key__: `plugins:${name}:${route.id}:${route.serviceId ?? ""}:::${DEFAULT_WORKSPACE_ID}`,
     __seq__: seq,
   };
-  return { id: entity.id, name, seq, configJson: JSON.stringify(config), info };
+  return { id: entity.id, name, seq, configJson: JSON.stringify(config), server };
 }
 
 /** The routes of one configuration. */
@@ -93,12 +93,10 @@ export class RouteTable {
         if (!path.startsWith("/")) throw new Error(`route ${definition.id}: path "${path}" must start with "/"`);
       }
       const plugins = (definition.plugins ?? []).map((entity) => configurePlugin(definition, entity, served, nextSeq()));
-      const names = plugins.map((plugin) => plugin.name);
-      const repeated = names.find((name, index) => names.indexOf(name) !== index);
-      if (repeated !== undefined) throw new Error(`route ${definition.id}: plugin "${repeated}" is configured twice`);
+      if (new Set(plugins.map((plugin) => plugin.name)).size < plugins.length) throw new Error(`route ${definition.id}: a plugin is configured twice`);
+      const priority = (plugin: ConfiguredPlugin) => (served[plugin.server] as PluginInfo).Priority;
       // Kong's handler order (kong/db/dao/plugins.lua): priority, highest first; ties by name, descending.
-      plugins.sort((a, b) => b.info.Priority - a.info.Priority || (a.name > b.name ? -1 : 1));
-      return { definition, stripPath: definition.stripPath ?? true, plugins };
+      return { definition, stripPath: definition.stripPath ?? true, plugins: plugins.sort((a, b) => priority(b) - priority(a) || (a.name > b.name ? -1 : 1)) };
     });
     return new RouteTable(routes);
   }

@@ -1,12 +1,14 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
-// cached token, cache misses per algorithm, refusals), the floor plugin, growth of the config and
-// of the token cache, the stock plugin server, and the list filter on the demo's 22 tools.
+// cached token, cache misses per algorithm, opaque tokens introspected, refusals), the floor
+// plugin, growth of the config and of the token cache, the stock plugin server, and the list
+// filter on the demo's 22 tools.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { DEMO_ACL } from "../../demo/local-stack";
 import { registerDemoCatalog } from "../../demo/mcp-catalog";
-import { builtPluginsDirectory, type KongRequest, type Outcome, type PluginServerImplementation, type ServiceResponse, type UpstreamCall } from "../../kong/driver";
+import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation, type ServiceResponse, type UpstreamCall } from "../../kong/driver";
+import { IntrospectionServer } from "../support/introspection-server";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
 import { createFloorPluginDirectory, floorConfig } from "./floor-plugin";
@@ -41,6 +43,8 @@ export interface Scenario {
   readonly rssCheckpoints: readonly number[];
   /** False: only the warm-up runs (a memory scenario), the server stops after it. */
   readonly measured: boolean;
+  /** Kong's consumers table (empty unless the scenario identifies consumers). */
+  readonly consumers: readonly ConsumerEntity[];
   /** mcp-oauth2-list-filter on the route too, on a plugin server of its own. */
   readonly listFilter?: true;
   /** Answers the requests Kong buffers (without it the driver stops after the access phase). */
@@ -76,12 +80,16 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "403", b: "floor", what: "403 / floor" },
   { a: "401-nested", b: "floor", what: "401, 1 MiB nested body / floor" },
   { a: "400-nested", b: "floor", what: "400, 1 MiB nested body, valid token / floor" },
+  { a: "consumer-logged", b: "allowed", what: "consumer_claim + log_decisions / scenario 1" },
   { a: "10-servers", b: "allowed", what: "10 / 1 authorization servers", minimum: 0.9 },
   { a: "200-mappings", b: "1-mapping", what: "200 / 1 scope mappings", minimum: 0.9 },
   { a: "all-cached", b: "1-cached", what: "all distinct tokens cached / 1 cached token", minimum: 0.9 },
   { a: "allowed", b: "stock-allowed", what: "our entry / stock, scenario 1", minimum: 1 },
   { a: "401", b: "stock-401", what: "our entry / stock, 401", minimum: 1 },
   { a: "floor", b: "stock-floor", what: "our entry / stock, floor plugin" },
+  { a: "opaque-cached", b: "allowed", what: "cached opaque token / cached JWT" },
+  { a: "opaque-miss", b: "floor", what: "introspection miss / floor" },
+  { a: "opaque-miss", b: "miss-RS256", what: "introspection miss / RS256 miss" },
   { a: "lists-filtered", b: "lists-unfiltered", what: "tools/list of 22, 2 removed (JSON) / unfiltered" },
   { a: "lists-filtered-sse", b: "lists-unfiltered", what: "tools/list of 22, 2 removed (SSE) / unfiltered" },
   { a: "lists-whole", b: "lists-unfiltered", what: "tools/list of 22, none removed / unfiltered" },
@@ -209,6 +217,7 @@ function makeOnFirstUse<T>(make: () => T): () => T {
  */
 export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlySet<string>): Promise<ScenarioSet> {
   const { jwks, keys } = await prepareKeys();
+  const introspection = await IntrospectionServer.start();
   const floorDirectory = createFloorPluginDirectory();
   const pluginsDirectory = builtPluginsDirectory();
   const issuer = `${jwks.url}/realms/bench`;
@@ -216,6 +225,9 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
   const cachedToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, claims)[0] as string);
   const readOnlyToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:resources" })[0] as string);
   const distinctTokens = makeOnFirstUse(() => signTokenPool(keys.EdDSA, sizes.distinctTokens, claims));
+  const opaqueClaims = { aud: RESOURCE, scope: GRANTED_SCOPES, sub: "user-0", exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS };
+  const issueOpaqueTokens = (count: number) => Array.from({ length: count }, () => introspection.issue(opaqueClaims));
+  const cachedOpaqueToken = makeOnFirstUse(() => issueOpaqueTokens(1)[0] as string);
 
   /** What mcp-oauth2 sets in kong.ctx.shared for the cached token: the floor sets the same. */
   const identity = { subject: "user-0", issuer, client_id: "mcp-client", scopes: GRANTED_SCOPES.split(" ") };
@@ -227,7 +239,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     scope_method_mapping: THREE_MAPPINGS,
     token_cache_ttl: TOKEN_CACHE_TTL_SECONDS,
   };
-  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true };
+  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true, consumers: [] };
   const withToken = (token: () => string) => () => postToolsCall(token());
   const everyTokenOnce = (pool: () => readonly string[]) => (index: number) => {
     const tokens = pool();
@@ -243,6 +255,14 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     request: everyTokenOnce(makeOnFirstUse(() => signTokenPool(keys[algorithm], countRequests(`miss-${algorithm}`, sizes), claims))),
     check: expectAllowed,
   });
+  // The JWT server of `base`, and an introspecting one for opaque tokens on 127.0.0.1.
+  const withIntrospection = {
+    ...base,
+    authorization_servers: [
+      ...base.authorization_servers,
+      { url: introspection.url, audience: RESOURCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: introspection.clientId, client_secret: introspection.clientSecret },
+    ],
+  };
   const otherServers = Array.from({ length: 9 }, (_, index) => ({ url: `${jwks.url}/realms/other-${index}`, audience: RESOURCE }));
   const fillerMappings = Array.from({ length: 199 }, (_, index) => ({ scope: `mcp:extra-${index}`, methods: [`tools/call:extra_${index}_*`] }));
   const cacheForAllTokens = { ...base, token_cache_size: sizes.distinctTokens };
@@ -257,11 +277,6 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
   const listFiltered = { ...plain, server: "ours" as const, listFilter: true as const, config: demoLists };
 
   const scenarios: Scenario[] = [
-    { ...plain, id: "lists-unfiltered", label: "8. tools/list, no list filter", server: "ours", config: { ...demoLists, filter_lists: false }, request: listTools(memberToken), check: expectAllowed },
-    { ...listFiltered, id: "lists-filtered", label: "8. tools/list of 22 filtered to 20, JSON", request: listTools(memberToken), upstream: answerToolsList(demoTools, false), check: expectListed(20) },
-    { ...listFiltered, id: "lists-filtered-sse", label: "8. tools/list of 22 filtered to 20, SSE", request: listTools(memberToken), upstream: answerToolsList(demoTools, true), check: expectListed(20) },
-    { ...listFiltered, id: "lists-whole", label: "8. tools/list of 22, all 22 kept, JSON", request: listTools(cachedToken), upstream: answerToolsList(demoTools, false), check: expectListed(22) },
-    { ...listFiltered, id: "filter-lists-call", label: "8. as 1, filter_lists (buffering turned off)", config: { ...base, filter_lists: true }, request: withToken(cachedToken), check: expectAllowed },
     {
       ...plain,
       id: "floor",
@@ -288,6 +303,16 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
       config: base,
       request: () => postToolsCall(cachedToken(), NESTED_BODY),
       check: expectRefusal(400),
+    },
+    {
+      ...plain,
+      id: "consumer-logged",
+      label: "8. as 1, consumer by azp (cached), log_decisions",
+      server: "ours",
+      config: { ...base, consumer_claim: ["azp"], log_decisions: true },
+      consumers: [{ id: "3e1f5d2c-7b8a-4c9d-8e0f-1a2b3c4d5e6f", username: identity.client_id }],
+      request: withToken(cachedToken),
+      check: expectAllowed,
     },
     {
       ...plain,
@@ -350,9 +375,32 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
       rssCheckpoints: tokensSeen([0.1, 0.5, 1, 1.5, 2]),
       measured: false,
     },
+    {
+      ...plain,
+      id: "opaque-cached",
+      label: "9. as 1, a cached opaque token (introspected once)",
+      server: "ours",
+      config: withIntrospection,
+      request: withToken(cachedOpaqueToken),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "opaque-miss",
+      label: "9. introspection miss, fresh opaque token per request",
+      server: "ours",
+      config: withIntrospection,
+      request: everyTokenOnce(makeOnFirstUse(() => issueOpaqueTokens(countRequests("opaque-miss", sizes)))),
+      check: expectAllowed,
+    },
     { ...plain, id: "stock-floor", label: "7. stock server: 5. floor", server: "stock", pluginsDirectory: floorDirectory.path, config: floorConfig(identity, MAX_BODY_SIZE, TOKEN_HEADER), request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-allowed", label: "7. stock server: 1. allowed", server: "stock", config: base, request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-401", label: "7. stock server: 4. 401", server: "stock", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
+    { ...plain, id: "lists-unfiltered", label: "10. tools/list, no list filter", server: "ours", config: { ...demoLists, filter_lists: false }, request: listTools(memberToken), check: expectAllowed },
+    { ...listFiltered, id: "lists-filtered", label: "10. tools/list of 22 filtered to 20, JSON", request: listTools(memberToken), upstream: answerToolsList(demoTools, false), check: expectListed(20) },
+    { ...listFiltered, id: "lists-filtered-sse", label: "10. tools/list of 22 filtered to 20, SSE", request: listTools(memberToken), upstream: answerToolsList(demoTools, true), check: expectListed(20) },
+    { ...listFiltered, id: "lists-whole", label: "10. tools/list of 22, all 22 kept, JSON", request: listTools(cachedToken), upstream: answerToolsList(demoTools, false), check: expectListed(22) },
+    { ...listFiltered, id: "filter-lists-call", label: "10. as 1, filter_lists (buffering turned off)", config: { ...base, filter_lists: true }, request: withToken(cachedToken), check: expectAllowed },
   ];
   const selectedScenarios = scenarios.filter((scenario) => selected?.has(scenario.id) ?? true);
   // Making each kept scenario's first request signs its tokens now, before anything is timed.
@@ -363,6 +411,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     close: async () => {
       floorDirectory.remove();
       await jwks.close();
+      await introspection.close();
     },
   };
 }

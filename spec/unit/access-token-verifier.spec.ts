@@ -17,6 +17,8 @@ describe("access-token-verifier", () => {
   let otherIssuerKey: TestSigningKey;
   let policy: VerificationPolicy;
   let registry: JwksRegistry;
+  /** The registry's clock, moved past jwks_refetch_cooldown where a test needs a refetch. */
+  let registryClockMs: number;
   const now = () => Date.now() / 1000;
 
   before(async () => {
@@ -30,7 +32,6 @@ describe("access-token-verifier", () => {
         { url: otherJwks.url, audience: "https://other.example.com/mcp" },
       ],
       acl_claim: "realm_access.roles",
-      jwks_refetch_cooldown: 0,
     }).verification;
   });
 
@@ -40,7 +41,8 @@ describe("access-token-verifier", () => {
   });
 
   beforeEach(() => {
-    registry = new JwksRegistry();
+    registryClockMs = Date.now();
+    registry = new JwksRegistry(undefined, () => registryClockMs);
     jwks.requestCount = 0;
     otherJwks.requestCount = 0;
   });
@@ -159,8 +161,12 @@ describe("access-token-verifier", () => {
     const rotated = await createSigningKey("RS256", "rsa-2");
     const token = await signAccessToken(rotated, { issuer: jwks.url, audience: AUDIENCE });
     await expectInvalid(token, "no signing key of the authorization server matches the token");
+    expect(jwks.requestCount, "no refetch within the cooldown").to.equal(1);
+    registryClockMs += policy.jwksRefetchCooldownMs;
+    await expectInvalid(token, "no signing key of the authorization server matches the token");
     expect(jwks.requestCount).to.equal(2);
     jwks.keys = [rsaKey.publicJwk, rotated.publicJwk];
+    registryClockMs += policy.jwksRefetchCooldownMs;
     expect((await verifyAccessToken(token, policy, registry, now())).issuer).to.equal(jwks.url);
     expect(jwks.requestCount).to.equal(3);
   });
@@ -180,7 +186,7 @@ describe("access-token-verifier", () => {
     let keycloak: VerificationPolicy;
 
     before(() => {
-      keycloak = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], keycloak_compat: true, jwks_refetch_cooldown: 0 }).verification;
+      keycloak = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], keycloak_compat: true }).verification;
     });
 
     function keycloakToken(claims: Record<string, unknown>, audience: string | string[] = [AUDIENCE, "account"]): Promise<string> {

@@ -116,7 +116,7 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
   });
   const closed = new Map<string, Set<string>>();
   const close = (scope: string, trail: string[]): Set<string> => {
-    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")}`);
+    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")} (a scope cannot imply itself)`);
     const known = closed.get(scope);
     if (known !== undefined) return known;
     const implied = new Set<string>();
@@ -245,6 +245,15 @@ export function describeItemGrants<Method extends string>(acl: MethodAcl, grante
   return Object.fromEntries(methods.map((method) => [method, grantAllowsEveryItem(grant, method) ? "all" : (grant.items.get(method) ?? [])])) as Record<Method, ItemGrant>;
 }
 
+/**
+ * Whether the granted scopes allow any call at all: a scope they hold or imply is one the mapping
+ * names, or one the ACL knows opens a session (session_methods).
+ */
+export function grantsAnything(acl: MethodAcl, grantedScopes: readonly string[]): boolean {
+  const { everything, methods, prefixes, items } = lookUpGrant(acl, grantedScopes);
+  return everything || methods.size > 0 || prefixes.length > 0 || items.size > 0;
+}
+
 /** The calls that none of the granted scopes allows. */
 export function findDeniedCalls(acl: MethodAcl, grantedScopes: readonly string[], calls: readonly JsonRpcCall[]): JsonRpcCall[] {
   const grant = lookUpGrant(acl, grantedScopes);
@@ -253,12 +262,13 @@ export function findDeniedCalls(acl: MethodAcl, grantedScopes: readonly string[]
 
 /**
  * The narrowest configured scope allowing `call`: the entry whose best matching pattern is
- * narrowest, ties to the entry with fewer patterns, then to the first configured. Undefined
- * when no configured scope allows the call.
+ * narrowest, ties to the entry with fewer patterns, then to the first configured. Only entries
+ * of `among` count when it is given. Undefined when no such scope allows the call.
  */
-export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | undefined {
+export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall, among?: ReadonlySet<string>): string | undefined {
   let best: { scope: string; breadth: Breadth; size: number } | undefined;
   for (const entry of acl.entries) {
+    if (among !== undefined && !among.has(entry.scope)) continue;
     let breadth: Breadth | undefined;
     // Every mapped scope allows the session methods.
     for (const pattern of [...entry.patterns, ...acl.sessionPatterns]) {
@@ -271,6 +281,15 @@ export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | 
     }
   }
   return best?.scope;
+}
+
+/**
+ * For each call, the mapped scope that let it through: the narrowest among the granted scopes and
+ * those they imply; undefined for a call they do not allow.
+ */
+export function findGrantingScopes(acl: MethodAcl, grantedScopes: readonly string[], calls: readonly JsonRpcCall[]): (string | undefined)[] {
+  const held = expandScopes(acl, grantedScopes);
+  return calls.map((call) => findNarrowestScope(acl, call, held));
 }
 
 /**

@@ -24,12 +24,24 @@ export interface OperatorLog {
 const MAX_LOG_MESSAGE = 2000;
 
 /**
+ * Characters a log line must not carry raw: C0 and C1 controls and DEL (a terminal or a log viewer
+ * acts on them), the Unicode line and paragraph separators (some viewers break lines there) and
+ * the bidirectional controls (they reorder what an operator reads).
+ */
+const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeForLog(character: string): string {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
  * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
  * line may grow with what a client sends (each value is cut where it is quoted, the line here).
  * Lines start with the plugin's name.
  */
 export function formatOperatorLog(level: OperatorLogLevel, message: string, plugin = "mcp-oauth2"): OperatorLog {
-  return { level, message: shortenText(`${plugin}: ${message}`, MAX_LOG_MESSAGE).replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
+  return { level, message: shortenText(`${plugin}: ${message}`, MAX_LOG_MESSAGE).replace(LOG_UNSAFE, escapeForLog) };
 }
 
 /** Client-chosen text as a refusal or a log line quotes it: JSON-quoted, cut to 100 characters. */
@@ -94,18 +106,34 @@ export class InsufficientScope extends Refusal {
 }
 
 /**
- * The authorization server's keys cannot be had (unreachable, timed out, invalid answer) and no
- * cached key can decide. Not the client's fault: a 401 would send it into a login loop.
+ * The authorization server cannot be asked right now (unreachable, timed out, invalid answer), so
+ * the token cannot be judged. Not the client's fault: a 401 would send it into a login loop.
+ * Answered with 503 and Retry-After.
  */
-export class KeysUnavailable extends Refusal {
+export abstract class AuthorizationServerUnavailable extends Refusal {
   readonly status = 503;
   readonly errorCode = "temporarily_unavailable";
   override readonly logLevel = "err";
   constructor(
+    description: string,
     detail: string,
     readonly retryAfterSeconds: number,
   ) {
-    super("the authorization server's signing keys are temporarily unavailable", detail);
+    super(description, detail);
+  }
+}
+
+/** The authorization server's keys cannot be had and no cached key can decide. */
+export class KeysUnavailable extends AuthorizationServerUnavailable {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super("the authorization server's signing keys are temporarily unavailable", detail, retryAfterSeconds);
+  }
+}
+
+/** No introspection endpoint (RFC 7662) could say whether the token is active. */
+export class IntrospectionUnavailable extends AuthorizationServerUnavailable {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super("the authorization server cannot check the token right now", detail, retryAfterSeconds);
   }
 }
 

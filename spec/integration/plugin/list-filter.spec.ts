@@ -34,7 +34,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     let gateConfig: Record<string, unknown>;
 
     before(async () => {
-      fixture = await startGateFixture(implementation, { driverOptions: { morePluginsDirectories: [findBuiltListFilterPluginsDirectory()], nativeGuard: true } });
+      fixture = await startGateFixture(implementation, { driverOptions: { otherPluginsDirectories: [findBuiltListFilterPluginsDirectory()], nativeGuard: true } });
       gateConfig = {
         ...fixture.baseConfig,
         enable_acl: true,
