@@ -312,7 +312,12 @@ export const schema: readonly KongField[] = [
       type: "array",
       required: true,
       default: CONFIG_DEFAULTS.session_methods,
-      elements: { type: "string", description: "A JSON-RPC method pattern, as in scope_method_mapping: `ping`, `notifications/*`." },
+      elements: {
+        type: "string",
+        match_none: METHOD_PATTERN_RULES,
+        match_any: METHOD_PATTERN_ALTERNATIVES,
+        description: "A JSON-RPC method pattern, as in scope_method_mapping: `ping`, `notifications/*`.",
+      },
       description: "Methods that open and keep a session, allowed with the ACL on to every token holding a scope that scope_method_mapping or scope_hierarchy names. Empty: only the mapping decides.",
     },
   },

@@ -352,6 +352,18 @@ const STRING_FIELD_CASES: readonly StringFieldCase[] = [
     ],
   },
   {
+    // The same method patterns, for every token holding a mapped scope.
+    path: ["session_methods"],
+    configWith: (method) => ({ ...withServer({}), session_methods: [method] }),
+    compilerPath: "session_methods[1]",
+    valid: ["initialize", "ping", "notifications/*", "server/discover", "*", "tools/call:echo"],
+    mistakes: [
+      ["not a pattern", METHOD_ERR],
+      ["tools/call:", "needs a glob after ':', e.g. tools/call:weather_*"],
+      ["tools/", "must not end with '/': write tools/* for every tools method"],
+    ],
+  },
+  {
     path: ["scope_hierarchy", "scope"],
     configWith: (scope) => withHierarchy({ scope }),
     compilerPath: "scope_hierarchy[1].scope",
