@@ -102,7 +102,7 @@ export const DEMO_ACL = {
  * unchanged to the MCP server, through `mcp-oauth2` with DEMO_ACL and `mcp-oauth2-list-filter`,
  * so that each token lists only the tools, prompts and resources it may use.
  */
-function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
+export function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
   const { issuer, jwksUri } = authorizationServer;
   return {
     id: "mcp",
