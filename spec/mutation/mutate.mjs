@@ -6,6 +6,8 @@
 //                                        then the TypeScript checker on their survivors
 //   npm run mutate -- --integration      the survivors of the last unit run that compile against the
 //                                        plugin's integration specs, on the real plugin server
+//   npm run mutate -- --integration method-acl handler
+//                                        the same for the survivors in files whose path contains a name given
 //   npm run mutate -- --report           the combined per-file table of the last runs
 // Other arguments go to Stryker (e.g. --mutate plugins/mcp-oauth2/core/method-acl.ts).
 import { spawnSync } from "node:child_process";
@@ -28,6 +30,8 @@ const args = process.argv.slice(2);
 const integration = args.includes("--integration");
 const reportOnly = args.includes("--report");
 const strykerArgs = args.filter((arg) => arg !== "--integration" && arg !== "--report");
+/** With --integration, bare words name the files whose survivors to try (all when none). */
+const fileFilters = integration ? strykerArgs.filter((arg, index) => !arg.startsWith("-") && !strykerArgs[index - 1]?.startsWith("-")) : [];
 
 function runStryker(config, extraArgs) {
   const shim = join(here, "resolve-mocha-cli.cjs");
@@ -45,13 +49,13 @@ function readJson(file) {
 }
 
 /** Runs `config` on the unit run's survivors (without those that do not compile, once known). */
-function runOnSurvivors(config, what, extraArgs) {
+function runOnSurvivors(config, what, extraArgs, files = []) {
   const unit = readJson(UNIT_REPORT);
   if (unit === undefined) {
     console.error(`mutate: ${UNIT_REPORT} is missing: run "npm run mutate" first`);
     process.exit(2);
   }
-  const ranges = readSurvivorRanges(unit, readJson(COMPILE_CHECK_REPORT));
+  const ranges = readSurvivorRanges(unit, readJson(COMPILE_CHECK_REPORT)).filter((range) => files.length === 0 || files.some((file) => range.split(":")[0].includes(file)));
   if (ranges.length === 0) return console.log(`mutate: no survivor of the unit run to try ${what}`);
   console.log(`mutate: trying ${ranges.length} survivors of the unit run ${what}`);
   runStryker(config, ["--mutate", ranges.join(","), ...extraArgs]);
@@ -59,7 +63,7 @@ function runOnSurvivors(config, what, extraArgs) {
 
 if (!reportOnly) {
   if (integration) {
-    runOnSurvivors("stryker.integration.config.mjs", "against the integration specs", strykerArgs);
+    runOnSurvivors("stryker.integration.config.mjs", "against the integration specs", strykerArgs.filter((arg) => !fileFilters.includes(arg)), fileFilters);
   } else {
     runStryker("stryker.config.mjs", strykerArgs);
     runOnSurvivors("stryker.compile-check.config.mjs", "with the TypeScript checker", []);
