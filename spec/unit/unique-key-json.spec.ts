@@ -120,7 +120,7 @@ describe("unique-key-json", () => {
   });
 
   it("leaves an unclosed string to JSON.parse even when brackets follow it", () => {
-    const thrown = expect(() => parseJsonWithUniqueKeys(`"${"[".repeat(MAX_JSON_NESTING + 1)}`)).to.throw(SyntaxError);
+    const thrown = expect(() => parseJsonWithUniqueKeys(`"${"[".repeat(MAX_JSON_NESTING * 2)}`)).to.throw(SyntaxError);
     thrown.that.is.not.instanceOf(NestingTooDeep);
   });
 
