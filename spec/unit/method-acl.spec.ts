@@ -194,6 +194,9 @@ describe("method-acl", () => {
       expect(grantsAnything(acl, [])).to.equal(false);
       expect(grantsAnything(acl, ["openid", "a"])).to.equal(true);
       expect(grantsAnything(acl, ["staff"])).to.equal(true);
+      const narrow = compileMethodAcl([{ scope: "tools", methods: ["tools/*"] }, { scope: "weather", methods: ["tools/call:weather_*"] }]);
+      expect(grantsAnything(narrow, ["tools"]), "a method prefix only").to.equal(true);
+      expect(grantsAnything(narrow, ["weather"]), "an item pattern only").to.equal(true);
     });
 
     it("keeps at most 1024 merged grants and still decides correctly past that", () => {
