@@ -4,8 +4,9 @@
 //
 //   npm run mutate                       the unit specs (incremental: reruns only what changed),
 //                                        then the TypeScript checker on their survivors
-//   npm run mutate -- --integration      the survivors of the last unit run that compile against the
-//                                        plugin's integration specs, on the real plugin server
+//   npm run mutate -- --integration      the survivors of the last unit run that compile and are not
+//                                        listed as equivalent against the plugin's integration specs,
+//                                        on the real plugin server
 //   npm run mutate -- --integration method-acl handler
 //                                        the same for the survivors in files whose path contains a name given
 //   npm run mutate -- --report           the combined per-file table of the last runs
@@ -49,13 +50,13 @@ function readJson(file) {
 }
 
 /** Runs `config` on the unit run's survivors (without those that do not compile, once known). */
-function runOnSurvivors(config, what, extraArgs, files = []) {
+function runOnSurvivors(config, what, extraArgs, files = [], skipListed = false) {
   const unit = readJson(UNIT_REPORT);
   if (unit === undefined) {
     console.error(`mutate: ${UNIT_REPORT} is missing: run "npm run mutate" first`);
     process.exit(2);
   }
-  const ranges = readSurvivorRanges(unit, readJson(COMPILE_CHECK_REPORT)).filter((range) => files.length === 0 || files.some((file) => range.split(":")[0].includes(file)));
+  const ranges = readSurvivorRanges(unit, readJson(COMPILE_CHECK_REPORT), { skipListed }).filter((range) => files.length === 0 || files.some((file) => range.split(":")[0].includes(file)));
   if (ranges.length === 0) return console.log(`mutate: no survivor of the unit run to try ${what}`);
   console.log(`mutate: trying ${ranges.length} survivors of the unit run ${what}`);
   runStryker(config, ["--mutate", ranges.join(","), ...extraArgs]);
@@ -63,7 +64,7 @@ function runOnSurvivors(config, what, extraArgs, files = []) {
 
 if (!reportOnly) {
   if (integration) {
-    runOnSurvivors("stryker.integration.config.mjs", "against the integration specs", strykerArgs.filter((arg) => !fileFilters.includes(arg)), fileFilters);
+    runOnSurvivors("stryker.integration.config.mjs", "against the integration specs", strykerArgs.filter((arg) => !fileFilters.includes(arg)), fileFilters, true);
   } else {
     runStryker("stryker.config.mjs", strykerArgs);
     runOnSurvivors("stryker.compile-check.config.mjs", "with the TypeScript checker", []);

@@ -30,14 +30,16 @@ const COMPILE_ERROR = new Set(["CompileError"]);
 
 /**
  * Stryker's --mutate ranges (1-based lines, 0-based columns) of the unit run's survivors, without
- * those the compile check found not to compile.
+ * those the compile check found not to compile (and, with skipListed, those listed as equivalent).
  */
-export function readSurvivorRanges(report, compileCheck) {
+export function readSurvivorRanges(report, compileCheck, { skipListed = false } = {}) {
   const uncompilable = keysWithStatus(compileCheck, COMPILE_ERROR);
+  const listed = skipListed ? readEquivalentList() : new Map();
   const ranges = new Set();
-  for (const [file, { mutants }] of Object.entries(report.files)) {
+  for (const [file, { source, mutants }] of Object.entries(report.files)) {
     for (const mutant of mutants) {
       if (!LIVE.has(mutant.status) || uncompilable.has(mutantKey(file, mutant))) continue;
+      if (listed.has(equivalentEntryKey(file, source, mutant))) continue;
       const { start, end } = mutant.location;
       ranges.add(`${file}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`);
     }
