@@ -16,6 +16,7 @@ export { normalizePath } from "./path-normalization";
 export {
   buildPluginServerCommands,
   builtPluginsDirectory,
+  findProjectRoot,
   ourPluginServerEntry,
   startPluginServerDriver,
   stockPluginServerEntry,
