@@ -2,8 +2,14 @@
 // Kong driver and our plugin server, configured as the README's Keycloak section) with tokens from
 // the real Keycloak: the seed realm imported from kong/keycloak/realm-mcp.json and a realm that
 // mcp-oauth2-keycloak-setup set up run the same checks.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPError, type StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { expect } from "chai";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { Outcome } from "../../kong/driver";
@@ -12,7 +18,10 @@ import { listSeedPeople } from "../../kong/keycloak/seed-realm";
 import { connectAdmin, type KeycloakGateway } from "./keycloak-fixture";
 import { requestClientCredentials, requestClientCredentialsAs, signInWithPkce, type TokenResponse } from "./keycloak-tokens";
 import { expectProxied, formatJsonRpc, postToMcp, readAnswer, sendThroughGate } from "./gate-requests";
+import { expectRejection } from "./error-assertions";
 import type { LoginCredentials } from "./headless-login";
+import { callWithStepUp, connectWithHeadlessLogin, HeadlessOAuthClientProvider, type HeadlessOAuthClientProviderOptions } from "./headless-oauth-client-provider";
+import { closeMcpRemote, findMcpRemoteEntry } from "./mcp-remote";
 
 /** A realm of the run's Keycloak, and what the plugin must be told about it. */
 export interface KeycloakRealmUnderTest {
@@ -30,6 +39,8 @@ const README_SCOPE_METHOD_MAPPING = [
 ];
 const CERTS_PATH = "/protocol/openid-connect/certs";
 const USER_SCOPE = "openid mcp:tools mcp:resources";
+/** Every MCP client request gives up after this long instead of hanging the run. */
+const REQUEST_OPTIONS = { timeout: 15_000 };
 
 /**
  * The plugin configuration of the README's Keycloak section for `realm`: url and issuer the
@@ -216,6 +227,154 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
       expect([decodeJwt(token).aud].flat()).to.include(realm.audience);
       expectRefused(await send(gateway, token, "tools/list"), "the token was not issued by an accepted authorization server", `unknown issuer "${realm.keycloak.issuer(otherRealm)}"`);
     });
+  });
+
+  describe("MCP clients registering themselves (RFC 7591) through the gateway's HTTP endpoint", () => {
+    const openClients: Client[] = [];
+    before(() => gateway.configure(describeReadmeKeycloakConfig(realm, gateway.mcpEndpoint, { keycloak_compat: true })));
+    afterEach(async () => {
+      await Promise.all(openClients.splice(0).map((client) => client.close()));
+    });
+
+    function createClient(name: string): Client {
+      const client = new Client({ name, version: "1.0.0" });
+      openClients.push(client);
+      return client;
+    }
+
+    /** An SDK OAuth provider whose browser signs in as these users, one per authorization request. */
+    function signInAs(usernames: readonly ("alice" | "bob")[], options: Partial<HeadlessOAuthClientProviderOptions> = {}): HeadlessOAuthClientProvider {
+      const queue = usernames.map(findSeedUser);
+      return new HeadlessOAuthClientProvider({
+        ...options,
+        signInAs: () => {
+          const next = queue.shift();
+          if (next === undefined) throw new Error("an unexpected sign-in was asked for");
+          return next;
+        },
+      });
+    }
+
+    /** The 401 → metadata → discovery → (registration) → alice's PKCE login → tools/list part of a client's start. */
+    async function expectLogin(provider: HeadlessOAuthClientProvider, client: Client, expectedClientId?: string): Promise<StreamableHTTPClientTransport> {
+      const transport = await connectWithHeadlessLogin(client, new URL(gateway.mcpEndpoint), provider);
+      const clientId = provider.clientInformation()?.client_id;
+      if (expectedClientId === undefined) expect(clientId, "a client Keycloak registered").to.be.a("string").and.not.equal("mcp-client");
+      else expect(clientId).to.equal(expectedClientId);
+      const [authorization] = provider.authorizationUrls;
+      expect(`${authorization?.origin}${authorization?.pathname}`).to.equal(`${issuer}/protocol/openid-connect/auth`);
+      expect(authorization?.searchParams.get("scope")).to.equal("mcp:tools mcp:resources");
+      expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ iss: issuer, aud: realm.audience, azp: clientId, sub: await findUserId("alice"), mcp_scopes: ["mcp:tools"] });
+      expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
+      return transport;
+    }
+
+    /** The 403 on resources/read sends the client to a new authorization, where bob signs in. */
+    async function expectStepUpToBob(provider: HeadlessOAuthClientProvider, client: Client, transport: StreamableHTTPClientTransport): Promise<void> {
+      const clientId = provider.clientInformation()?.client_id;
+      const { contents } = await callWithStepUp(transport, provider, () => client.readResource({ uri: "docs://readme" }, REQUEST_OPTIONS));
+      expect(contents[0]).to.include({ uri: "docs://readme" });
+      expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ azp: clientId, sub: await findUserId("bob") });
+      expect(provider.authorizationUrls.map((url) => url.searchParams.get("scope"))).to.deep.equal(["mcp:tools mcp:resources", "mcp:resources mcp:tools"]);
+    }
+
+    async function findUserId(username: string): Promise<string | undefined> {
+      const admin = await connectAdmin(realm.keycloak, realm.realm);
+      return (await admin.users.find({ username, exact: true }))[0]?.id;
+    }
+
+    it("the MCP SDK client: 401, metadata, Keycloak's discovery, anonymous registration, alice's PKCE login, tools/list, step-up to bob for resources/read", async () => {
+      // Registered for authorization_code only: Keycloak issues no refresh token, and the SDK answers the 403 with a new authorization.
+      const provider = signInAs(["alice", "bob"]);
+      const client = createClient("sdk-keycloak");
+      await expectStepUpToBob(provider, client, await expectLogin(provider, client));
+    });
+
+    it("the MCP SDK client keeping Keycloak's refresh token does not step up: it refreshes, gets alice's scopes again, and gives up", async () => {
+      const provider = signInAs(["alice"], { clientMetadata: { grant_types: ["authorization_code", "refresh_token"] } });
+      const client = createClient("sdk-keycloak-refreshing");
+      await expectLogin(provider, client);
+      expect(provider.tokens()?.refresh_token).to.be.a("string");
+      const error = await expectRejection(client.readResource({ uri: "docs://readme" }, REQUEST_OPTIONS), StreamableHTTPError);
+      expect([error.code, error.message]).to.deep.equal([403, "Streamable HTTP error: Server returned 403 after trying upscoping"]);
+      expect(provider.authorizationUrls).to.have.length(1);
+      expect(provider.savedTokens).to.have.length(2);
+      expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ mcp_scopes: ["mcp:tools"] });
+    });
+
+    it('refuses a registration sending client_uri "" (as mcp-use does): the Trusted Hosts policy finds no URL in it', async () => {
+      const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as { registration_endpoint: string };
+      const registration = await fetch(discovery.registration_endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_name: "mcp-use", client_uri: "", redirect_uris: ["http://127.0.0.1:8976/callback"], token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }),
+      });
+      expect(registration.status).to.equal(403);
+      expect(await registration.json()).to.deep.equal({
+        error: "insufficient_scope",
+        error_description: "Policy 'Trusted Hosts' rejected request to client-registration service. Details: URL is malformed",
+      });
+      const provider = signInAs(["alice"], { clientMetadata: { client_uri: "" } });
+      const error = await expectRejection(connectWithHeadlessLogin(createClient("sdk-empty-client-uri"), new URL(gateway.mcpEndpoint), provider), Error);
+      expect(error.message).to.include("Trusted Hosts");
+      expect(provider.authorizationUrls).to.deep.equal([]);
+    });
+
+    it("lets such a client in with the pre-registered public client mcp-client instead, step-up included", async () => {
+      const provider = signInAs(["alice", "bob"], { clientInformation: { client_id: "mcp-client" }, discardRefreshTokens: true });
+      const client = createClient("sdk-static-client");
+      await expectStepUpToBob(provider, client, await expectLogin(provider, client, "mcp-client"));
+    });
+
+    /** mcp-remote on the gateway, its browser signing in as `users`; resolves to what it printed and how many sign-ins it asked for. */
+    async function runMcpRemote(
+      extraArguments: readonly string[],
+      users: readonly LoginCredentials[],
+      use: (client: Client, connect: () => Promise<void>) => Promise<void>,
+    ): Promise<{ stderr: string; signIns: number }> {
+      const configDirectory = mkdtempSync(join(tmpdir(), "mcp-remote-keycloak-"));
+      const browser = join(configDirectory, "browser.sh");
+      const stateFile = join(configDirectory, "sign-ins");
+      writeFileSync(browser, `#!/bin/sh\nexec "${process.execPath}" --require "${require.resolve("tsx/cjs")}" "${join(__dirname, "headless-browser-main.ts")}" "$1"\n`, { mode: 0o755 });
+      const stderr: string[] = [];
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [findMcpRemoteEntry(), gateway.mcpEndpoint, "--transport", "http-only", ...extraArguments],
+        env: { ...getDefaultEnvironment(), MCP_REMOTE_CONFIG_DIR: configDirectory, BROWSER: browser, HEADLESS_BROWSER_USERS: JSON.stringify(users), HEADLESS_BROWSER_STATE: stateFile },
+        stderr: "pipe",
+      });
+      transport.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString("utf8")));
+      const client = new Client({ name: "through-mcp-remote", version: "1.0.0" });
+      try {
+        try {
+          await use(client, () => client.connect(transport, { timeout: 60_000 }));
+        } catch (error) {
+          throw new Error(`${String(error)}; mcp-remote said:\n${stderr.join("").slice(-4000)}`);
+        }
+        return { stderr: stderr.join(""), signIns: existsSync(stateFile) ? Number(readFileSync(stateFile, "utf8")) : 0 };
+      } finally {
+        await closeMcpRemote(client, transport);
+        rmSync(configDirectory, { recursive: true, force: true });
+      }
+    }
+
+    it("refuses mcp-remote's own registration: its client_uri (github.com) is no trusted host", async () => {
+      const { stderr, signIns } = await runMcpRemote([], [], async (_client, connect) => {
+        await expectRejection(connect(), Error);
+      });
+      expect(stderr).to.include("Policy 'Trusted Hosts' rejected request to client-registration service. Details: URL doesn't match any trusted host or trusted domain");
+      expect(signIns).to.equal(0);
+    });
+
+    it("lets mcp-remote in with the pre-registered mcp-client: alice signs in on Keycloak's page, tools pass the bridge", async () => {
+      const { signIns, stderr } = await runMcpRemote(["--static-oauth-client-info", JSON.stringify({ client_id: "mcp-client" })], [findSeedUser("alice")], async (client, connect) => {
+        await connect();
+        expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
+        expect(await client.callTool({ name: "math_multiply", arguments: { a: 6, b: 7 } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "42" }] });
+      });
+      expect(signIns, stderr).to.equal(1);
+    });
+
   });
 
   describe("Keycloak's keys", () => {
