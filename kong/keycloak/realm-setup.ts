@@ -93,8 +93,9 @@ function pickFields(client: ClientRepresentation): Record<string, unknown> {
 
 /** Reads the realm and lists what the README's steps still need to change, in order. */
 export async function planRealmSetup(admin: KeycloakAdminClient, options: RealmSetupOptions): Promise<SetupStep[]> {
-  const realm = await admin.realms.findOne({ realm: options.realm });
-  if (realm === undefined) throw new Error(`realm "${options.realm}" does not exist: create it first (Admin console > Create realm)`);
+  const realm = await admin.realms.findOne({ realm: options.realm }, { catchNotFound: true });
+  // The admin client answers a 404 with null.
+  if (realm === undefined || realm === null) throw new Error(`realm "${options.realm}" does not exist: create it first (Admin console > Create realm)`);
   const lookups = createLookups(admin);
   return [
     ...(await planRoles(admin)),
@@ -128,8 +129,8 @@ interface Lookups {
 }
 
 function createLookups(admin: KeycloakAdminClient): Lookups {
-  const found = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is missing from the realm`);
+  const found = <T>(value: T | null | undefined, what: string): T => {
+    if (value === undefined || value === null) throw new Error(`${what} is missing from the realm`);
     return value;
   };
   return {
