@@ -54,7 +54,8 @@ describe("npm start (dist/demo/main.js)", () => {
     expect(mcpEndpoint).to.match(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect(stdout).to.include("alice / alice-password").and.to.include("bob / bob-password");
     expect(stdout).to.include("mcp-machine / mcp-machine-secret");
-    expect(stdout).to.match(/authorization server {2}http:\/\/127\.0\.0\.1:\d+\/realms\/mcp /);
+    // Plain npm start runs no Keycloak: the built-in authorization server stands in for it.
+    expect(stdout).to.match(/authorization server {2}http:\/\/127\.0\.0\.1:\d+\/realms\/mcp {2}\(oidc-provider shaped like the Keycloak realm "mcp"\)\n/);
   });
 
   it("guards the endpoint with the plugin and publishes its metadata", async () => {

@@ -1,0 +1,140 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { expect } from "chai";
+import { decodeJwt } from "jose";
+import { KEYCLOAK_VERSION } from "../../kong/keycloak/local-keycloak";
+import { useSeededKeycloak } from "../support/keycloak-fixture";
+import { findSeedUser } from "../support/keycloak-realm-checks";
+import { requestClientCredentials } from "../support/keycloak-tokens";
+import { connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
+import { assertBuiltFrom, findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
+
+const PROJECT_ROOT = join(__dirname, "..", "..");
+const MAIN = join(PROJECT_ROOT, "dist", "demo", "main.js");
+/** Keycloak's start on 2 busy cores, then the realm's setup. */
+const START_TIMEOUT_MS = 10 * 60_000;
+
+/** The process ids of the process group `group`, read from /proc (field 5 of /proc/<pid>/stat). */
+function listProcessGroup(group: number): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === group;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** The children of `parent` whose command line includes `text`. */
+function findChildren(parent: number, text: string): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const parentPid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return parentPid === parent && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("npm start -- --keycloak (dist/demo/main.js with the real Keycloak instead of oidc-provider)", () => {
+  let child: ChildProcess;
+  let stdout = "";
+  let stderr = "";
+  let mcpEndpoint: string;
+  let issuer: string;
+
+  before(async function () {
+    // Skips with the suites' one line where Keycloak cannot run; installs it into the cache otherwise.
+    await useSeededKeycloak(this);
+    this.timeout(START_TIMEOUT_MS);
+    for (const sources of ["demo", join("kong", "keycloak")]) assertBuiltFrom(MAIN, join(PROJECT_ROOT, sources));
+    findBuiltPluginsDirectory();
+    child = spawn(process.execPath, [MAIN, "--keycloak", "--port", "0", "--as-port", "0", "--mcp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes("Ctrl-C stops everything.")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`npm start --keycloak exited early with ${code}:\n${stdout}${stderr}`)));
+    });
+    mcpEndpoint = /^MCP endpoint: (\S+)$/m.exec(stdout)?.[1] ?? "";
+    issuer = /authorization server {2}(\S+)/.exec(stdout)?.[1] ?? "";
+  });
+
+  after(async () => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+  });
+
+  it("prints the lines plain npm start prints, with the same users and machine client", () => {
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines.map((line) => line.replace(/http:\/\/127\.0\.0\.1:\d+/g, "<url>").replace(/ \(Keycloak .*\)$/, " (Keycloak)"))).to.deep.equal([
+      "mcp-oauth2 local stack",
+      "  authorization server  <url>/realms/mcp  (Keycloak)",
+      "  demo MCP server       <url>/mcp  (upstream only: it checks no token)",
+      "  gateway               <url>  (Kong-protocol local gateway, mcp-oauth2 via our plugin server)",
+      "  user                  alice / alice-password  (mcp-member: mcp:tools)",
+      "  user                  bob / bob-password  (mcp-admin: mcp:tools mcp:resources)",
+      "  machine client        mcp-machine / mcp-machine-secret  (client_credentials: mcp:tools)",
+      "MCP endpoint: <url>/mcp",
+      "Ctrl-C stops everything.",
+    ]);
+    expect(lines[1]).to.match(new RegExp(`\\(Keycloak ${KEYCLOAK_VERSION.replace(/\./g, "\\.")}, realm "mcp" of kong/keycloak/realm-mcp\\.json; admin console http://127\\.0\\.0\\.1:\\d+/admin, admin / \\S+\\)$`));
+    expect(stderr).to.include("keycloak: setup: set mapper \"mcp audience\" of client scope mcp:tools: included.custom.audience");
+  });
+
+  it("takes an MCP SDK client from the 401 through registration and alice's sign-in on Keycloak's page to the tools", async () => {
+    const provider = new HeadlessOAuthClientProvider({ signInAs: () => findSeedUser("alice") });
+    const client = new Client({ name: "npm-start-keycloak-spec", version: "1.0.0" });
+    try {
+      await connectWithHeadlessLogin(client, new URL(mcpEndpoint), provider);
+      expect(provider.authorizationUrls[0]?.href.startsWith(`${issuer}/protocol/openid-connect/auth?`)).to.equal(true);
+      expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ iss: issuer, aud: mcpEndpoint, mcp_scopes: ["mcp:tools"] });
+      expect((await client.listTools({}, { timeout: 15_000 })).tools).to.have.length(22);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("lets the machine client in with the printed secret", async () => {
+    const { access_token: token } = await requestClientCredentials(issuer, "mcp-machine", "mcp-machine-secret");
+    const answer = await fetch(mcpEndpoint, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "spec", version: "1" } } }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    expect(answer.status).to.equal(200);
+    await answer.body?.cancel();
+  });
+
+  it("stops everything on Ctrl-C (SIGINT), Keycloak's JVM included", async function () {
+    this.timeout(60_000);
+    const [watchdog] = findChildren(child.pid as number, "keycloak-watchdog");
+    expect(watchdog, "Keycloak's watchdog, leader of its process group").to.be.a("number");
+    expect(listProcessGroup(watchdog as number).length, "the watchdog, kc.sh and the JVM").to.be.at.least(3);
+    child.kill("SIGINT");
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).to.equal(0);
+    expect(listProcessGroup(watchdog as number)).to.deep.equal([]);
+  });
+});
