@@ -31,8 +31,9 @@ export type PhaseEnding =
   | { kind: "lua-error"; message: string }
   | { kind: "fail-open"; failOpen: FailOpen };
 
-/** One PDK call as the plugin sent it: the method name and the Args array as decoded. */
+/** One PDK call as a plugin sent it: the plugin, the method name and the Args array as decoded. */
 export interface PdkCall {
+  plugin: string;
   method: string;
   args: unknown[];
 }
@@ -54,6 +55,8 @@ const MULTI_MAP_STEP = "plugin.StepMultiMap";
 const STEP_METHODS: Record<string, string> = {
   "kong.client.get_credential": "plugin.StepCredential",
   "kong.client.get_consumer": "plugin.StepConsumer",
+  "kong.client.load_consumer": "plugin.StepConsumer",
+  "kong.client.authenticate": "plugin.StepCredential",
   "kong.router.get_route": "plugin.StepRoute",
   "kong.router.get_service": "plugin.StepService",
   "kong.request.get_query": MULTI_MAP_STEP,
@@ -94,11 +97,34 @@ function luaArguments(args: readonly unknown[]): LuaValue[] {
   return (end === -1 ? args : args.slice(0, end)).map(luaValueFromMsgpack);
 }
 
+/** Kong's answer to one PDK call of the bridge loop: the Step to send back, or the response that ends the request. */
+export type PdkCallAnswer = { kind: "step"; stepMethod: string; data: unknown } | { kind: "exit"; response: KongResponse };
+
+/**
+ * Runs one `{Method, Args}` a plugin sent, as Kong's bridge loop does, and records it. An unknown
+ * method is logged and answered with nil. Throws LuaError where Kong's Lua raises (the phase then
+ * ends with Kong's 500).
+ */
+export async function answerPdkCall(state: PdkRequestState, method: string, rawArgs: unknown, record: PhaseRecord, pluginName: string): Promise<PdkCallAnswer> {
+  const args = argumentList(rawArgs);
+  record.pdkCalls.push({ plugin: pluginName, method, args });
+  if (!isKnownPdkMethod(method)) {
+    state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
+    record.unknownPdkCalls.push(method);
+    return { kind: "step", stepMethod: "plugin.Step", data: undefined };
+  }
+  const outcome = await runPdkMethod(state, method, luaArguments(args));
+  if (outcome.kind === "exit") return outcome;
+  const stepMethod = STEP_METHODS[method] ?? "plugin.Step";
+  return { kind: "step", stepMethod, data: stepData(stepMethod, method, outcome.value) };
+}
+
 type BridgeResult = PhaseEnding | { kind: "rpc-failure"; error: RpcReplyError | RpcTransportError };
 
 async function runBridgeLoop(
   rpc: RpcClient,
   instanceId: number,
+  pluginName: string,
   state: PdkRequestState,
   record: PhaseRecord,
 ): Promise<BridgeResult> {
@@ -114,22 +140,11 @@ async function runBridgeLoop(
     if (typeof data !== "object" || data === null) return { kind: "lua-error", message: "attempt to index field 'Data' (a non-table value)" };
     const { Method: method, Args: rawArgs } = data as { Method?: unknown; Args?: unknown };
     if (typeof method !== "string") return { kind: "lua-error", message: "bad argument #1 to 'gmatch' (string expected)" };
-    const args = argumentList(rawArgs);
-    record.pdkCalls.push({ method, args });
-    let stepMethod = "plugin.Step";
-    let result: unknown;
-    if (isKnownPdkMethod(method)) {
-      const outcome = await runPdkMethod(state, method, luaArguments(args));
-      if (outcome.kind === "exit") return outcome;
-      stepMethod = STEP_METHODS[method] ?? stepMethod;
-      result = stepData(stepMethod, method, outcome.value);
-    } else {
-      state.logs.push({ level: "err", message: `could not find pdk method: ${method}`, source: "kong" });
-      record.unknownPdkCalls.push(method);
-    }
-    stepIn = (await rpc.call(stepMethod, [{ EventId: eventId, Data: result }])) as typeof stepIn;
+    const answer = await answerPdkCall(state, method, rawArgs, record, pluginName);
+    if (answer.kind === "exit") return answer;
+    stepIn = (await rpc.call(answer.stepMethod, [{ EventId: eventId, Data: answer.data }])) as typeof stepIn;
     if (stepIn === null || stepIn === undefined) {
-      return { kind: "fail-open", failOpen: { cause: "nil-reply", reason: `${stepMethod} returned nil` } };
+      return { kind: "fail-open", failOpen: { cause: "nil-reply", reason: `${answer.stepMethod} returned nil` } };
     }
   }
 }
@@ -143,7 +158,7 @@ async function runOnce(
 ): Promise<BridgeResult> {
   try {
     const instanceId = await instances.getInstanceId(plugin);
-    return await runBridgeLoop(rpc, instanceId, state, record);
+    return await runBridgeLoop(rpc, instanceId, plugin.name, state, record);
   } catch (error) {
     if (error instanceof RpcReplyError || error instanceof RpcTransportError) return { kind: "rpc-failure", error };
     if (error instanceof LuaError || error instanceof RpcProtocolError || error instanceof StartInstanceError) {

@@ -1,4 +1,6 @@
 export { KongDriver, type KongDriverOptions } from "./kong-driver";
+export type { ConsumerEntity } from "./client-consumers";
+export type { PluginServerSettings } from "./plugin-server-connection";
 export type { KongGateway, GatewayOptions } from "./gateway";
 export { formatHttpOrigin } from "./gateway";
 export type { KongRequest } from "./kong-request";
@@ -11,8 +13,10 @@ export { UnemulatedPdkMethodError } from "./kong-pdk-emulation";
 export type { InstanceEvent } from "./plugin-instances";
 export type { RouteDefinition, PluginConfiguration } from "./route-table";
 export { queryPluginDump, PluginDumpError, type PluginInfo, type PluginSchema } from "./plugin-dump";
-export { applySchemaDefaults, SchemaViolationError, type SchemaField, type SchemaViolation } from "./schema-defaults";
+export { applySchemaDefaults, processField, type PatternRule, type Processed, type SchemaField } from "./schema-defaults";
+export { SchemaViolationError, type FieldErrors, type FieldErrorTable } from "./schema-violation";
 export { normalizePath } from "./path-normalization";
+export { runAccessPhaseInProcess, type InProcessPhase, type InProcessPhaseOptions } from "./in-process-phase";
 export {
   buildPluginServerCommands,
   builtPluginsDirectory,

@@ -1,18 +1,19 @@
 // Kong 3.9's side of the plugin-server protocol against a real plugin server: a test and
 // development tool. Production runs under Kong.
 import { randomUUID } from "node:crypto";
+import type { ConsumerEntity } from "./client-consumers";
 import { runAccessPhase, type PhaseEnding, type PhaseRecord } from "./event-bridge";
 import { startGateway, type GatewayOptions, type KongGateway } from "./gateway";
-import type { LogEntry, PdkRequestState, PdkSettings } from "./kong-pdk-emulation";
+import { createPdkRequestState, type LogEntry, type PdkRequestState, type PdkSettings } from "./kong-pdk-emulation";
 import { rawPathOf, receiveRequest, type KongRequest, type ReceivedRequest } from "./kong-request";
 import { buildErrorResponse, buildUnexpectedErrorResponse } from "./kong-response";
 import { buildNativeGuardResponse, buildOutcome, VERIFIED_CONTEXT_KEY, type Decision, type Outcome, type OutcomeDetails } from "./outcome";
 import { normalizePath } from "./path-normalization";
-import { queryPluginDump, type PluginInfo } from "./plugin-dump";
-import { PluginInstances, type InstanceEvent } from "./plugin-instances";
-import { PluginServerProcess } from "./plugin-server-process";
+import type { PluginInfo } from "./plugin-dump";
+import type { InstanceEvent } from "./plugin-instances";
+import { PluginServerConnection, type PluginServerSettings } from "./plugin-server-connection";
+import type { PluginServerProcess } from "./plugin-server-process";
 import { RouteTable, type RouteDefinition, type RouteMatch } from "./route-table";
-import { RpcClient } from "./rpc-client";
 import { createTrustedIpMatcher } from "./trusted-ips";
 import { buildUpstreamRequest } from "./upstream-request";
 
@@ -45,6 +46,14 @@ export interface KongDriverOptions {
    */
   nativeGuard?: boolean;
   routes?: readonly RouteDefinition[];
+  /**
+   * More plugin servers (pluginserver_names after the first), e.g. a test plugin that runs after
+   * the first server's plugin on the same route and reads what it left (Kong runs a route's
+   * plugins by descending priority).
+   */
+  otherPluginServers?: readonly PluginServerSettings[];
+  /** Kong's consumers table, which kong.client.load_consumer reads. */
+  consumers?: readonly ConsumerEntity[];
 }
 
 /** Kong 3.9 driving one plugin server. */
@@ -52,60 +61,55 @@ export class KongDriver {
   private routeTable: RouteTable;
   private lastSeq = 0;
   private readonly nextSeq = (): number => ++this.lastSeq;
-  private knownServerPid: number | undefined;
   private readonly driverLogs: LogEntry[] = [];
   private readonly gateways = new Set<KongGateway>();
-  private readonly rpc: RpcClient;
-  private readonly instances: PluginInstances;
   private readonly settings: PdkSettings;
+  private consumers: readonly ConsumerEntity[];
 
   private constructor(
     private readonly options: KongDriverOptions,
-    /** The query command's dump; Kong 3.9 registers only the first plugin. */
-    readonly plugins: readonly PluginInfo[],
-    private readonly server: PluginServerProcess | undefined,
+    /** The first plugin server, then the others, in pluginserver_names order. */
+    private readonly servers: readonly [PluginServerConnection, ...PluginServerConnection[]],
   ) {
-    this.rpc = new RpcClient({
-      socketPath: options.socketPath,
-      callTimeoutMs: options.callTimeoutMs ?? 60_000,
-      onNotification: (label, args) => this.receiveNotification(label, args),
-    });
-    this.instances = new PluginInstances(this.rpc);
     this.settings = {
       isTrusted: createTrustedIpMatcher(options.trustedIps ?? []),
       clientBodyBufferSize: options.clientBodyBufferSize ?? 8192,
       nodeId: randomUUID(),
     };
-    this.routeTable = RouteTable.configure(options.routes ?? [], this.plugin, this.nextSeq);
+    this.consumers = options.consumers ?? [];
+    this.routeTable = RouteTable.configure(options.routes ?? [], this.servedPlugins, this.nextSeq);
   }
 
   /**
-   * Runs the query command (stdout must be exactly one JSON array), starts the server with the start
-   * command when given, and waits until its socket accepts connections.
+   * Runs each plugin server's query command (stdout must be exactly one JSON array), starts the
+   * servers that have a start command, and waits until their sockets accept connections.
    */
   static async start(options: KongDriverOptions): Promise<KongDriver> {
-    const commandOptions = { env: options.env, cwd: options.cwd };
-    const plugins = await queryPluginDump(options.queryCommand, commandOptions);
-    const server =
-      options.startCommand === undefined
-        ? undefined
-        : await PluginServerProcess.start({
-            ...commandOptions,
-            startCommand: options.startCommand,
-            socketPath: options.socketPath,
-            startTimeoutMs: options.startTimeoutMs,
-          });
+    const connectionOptions = { env: options.env, cwd: options.cwd, callTimeoutMs: options.callTimeoutMs ?? 60_000, startTimeoutMs: options.startTimeoutMs };
+    const started: PluginServerConnection[] = [];
     try {
-      return new KongDriver(options, plugins, server);
+      for (const settings of [options, ...(options.otherPluginServers ?? [])]) started.push(await PluginServerConnection.start(settings, connectionOptions));
+      const [first, ...others] = started as [PluginServerConnection, ...PluginServerConnection[]];
+      return new KongDriver(options, [first, ...others]);
     } catch (error) {
-      await server?.stop();
+      await Promise.all(started.map((server) => server.close()));
       throw error;
     }
   }
 
-  /** The plugin Kong registers: the first of the dump. */
+  /** The first plugin server's dump; Kong 3.9 registers only its first plugin. */
+  get plugins(): readonly PluginInfo[] {
+    return this.servers[0].plugins;
+  }
+
+  /** The plugin Kong registers from the first plugin server: the first of its dump. */
   get plugin(): PluginInfo {
-    return this.plugins[0] as PluginInfo;
+    return this.servers[0].plugin;
+  }
+
+  /** The plugin Kong registers from each server, in server order. */
+  private get servedPlugins(): PluginInfo[] {
+    return this.servers.map((server) => server.plugin);
   }
 
   /**
@@ -114,7 +118,12 @@ export class KongDriver {
    * closes the old one, as after any Kong configuration change.
    */
   configureRoutes(routes: readonly RouteDefinition[]): void {
-    this.routeTable = RouteTable.configure(routes, this.plugin, this.nextSeq);
+    this.routeTable = RouteTable.configure(routes, this.servedPlugins, this.nextSeq);
+  }
+
+  /** Replaces Kong's consumers table, as Admin API changes do (the next load_consumer reads it). */
+  configureConsumers(consumers: readonly ConsumerEntity[]): void {
+    this.consumers = consumers;
   }
 
   /**
@@ -151,27 +160,26 @@ export class KongDriver {
     await this.managedServer().restart();
   }
 
-  /** Closes the gateways and connections, and stops the plugin server. */
+  /** Closes the gateways and connections, and stops the plugin servers. */
   async close(): Promise<void> {
     await Promise.all([...this.gateways].map((gateway) => gateway.close()));
     this.gateways.clear();
-    this.rpc.close();
-    await this.server?.stop();
+    await Promise.all(this.servers.map((server) => server.close()));
   }
 
-  /** The server's process id while it runs. */
+  /** The first server's process id while it runs. */
   get serverPid(): number | undefined {
-    return this.server?.pid;
+    return this.servers[0].process?.pid;
   }
 
-  /** Lines the plugin server printed on stdout (the stock server logs there). */
+  /** Lines the first plugin server printed on stdout (the stock server logs there). */
   get serverStdout(): readonly string[] {
-    return this.server?.stdoutLines ?? [];
+    return this.servers[0].process?.stdoutLines ?? [];
   }
 
-  /** Lines the plugin server printed on stderr. */
+  /** Lines the first plugin server printed on stderr. */
   get serverStderr(): readonly string[] {
-    return this.server?.stderrLines ?? [];
+    return this.servers[0].process?.stderrLines ?? [];
   }
 
   /** Kong's error log so far: plugin kong.log.* lines and Kong's own (the last 10,000). */
@@ -179,14 +187,15 @@ export class KongDriver {
     return this.driverLogs;
   }
 
-  /** Instance starts, closes and resets, in order. */
+  /** The first server's instance starts, closes and resets, in order. */
   get instanceEvents(): readonly InstanceEvent[] {
-    return this.instances.events;
+    return this.servers[0].instances.events;
   }
 
   private managedServer(): PluginServerProcess {
-    if (this.server === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
-    return this.server;
+    const server = this.servers[0].process;
+    if (server === undefined) throw new Error("this driver does not manage the plugin server (no startCommand)");
+    return server;
   }
 
   private keepLog(entry: LogEntry): void {
@@ -194,37 +203,25 @@ export class KongDriver {
     if (this.driverLogs.length > MAX_KEPT_LOG_ENTRIES) this.driverLogs.shift();
   }
 
-  /** plugin.lua rpc_notifications:serverPid: a new pid means every instance is gone. */
-  private receiveNotification(label: string, args: unknown): void {
-    if (label !== "serverPid") return;
-    const pid = Number(args);
-    if (this.knownServerPid !== undefined && pid !== this.knownServerPid) this.instances.reset(`serverPid changed to ${pid}`);
-    this.knownServerPid = pid;
-  }
-
   private async runRequest(request: ReceivedRequest): Promise<Outcome> {
     const normalizedPath = normalizePath(rawPathOf(request.requestUri));
     const match = this.routeTable.match(normalizedPath);
     const record: PhaseRecord = { pdkCalls: [], unknownPdkCalls: [], retriedAfterNoPluginInstance: false };
-    const state: PdkRequestState = {
+    const state = createPdkRequestState(
       request,
-      scope: {
+      {
         routeId: match?.route.definition.id ?? "",
         routePaths: match?.route.definition.paths ?? [],
         stripPath: match?.route.stripPath ?? true,
         serviceId: match?.route.definition.serviceId,
-        pluginId: match?.route.plugin?.id ?? "",
+        pluginId: match?.route.plugins[0]?.id ?? "",
         normalizedPath,
         matchedPath: match?.matchedPath,
       },
-      settings: this.settings,
-      headers: request.headers,
-      upstreamHost: undefined,
-      ctxShared: new Map(),
-      ngxCtx: new Map(),
-      logs: [],
-    };
-    const ending = match === undefined ? undefined : await this.runPlugin(match, state, record);
+      this.settings,
+      this.consumers,
+    );
+    const ending = match === undefined ? undefined : await this.runPlugins(match, state, record);
     const decision = this.decide(match, ending, state);
     const details: OutcomeDetails = {
       routeId: match?.route.definition.id,
@@ -233,7 +230,7 @@ export class KongDriver {
       logs: state.logs,
       failOpen: ending?.kind === "fail-open" ? ending.failOpen : undefined,
     };
-    const outcome = buildOutcome(details, state.ctxShared, decision);
+    const outcome = buildOutcome(details, state, decision);
     for (const entry of outcome.logs) this.keepLog(entry);
     return outcome;
   }
@@ -249,16 +246,27 @@ export class KongDriver {
     }
     if (ending?.kind === "exit") return { kind: "exit", source: "plugin", response: ending.response };
     if (ending?.kind === "lua-error") return { kind: "exit", source: "kong", response: buildUnexpectedErrorResponse() };
-    if (this.options.nativeGuard === true && match.route.plugin !== undefined && !state.ctxShared.has(VERIFIED_CONTEXT_KEY)) {
+    if (this.options.nativeGuard === true && match.route.plugins.some((plugin) => plugin.server === 0) && !state.ctxShared.has(VERIFIED_CONTEXT_KEY)) {
       state.logs.push({ level: "err", message: "mcp-oauth2 did not vouch for this request (plugin server down?); refusing it", source: "plugin" });
       return { kind: "exit", source: "native-guard", response: buildNativeGuardResponse() };
     }
     return { kind: "proceed", upstreamRequest: buildUpstreamRequest(match, state) };
   }
 
-  private async runPlugin(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {
-    const plugin = match.route.plugin;
-    if (plugin === undefined || !this.plugin.Phases.includes("access")) return undefined;
-    return runAccessPhase(this.rpc, this.instances, plugin, state, record);
+  /**
+   * The route's plugins' access phases by descending priority, each on its server. A plugin that
+   * answers or raises ends the phase (Kong runs no later access handler); one whose conversation
+   * failed is skipped, as Kong logs it and goes on.
+   */
+  private async runPlugins(match: RouteMatch, state: PdkRequestState, record: PhaseRecord): Promise<PhaseEnding | undefined> {
+    let ending: PhaseEnding | undefined;
+    for (const plugin of match.route.plugins) {
+      const server = this.servers[plugin.server] as PluginServerConnection;
+      if (!server.plugin.Phases.includes("access")) continue;
+      const pluginEnding = await runAccessPhase(server.rpc, server.instances, plugin, state, record);
+      if (pluginEnding.kind === "exit" || pluginEnding.kind === "lua-error") return pluginEnding;
+      if (ending === undefined || ending.kind === "ret") ending = pluginEnding;
+    }
+    return ending;
   }
 }

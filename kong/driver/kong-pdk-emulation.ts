@@ -1,6 +1,7 @@
 // The PDK functions Kong 3.9 runs for a plugin server (kong/pdk/*.lua and the overrides in
 // kong/runloop/plugin_servers/plugin.lua), for one request in the access phase.
 import { hostname } from "node:os";
+import { authenticate, getConsumer, getCredential, loadConsumer, setSerializeValue, type ConsumerEntity, type SerializeValue } from "./client-consumers";
 import { readForwardedHeader, realClientIp } from "./forwarded-headers";
 import {
   addHeader,
@@ -58,6 +59,15 @@ export interface PdkRequestState {
   readonly ctxShared: LuaTable;
   readonly ngxCtx: LuaTable;
   readonly logs: LogEntry[];
+  /** Kong's consumers entity table, as load_consumer reads it. */
+  readonly consumers: readonly ConsumerEntity[];
+  /** kong.log.set_serialize_value calls, applied when log plugins serialize the request. */
+  readonly serializeValues: SerializeValue[];
+}
+
+/** A request's state before its access phase: the client's headers, empty contexts, no logs, Kong's consumers. */
+export function createPdkRequestState(request: ReceivedRequest, scope: PdkScope, settings: PdkSettings, consumers: readonly ConsumerEntity[] = []): PdkRequestState {
+  return { request, scope, settings, headers: request.headers, upstreamHost: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [], consumers, serializeValues: [] };
 }
 
 /** What running a PDK method produced: a value for the plugin, or a response that ends the request. */
@@ -259,8 +269,10 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   "kong.client.get_port": ({ request }) => request.clientPort,
   "kong.client.get_forwarded_port": ({ request }) => request.clientPort,
   "kong.client.get_protocol": ({ request }) => request.scheme,
-  "kong.client.get_credential": () => undefined,
-  "kong.client.get_consumer": () => undefined,
+  "kong.client.get_credential": ({ ngxCtx }) => getCredential(ngxCtx),
+  "kong.client.get_consumer": ({ ngxCtx }) => getConsumer(ngxCtx),
+  "kong.client.load_consumer": ({ consumers }, [consumerId, searchByUsername]) => loadConsumer(consumers, consumerId, searchByUsername),
+  "kong.client.authenticate": ({ ngxCtx }, [consumer, credential]) => authenticate(ngxCtx, consumer, credential),
 
   "kong.response.exit": (state, [status, body, headers]) =>
     buildExitResponse(status, body, headers, (message) => state.logs.push({ level: "warn", message, source: "kong" })),
@@ -304,6 +316,7 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   "kong.log.alert": logWith("alert"),
   "kong.log.emerg": logWith("emerg"),
   "kong.log.serialize": (state) => encodeCjson(serializeForLog(state)),
+  "kong.log.set_serialize_value": (state, [key, value, options]) => setSerializeValue(state.serializeValues, key, value, options),
 
   "kong.router.get_route": ({ scope }) => routeTable(scope),
   "kong.router.get_service": ({ scope }) =>
@@ -333,7 +346,6 @@ function storeInTable(table: LuaTable, key: LuaValue, value: LuaValue): LuaValue
  */
 const UNEMULATED_KONG_FUNCTIONS = new Set([
   "kong.request.get_body",
-  "kong.client.load_consumer", "kong.client.authenticate",
   "kong.response.get_status", "kong.response.get_header", "kong.response.get_headers", "kong.response.get_source",
   "kong.response.set_status", "kong.response.set_header", "kong.response.add_header", "kong.response.clear_header",
   "kong.response.set_headers", "kong.response.get_raw_body", "kong.response.set_raw_body",
@@ -346,7 +358,7 @@ const UNEMULATED_KONG_FUNCTIONS = new Set([
   "kong.service.response.get_status", "kong.service.response.get_headers", "kong.service.response.get_header",
   "kong.service.response.get_raw_body", "kong.service.response.get_body",
   "kong.nginx.get_statistics", "kong.nginx.get_tls1_version_str",
-  "kong.node.get_memory_stats", "kong.cluster.get_id", "kong.log.inspect", "kong.log.set_serialize_value",
+  "kong.node.get_memory_stats", "kong.cluster.get_id", "kong.log.inspect",
   "kong.vault.get", "kong.vault.is_reference", "kong.vault.parse_reference", "kong.telemetry.log",
 ]);
 

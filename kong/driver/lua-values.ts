@@ -13,7 +13,7 @@ export class LuaError extends Error {
 }
 
 /** Encodes JS text (UTF-8) as the byte string Lua receives in a msgpack str. */
-function textToBytes(text: string): string {
+export function textToBytes(text: string): string {
   return Buffer.from(text, "utf8").toString("latin1");
 }
 

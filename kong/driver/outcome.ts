@@ -1,11 +1,12 @@
 // What happened to one request, as tests need to see it: Kong's answer, or the request Kong sends
 // upstream; with the PDK conversation, the logs, and whether Kong failed open.
+import { getConsumer, getCredential, serializeValues } from "./client-consumers";
 import type { FailOpen, PdkCall } from "./event-bridge";
 import type { HeaderList } from "./header-list";
-import type { LogEntry } from "./kong-pdk-emulation";
+import type { LogEntry, PdkRequestState } from "./kong-pdk-emulation";
 import type { KongResponse } from "./kong-response";
 import { buildExitResponse } from "./kong-response";
-import { createLuaTable, luaValueToMsgpack, type LuaTable } from "./lua-values";
+import { createLuaTable, LuaError, luaValueToMsgpack } from "./lua-values";
 
 /** The ctx.shared key the mcp-oauth2 plugin sets on every request it lets through. */
 export const VERIFIED_CONTEXT_KEY = "mcp_oauth2";
@@ -42,6 +43,11 @@ interface OutcomeCommon {
   ctxShared: Record<string, unknown>;
   /** Whether ctx.shared.mcp_oauth2 was set. */
   verified: boolean;
+  /** kong.client.get_consumer() and get_credential() after the phase, as a plugin would read them. */
+  consumer: unknown;
+  credential: unknown;
+  /** What log plugins find in kong.log.serialize() from the kong.log.set_serialize_value calls. */
+  serialized: Record<string, unknown>;
   /** Set when the plugin conversation failed and Kong proxied anyway. */
   failOpen: FailOpen | undefined;
   retriedAfterNoPluginInstance: boolean;
@@ -67,7 +73,7 @@ export interface ProceedOutcome extends OutcomeCommon {
 export type Outcome = ExitOutcome | ProceedOutcome;
 
 /** The shared parts of an outcome, before Kong's decision is known. */
-export type OutcomeDetails = Omit<OutcomeCommon, "ctxShared" | "verified" | "guardFired">;
+export type OutcomeDetails = Omit<OutcomeCommon, "ctxShared" | "verified" | "guardFired" | "consumer" | "credential" | "serialized">;
 
 /** What Kong does after the access phase: answer itself (`source` says who decided), or proxy. */
 export type Decision =
@@ -79,12 +85,27 @@ export function buildNativeGuardResponse(): KongResponse {
   return buildExitResponse(503, createLuaTable(Object.entries(NATIVE_GUARD_BODY)), createLuaTable([["Retry-After", "5"]]), () => undefined);
 }
 
-/** Builds the outcome of a request from the shared details, kong.ctx.shared and Kong's decision. */
-export function buildOutcome(details: OutcomeDetails, ctxShared: LuaTable, decision: Decision): Outcome {
+/** The serialized values, or none when Kong's log phase would raise (the log plugin then logs nothing). */
+function readSerializedValues(state: PdkRequestState, logs: LogEntry[]): Record<string, unknown> {
+  try {
+    return luaValueToMsgpack(serializeValues(state.serializeValues)) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof LuaError)) throw error;
+    logs.push({ level: "err", message: error.message, source: "kong" });
+    return {};
+  }
+}
+
+/** Builds the outcome of a request from the shared details, the request's PDK state and Kong's decision. */
+export function buildOutcome(details: OutcomeDetails, state: PdkRequestState, decision: Decision): Outcome {
+  const { ctxShared, ngxCtx } = state;
   const common = {
     ...details,
     ctxShared: Object.fromEntries([...ctxShared].map(([key, value]) => [String(key), luaValueToMsgpack(value)])),
     verified: ctxShared.has(VERIFIED_CONTEXT_KEY),
+    consumer: luaValueToMsgpack(getConsumer(ngxCtx)),
+    credential: luaValueToMsgpack(getCredential(ngxCtx)),
+    serialized: readSerializedValues(state, details.logs),
     guardFired: decision.kind === "exit" && decision.source === "native-guard",
   };
   if (decision.kind === "exit") {

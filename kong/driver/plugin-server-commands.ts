@@ -40,7 +40,7 @@ export function stockPluginServerEntry(): string {
 }
 
 /**
- * Commands for a plugin server serving `pluginsDirectory` on `<socketDirectory>/js_pluginserver.sock`,
+ * Commands for a plugin server serving `pluginsDirectory` on `<socketDirectory>/<socketName>`,
  * run with the current node binary. `extraArguments` go to the start command (e.g. ["-v"]).
  */
 export function buildPluginServerCommands(
@@ -48,9 +48,9 @@ export function buildPluginServerCommands(
   pluginsDirectory: string,
   socketDirectory: string,
   extraArguments: readonly string[] = [],
+  socketName = "js_pluginserver.sock",
 ): PluginServerCommands {
   const entry = implementation === "ours" ? ourPluginServerEntry() : stockPluginServerEntry();
-  const socketName = "js_pluginserver.sock";
   return {
     startCommand: [process.execPath, entry, "-d", pluginsDirectory, "-p", socketDirectory, "--sock-name", socketName, ...extraArguments],
     queryCommand: [process.execPath, entry, "-d", pluginsDirectory, "--dump-all-plugins"],
@@ -64,6 +64,8 @@ export interface PluginServerDriverOptions extends Partial<Omit<KongDriverOption
   extraArguments?: readonly string[];
   /** What runs the server's script in the start command, instead of this node (e.g. another node, with --cpu-prof). */
   nodeCommand?: readonly string[];
+  /** Plugins directories each served by a plugin server of its own after the first (e.g. a test plugin). */
+  otherPluginsDirectories?: readonly string[];
 }
 
 /** A driver on a plugin server of its own, with the commands that started it. */
@@ -84,15 +86,19 @@ export async function startPluginServerDriver(
   pluginsDirectory: string,
   options: PluginServerDriverOptions = {},
 ): Promise<PluginServerDriver> {
-  const { extraArguments, nodeCommand, ...driverOptions } = options;
+  const { extraArguments, nodeCommand, otherPluginsDirectories = [], ...driverOptions } = options;
   const socketDirectory = await mkdtemp(join(tmpdir(), "mcp-oauth2-sock-"));
   const removeSocketDirectory = () => rm(socketDirectory, { recursive: true, force: true });
-  const built = buildPluginServerCommands(implementation, pluginsDirectory, socketDirectory, extraArguments);
-  const [, ...script] = built.startCommand;
-  const commands = nodeCommand === undefined ? built : { ...built, startCommand: [...nodeCommand, ...script] };
+  const commandsFor = (directory: string, socketName?: string): PluginServerCommands => {
+    const built = buildPluginServerCommands(implementation, directory, socketDirectory, extraArguments, socketName);
+    const [, ...script] = built.startCommand;
+    return nodeCommand === undefined ? built : { ...built, startCommand: [...nodeCommand, ...script] };
+  };
+  const commands = commandsFor(pluginsDirectory);
+  const otherPluginServers = otherPluginsDirectories.map((directory, index) => commandsFor(directory, `js_pluginserver_${index + 2}.sock`));
   let driver: KongDriver;
   try {
-    driver = await KongDriver.start({ ...commands, ...driverOptions });
+    driver = await KongDriver.start({ ...commands, otherPluginServers, ...driverOptions });
   } catch (error) {
     await removeSocketDirectory();
     throw error;

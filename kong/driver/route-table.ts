@@ -8,7 +8,7 @@ import { applySchemaDefaults } from "./schema-defaults";
 export interface PluginConfiguration {
   /** The plugin entity id (Kong: a UUID); instances are kept per id. */
   id: string;
-  /** Defaults to the plugin the server serves. */
+  /** Defaults to the plugin the first plugin server serves. */
   name?: string;
   config: Record<string, unknown>;
   instanceName?: string;
@@ -25,7 +25,7 @@ export interface RouteDefinition {
   stripPath?: boolean;
   /** When set, the plugin config also carries service_id (a plugin scoped to route and service). */
   serviceId?: string;
-  /** At most one entry: Kong 3.9 serves one plugin per plugin server and one plugin per route. */
+  /** At most one entity per plugin: Kong 3.9 serves one plugin per plugin server. */
   plugins?: readonly PluginConfiguration[];
 }
 
@@ -35,13 +35,16 @@ export interface ConfiguredPlugin {
   name: string;
   seq: number;
   configJson: string;
+  /** The plugin server serving it, by position (0: the first). */
+  server: number;
 }
 
 /** A route after configuration. */
 export interface ConfiguredRoute {
   definition: RouteDefinition;
   stripPath: boolean;
-  plugin: ConfiguredPlugin | undefined;
+  /** In the order Kong runs them: by descending priority. */
+  plugins: readonly ConfiguredPlugin[];
 }
 
 /** A route matched by a request path. */
@@ -53,13 +56,14 @@ export interface RouteMatch {
 /** Kong's default workspace, as the driver presents it. */
 const DEFAULT_WORKSPACE_ID = "00000000-0000-4000-8000-000000000000";
 
-function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, served: PluginInfo, seq: number): ConfiguredPlugin {
-  const name = entity.name ?? served.Name;
-  if (name !== served.Name) {
-    throw new Error(`route ${route.id}: plugin "${name}" is not served by this plugin server (it serves "${served.Name}")`);
+function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, served: readonly PluginInfo[], seq: number): ConfiguredPlugin {
+  const name = entity.name ?? (served[0] as PluginInfo).Name;
+  const server = served.findIndex((plugin) => plugin.Name === name);
+  if (server === -1) {
+    throw new Error(`route ${route.id}: plugin "${name}" is not served by any plugin server (they serve ${served.map((plugin) => `"${plugin.Name}"`).join(", ")})`);
   }
   const config: Record<string, unknown> = {
-    ...applySchemaDefaults(served.Schema, entity.config),
+    ...applySchemaDefaults((served[server] as PluginInfo).Schema, entity.config),
     route_id: route.id,
     service_id: route.serviceId,
     plugin_instance_name: entity.instanceName,
@@ -68,7 +72,7 @@ function configurePlugin(route: RouteDefinition, entity: PluginConfiguration, se
     __key__: `plugins:${name}:${route.id}:${route.serviceId ?? ""}:::${DEFAULT_WORKSPACE_ID}`,
     __seq__: seq,
   };
-  return { id: entity.id, name, seq, configJson: JSON.stringify(config) };
+  return { id: entity.id, name, seq, configJson: JSON.stringify(config), server };
 }
 
 /** The routes of one configuration. */
@@ -80,7 +84,7 @@ export class RouteTable {
    * configuration change rebuilds Kong's plugins iterator (so every instance is restarted lazily).
    * Throws SchemaViolationError for an invalid plugin config.
    */
-  static configure(definitions: readonly RouteDefinition[], served: PluginInfo, nextSeq: () => number): RouteTable {
+  static configure(definitions: readonly RouteDefinition[], served: readonly PluginInfo[], nextSeq: () => number): RouteTable {
     const ids = new Set<string>();
     const routes = definitions.map((definition): ConfiguredRoute => {
       if (ids.has(definition.id)) throw new Error(`route id ${definition.id} is used twice`);
@@ -88,14 +92,10 @@ export class RouteTable {
       for (const path of definition.paths) {
         if (!path.startsWith("/")) throw new Error(`route ${definition.id}: path "${path}" must start with "/"`);
       }
-      const plugins = definition.plugins ?? [];
-      if (plugins.length > 1) throw new Error(`route ${definition.id}: at most one plugin per route (one plugin per plugin server)`);
-      const entity = plugins[0];
-      return {
-        definition,
-        stripPath: definition.stripPath ?? true,
-        plugin: entity === undefined ? undefined : configurePlugin(definition, entity, served, nextSeq()),
-      };
+      const plugins = (definition.plugins ?? []).map((entity) => configurePlugin(definition, entity, served, nextSeq()));
+      if (new Set(plugins.map((plugin) => plugin.name)).size < plugins.length) throw new Error(`route ${definition.id}: a plugin is configured twice`);
+      const priority = (plugin: ConfiguredPlugin) => (served[plugin.server] as PluginInfo).Priority;
+      return { definition, stripPath: definition.stripPath ?? true, plugins: plugins.sort((a, b) => priority(b) - priority(a)) };
     });
     return new RouteTable(routes);
   }

@@ -1,6 +1,8 @@
 import { LRUCache } from "lru-cache";
 import { decideAccess, failClosed, type Decision, type GateServices, type HeaderMap, type RequestSource } from "./core/access-decision";
 import { ConfigError } from "./core/config-error";
+import { ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type KongConsumer, type TokenCredential } from "./core/consumer-identity";
+import type { DecisionRecord } from "./core/decision-record";
 import { compileGatePolicy, type GatePolicy } from "./core/gate-config";
 import { toRefusal } from "./core/gate-response";
 import { JwksRegistry } from "./core/jwks-registry";
@@ -22,18 +24,33 @@ interface KongPdk {
     get_forwarded_host(): Promise<string>;
     get_forwarded_port(): Promise<number | undefined>;
   };
+  client: {
+    load_consumer(value: string, byUsername: boolean): Promise<unknown>;
+    authenticate(consumer: KongConsumer, credential?: TokenCredential): Promise<void>;
+  };
   response: { exit(status: number, body: string, headers: Record<string, string>): Promise<void> };
-  service: { request: { clear_header(name: string): Promise<void>; set_header(name: string, value: string): Promise<void> } };
+  service: {
+    request: {
+      clear_header(name: string): Promise<void>;
+      set_header(name: string, value: string): Promise<void>;
+      set_headers(headers: ConsumerHeaders): Promise<void>;
+    };
+  };
   ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
-  log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>>;
+  nginx: { set_ctx(key: "authenticated_credential", value: TokenCredential): Promise<void> };
+  log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>> & {
+    set_serialize_value(key: string, value: DecisionRecord): Promise<void>;
+  };
 }
 
 /** Kong's get_headers accepts at most 1000; a request with more fields is refused (see toHeaderMap). */
 const MAX_HEADERS = 1000;
 const SHARED_CONTEXT_KEY = "mcp_oauth2";
+/** The key of the decision in kong.log.serialize(), which log plugins write. */
+const SERIALIZE_KEY = "mcp_oauth2";
 
 /** Shared by every instance in this process: instances are recreated per worker and config change. */
-const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: Date.now };
+const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: Date.now };
 const compiledPolicies = new LRUCache<string, GatePolicy | ConfigError>({ max: 64 });
 
 /** Compiles a config once per distinct config (Kong sends the same one for each worker). */
@@ -77,17 +94,32 @@ function readRequestFromKong(kong: KongPdk): RequestSource {
     body: async (maxBytes) => toBytes(await kong.request.get_raw_body(maxBytes)),
     forwardedOrigin: async () =>
       formatForwardedOrigin(await kong.request.get_forwarded_scheme(), await kong.request.get_forwarded_host(), await kong.request.get_forwarded_port()),
+    loadConsumer: (value, byUsername) => kong.client.load_consumer(value, byUsername),
   };
+}
+
+/**
+ * kong.client.authenticate, as Kong's authentication plugins call it. A credential without a
+ * consumer cannot go through it: the bridge ends Args at the first nil, so authenticate(nil, c)
+ * arrives as authenticate() and raises. It goes where authenticate puts it, ngx.ctx, which
+ * kong.client.get_credential() reads.
+ */
+function authenticateWithKong(kong: KongPdk, identity: ConsumerIdentity): Promise<void> {
+  if (identity.kind === "credential") return kong.nginx.set_ctx("authenticated_credential", identity.credential);
+  return identity.kind === "consumer" ? kong.client.authenticate(identity.consumer, identity.credential) : kong.client.authenticate(identity.consumer);
 }
 
 async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
   if (decision.log !== undefined) await kong.log[decision.log.level](decision.log.message);
+  if (decision.identity !== undefined) await authenticateWithKong(kong, decision.identity);
+  if (decision.record !== undefined) await kong.log.set_serialize_value(SERIALIZE_KEY, decision.record);
   if (decision.kind === "respond") {
     // exit never returns under Kong: nothing may follow it.
     return kong.response.exit(decision.response.status, decision.response.body, { ...decision.response.headers });
   }
   for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
   for (const [name, value] of decision.setHeaders) await kong.service.request.set_header(name, value);
+  if (decision.consumerHeaders !== undefined) await kong.service.request.set_headers(decision.consumerHeaders);
   await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
 }
 

@@ -1,7 +1,7 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
 // cached token, cache misses per algorithm, refusals), the floor plugin, growth of the config and
 // of the token cache, and the stock plugin server.
-import { builtPluginsDirectory, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
+import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
 import { createFloorPluginDirectory, floorConfig } from "./floor-plugin";
@@ -36,6 +36,8 @@ export interface Scenario {
   readonly rssCheckpoints: readonly number[];
   /** False: only the warm-up runs (a memory scenario), the server stops after it. */
   readonly measured: boolean;
+  /** Kong's consumers table (empty unless the scenario identifies consumers). */
+  readonly consumers: readonly ConsumerEntity[];
 }
 
 /**
@@ -65,6 +67,9 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "miss-EdDSA", b: "floor", what: "scenario 3 EdDSA / floor" },
   { a: "401", b: "floor", what: "401 / floor" },
   { a: "403", b: "floor", what: "403 / floor" },
+  { a: "401-nested", b: "floor", what: "401, 1 MiB nested body / floor" },
+  { a: "400-nested", b: "floor", what: "400, 1 MiB nested body, valid token / floor" },
+  { a: "consumer-logged", b: "allowed", what: "consumer_claim + log_decisions / scenario 1" },
   { a: "10-servers", b: "allowed", what: "10 / 1 authorization servers", minimum: 0.9 },
   { a: "200-mappings", b: "1-mapping", what: "200 / 1 scope mappings", minimum: 0.9 },
   { a: "all-cached", b: "1-cached", what: "all distinct tokens cached / 1 cached token", minimum: 0.9 },
@@ -97,7 +102,13 @@ const THREE_MAPPINGS = [
   { scope: "mcp:prompts", methods: ["prompts/*"] },
 ];
 
-function postToolsCall(token: string | undefined): KongRequest {
+/** A tools/call whose arguments nest half a million arrays (about 1 MB): refused past 64 levels. */
+const NESTED_BODY = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "RAW" } } }).replace(
+  '"RAW"',
+  `${"[".repeat(500_000)}${"]".repeat(500_000)}`,
+);
+
+function postToolsCall(token: string | undefined, body = TOOLS_CALL_BODY): KongRequest {
   return {
     method: "POST",
     path: "/mcp",
@@ -105,12 +116,13 @@ function postToolsCall(token: string | undefined): KongRequest {
       ["Host", "mcp.example.com"],
       ...(token === undefined ? [] : [[TOKEN_HEADER, `Bearer ${token}`] as [string, string]]),
       ["Content-Type", "application/json"],
+      ["Content-Length", String(Buffer.byteLength(body))],
       ["Accept", "application/json, text/event-stream"],
       ["Mcp-Protocol-Version", "2025-06-18"],
       ["Mcp-Session-Id", "5f0c3a8e-bench-session"],
       ["User-Agent", "mcp-oauth2-bench"],
     ],
-    body: TOOLS_CALL_BODY,
+    body,
   };
 }
 
@@ -169,7 +181,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     scope_method_mapping: THREE_MAPPINGS,
     token_cache_ttl: TOKEN_CACHE_TTL_SECONDS,
   };
-  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true };
+  const plain = { pluginsDirectory, warmup: sizes.warmup, rssCheckpoints: [], measured: true, consumers: [] };
   const withToken = (token: () => string) => () => postToolsCall(token());
   const everyTokenOnce = (pool: () => readonly string[]) => (index: number) => {
     const tokens = pool();
@@ -209,6 +221,26 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     cacheMiss("EdDSA"),
     { ...plain, id: "401", label: "4. 401, no token", server: "ours", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
     { ...plain, id: "403", label: "4. 403, ACL denies tools/call", server: "ours", config: base, request: withToken(readOnlyToken), check: expectRefusal(403) },
+    { ...plain, id: "401-nested", label: "4. 401, no token, 1 MiB nested body", server: "ours", config: base, request: () => postToolsCall(undefined, NESTED_BODY), check: expectRefusal(401) },
+    {
+      ...plain,
+      id: "400-nested",
+      label: "4. 400, valid token, 1 MiB nested body",
+      server: "ours",
+      config: base,
+      request: () => postToolsCall(cachedToken(), NESTED_BODY),
+      check: expectRefusal(400),
+    },
+    {
+      ...plain,
+      id: "consumer-logged",
+      label: "8. as 1, consumer by azp (cached), log_decisions",
+      server: "ours",
+      config: { ...base, consumer_claim: ["azp"], log_decisions: true },
+      consumers: [{ id: "3e1f5d2c-7b8a-4c9d-8e0f-1a2b3c4d5e6f", username: identity.client_id }],
+      request: withToken(cachedToken),
+      check: expectAllowed,
+    },
     {
       ...plain,
       id: "10-servers",

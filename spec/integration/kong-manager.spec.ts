@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { applySchemaDefaults, type KongDriver, type SchemaField } from "../../kong/driver";
+import { applySchemaDefaults, type ConsumerEntity, type KongDriver, type SchemaField } from "../../kong/driver";
 import { skipBecause } from "../support/skip-suite";
 import { FakeKongAdminApi } from "../support/fake-kong-admin-api";
 import { readResponseHeader } from "../support/gate-driver";
@@ -11,6 +11,12 @@ import { StaticSiteServer } from "../support/static-site-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
 const MCP_URL = "http://kong.test/mcp";
+
+/** Kong's consumers: the Admin API serves them and the driver's load_consumer reads them. */
+const CONSUMERS: ConsumerEntity[] = [
+  { id: "5f6c2b2e-2f0b-4c4e-9a51-1d6a1e9f3a10", username: "mcp-machine" },
+  { id: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", username: "guest", custom_id: "anonymous-mcp" },
+];
 
 type Fields = ReadonlyArray<Record<string, SchemaField>>;
 
@@ -51,10 +57,10 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
     if (missing !== undefined) skipBecause(this, missing);
     this.timeout(240_000);
     await buildFormPage();
-    fixture = await startBuiltPluginDriver("ours");
+    fixture = await startBuiltPluginDriver("ours", { consumers: CONSUMERS });
     driver = fixture.driver;
     configFields = driver.plugin.Schema.fields.find((entry) => "config" in entry)!["config"]!.fields!;
-    adminApi = await FakeKongAdminApi.start(driver.plugin);
+    adminApi = await FakeKongAdminApi.start(driver.plugin, CONSUMERS);
     site = await StaticSiteServer.start(FORM_PAGE_DIRECTORY);
     form = await KongManagerFormPage.open(site.url, adminApi.url);
   });
@@ -116,6 +122,45 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
       expect(await form.save()).to.contain("length must be at least 1");
       expect(adminApi.postedPlugins.at(-1)).to.deep.include({ protocols: [] });
       expect(adminApi.plugins).to.have.length(saved);
+    });
+  });
+
+  describe("a save Kong refuses", () => {
+    it("shows Kong's schema violation, nested by field and position, and stores nothing", async () => {
+      await form.reload(site.url, adminApi.url);
+      const saved = adminApi.plugins.length;
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), "sso.example.com/realms/mcp");
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+      await form.fillStrings(formFieldId(["scopes_supported"]), ["mcp:tools", "mcp tools"]);
+      await form.fill(formFieldId(["header_name"]), "X Token");
+      const answer = JSON.parse(await form.save()) as Record<string, unknown>;
+      await form.screenshot("refused");
+
+      const message = [
+        "3 schema violations (config.authorization_servers: {",
+        "  {",
+        '    url = "must be an absolute http(s) URL, e.g. https://sso.example.com/realms/mcp"',
+        "  }",
+        "}; config.header_name: must be a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons; config.scopes_supported: {",
+        '  [2] = "must be an OAuth scope: printable ASCII without spaces, double quotes or backslashes (RFC 6749 section 3.3)"',
+        "})",
+      ].join("\n");
+      expect(answer).to.deep.equal({
+        code: 2,
+        name: "schema violation",
+        message,
+        fields: {
+          config: {
+            authorization_servers: [{ url: "must be an absolute http(s) URL, e.g. https://sso.example.com/realms/mcp" }],
+            header_name: "must be a header name: letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons",
+            scopes_supported: [null, "must be an OAuth scope: printable ASCII without spaces, double quotes or backslashes (RFC 6749 section 3.3)"],
+          },
+        },
+      });
+      expect(await form.formError()).to.equal(message);
+      expect(adminApi.plugins).to.have.length(saved);
+      expect(form.pageErrors, "the refused POST is the page's only error").to.deep.equal(["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
     });
   });
 
@@ -196,6 +241,69 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
       expect(refused).to.deep.include({ kind: "exit", source: "plugin", status: 403, verified: false });
       expect(readResponseHeader(refused, "WWW-Authenticate")).to.match(/^Bearer .*error="insufficient_scope"/);
       expect(driver.instanceEvents.filter((event) => event.kind === "started").map((event) => event.pluginId)).to.deep.equal([stored.id]);
+    });
+  });
+  describe("filled in with Kong consumers and the decision log, then saved", () => {
+    let key: TestSigningKey;
+    let jwks: JwksServer;
+    let saveOutcome: string;
+
+    before(async () => {
+      key = await createSigningKey("ES256");
+      jwks = await JwksServer.start([key.publicJwk]);
+      await form.reload(site.url, adminApi.url);
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), jwks.url);
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+      await form.fillStrings(formFieldId(["consumer_claim"]), ["azp", "sub"]);
+      await form.fill(formFieldId(["consumer_by"]), "username");
+      await form.check(formFieldId(["log_decisions"]));
+      await form.showAdditionalSettings();
+      await form.fill(formFieldId(["anonymous"]), "guest");
+      await form.screenshot("consumers-filled");
+      saveOutcome = await form.save();
+    });
+
+    after(() => jwks?.close());
+
+    it("POSTs the consumer fields as typed, the lookup list split at its commas", () => {
+      expect(saveOutcome).to.match(/^Plugin mcp-oauth2 saved with id [0-9a-f-]{36}$/);
+      const typed = {
+        authorization_servers: [{ url: jwks.url, audience: MCP_URL }],
+        consumer_claim: ["azp", "sub"],
+        consumer_by: ["username"],
+        log_decisions: true,
+        anonymous: "guest",
+      };
+      expect(applySchemaDefaults(driver.plugin.Schema, adminApi.postedPlugins.at(-1)!["config"])).to.deep.equal(applySchemaDefaults(driver.plugin.Schema, typed));
+      expect(form.pageErrors).to.deep.equal([]);
+    });
+
+    it("names an anonymous consumer the Admin API knows, which the real plugin then authenticates as", async () => {
+      const anonymous = await fetch(`${adminApi.url}/consumers/guest`);
+      expect(await anonymous.json()).to.deep.include({ id: CONSUMERS[1]!.id, username: "guest" });
+      const stored = adminApi.plugins.at(-1)!;
+      driver.configureRoutes([{ id: "mcp", paths: ["/mcp"], plugins: [{ id: stored.id, config: stored.config }] }]);
+      const tokenOf = (azp: string) => signAccessToken(key, { issuer: jwks.url, audience: MCP_URL, claims: { sub: "svc-1", azp } });
+
+      const known = await driver.handle(postToMcp(await tokenOf("mcp-machine"), formatToolCall("weather_forecast")));
+      expect(known).to.deep.include({ kind: "proceed", consumer: { id: CONSUMERS[0]!.id, username: "mcp-machine" }, credential: { id: "mcp-machine", consumer_id: CONSUMERS[0]!.id } });
+      expect(known.serialized["mcp_oauth2"]).to.deep.include({ decision: "allowed", consumer: { id: CONSUMERS[0]!.id, username: "mcp-machine" } });
+
+      const unknown = await driver.handle(postToMcp(await tokenOf("unknown-client"), formatToolCall("weather_forecast")));
+      expect(unknown).to.deep.include({ kind: "proceed", consumer: CONSUMERS[1], credential: undefined });
+    });
+
+    it("refuses custom_id on save: Kong 3.9 gives external plugins no lookup by it", async () => {
+      await form.reload(site.url, adminApi.url);
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      await form.fill(formFieldId(["authorization_servers", "url"], 0), jwks.url);
+      await form.fill(formFieldId(["authorization_servers", "audience"], 0), MCP_URL);
+      await form.fill(formFieldId(["consumer_by"]), "username,custom_id");
+      const saved = adminApi.plugins.length;
+      expect(await form.save()).to.contain("expected one of: username, id");
+      expect(adminApi.plugins).to.have.length(saved);
+      await form.screenshot("consumers-custom-id-refused");
     });
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer, listenOn } from "../../demo/http-server";
-import { applySchemaDefaults, SchemaViolationError, type PluginInfo } from "../../kong/driver";
+import { applySchemaDefaults, processField, SchemaViolationError, type ConsumerEntity, type FieldErrors, type PluginInfo, type Processed } from "../../kong/driver";
 
 /** A request the Admin API received, in order (preflights included). */
 export interface AdminApiRequest {
@@ -31,19 +31,19 @@ const DEFAULT_PROTOCOLS = ["grpc", "grpcs", "http", "https"];
 /**
  * The plugin entity's `protocols` as Kong stores it: the plugin schema's own `protocols` field (as
  * Kong's plugins declare with typedefs.protocols_http) replaces the entity's, with its default,
- * len_min and one_of. Returns the stored value or Kong's violation message.
+ * len_min and one_of; without one, Kong's default.
  */
-function checkProtocols(schema: PluginInfo["Schema"], posted: unknown): string[] | { violation: string } {
+function checkProtocols(schema: PluginInfo["Schema"], posted: unknown): Processed {
   const field = schema.fields.find((entry) => "protocols" in entry)?.["protocols"];
-  const protocols = (posted as string[] | undefined) ?? (field?.default as string[] | undefined) ?? DEFAULT_PROTOCOLS;
-  if (field === undefined) return protocols;
-  if (protocols.length < (field.len_min ?? 0)) return { violation: `length must be at least ${field.len_min}` };
-  const allowed = field.elements?.one_of;
-  if (allowed !== undefined && !protocols.every((protocol) => allowed.includes(protocol))) return { violation: `expected one of: ${allowed.join(", ")}` };
-  return protocols;
+  return field === undefined ? { value: posted ?? DEFAULT_PROTOCOLS } : processField(field, posted);
 }
 
 const EMPTY_PAGE = { data: [], next: null };
+
+/** A consumer as the Admin API answers it: every field present, unset ones null. */
+function describeConsumer(consumer: ConsumerEntity): Record<string, unknown> {
+  return { username: null, custom_id: null, created_at: 1700000000, updated_at: 1700000000, tags: null, ...consumer };
+}
 
 function readJsonBody(request: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -59,18 +59,6 @@ function readJsonBody(request: IncomingMessage): Promise<unknown> {
       }
     });
   });
-}
-
-/** Kong's schema-violation error table: `fields` nests each violation under its path. */
-function describeViolations(error: SchemaViolationError): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const { path, message } of error.violations) {
-    const keys = path.split(".");
-    let level = fields;
-    for (const key of keys.slice(0, -1)) level = (level[key] ??= {}) as Record<string, unknown>;
-    level[keys[keys.length - 1]!] = message;
-  }
-  return { code: 2, name: "schema violation", message: error.message, fields };
 }
 
 /**
@@ -89,15 +77,19 @@ export class FakeKongAdminApi {
   readonly plugins: StoredPlugin[] = [];
   private readonly server: Server;
 
-  private constructor(private readonly plugin: PluginInfo) {
+  private constructor(
+    private readonly plugin: PluginInfo,
+    /** Kong's consumers: `GET /consumers` lists them, `GET /consumers/{id or username}` reads one. */
+    private readonly consumers: readonly ConsumerEntity[],
+  ) {
     this.server = createServer((request, response) => {
       this.answer(request, response).catch((error: unknown) => this.send(request, response, 500, { message: String(error) }));
     });
   }
 
-  /** Serves `plugin` (an entry of the plugin server's dump, e.g. `driver.plugin`) on an ephemeral port. */
-  static async start(plugin: PluginInfo): Promise<FakeKongAdminApi> {
-    const api = new FakeKongAdminApi(plugin);
+  /** Serves `plugin` (an entry of the plugin server's dump, e.g. `driver.plugin`) and `consumers` on an ephemeral port. */
+  static async start(plugin: PluginInfo, consumers: readonly ConsumerEntity[] = []): Promise<FakeKongAdminApi> {
+    const api = new FakeKongAdminApi(plugin, consumers);
     await listenOn(api.server, 0, "127.0.0.1");
     return api;
   }
@@ -137,7 +129,14 @@ export class FakeKongAdminApi {
     }
     if (method === "POST" && path === "/plugins") return this.createPlugin(request, response, body);
     if (method === "GET" && path === "/plugins") return this.send(request, response, 200, { data: this.plugins, next: null });
-    if (method === "GET" && ["/services", "/routes", "/consumers"].includes(path)) return this.send(request, response, 200, EMPTY_PAGE);
+    if (method === "GET" && path === "/consumers") return this.send(request, response, 200, { data: this.consumers.map(describeConsumer), next: null });
+    if (method === "GET" && path.startsWith("/consumers/")) {
+      // Kong's endpoint key: a UUID names the id, anything else the username.
+      const key = decodeURIComponent(path.slice("/consumers/".length));
+      const consumer = this.consumers.find((candidate) => candidate.id === key || candidate.username === key);
+      return consumer === undefined ? this.send(request, response, 404, { message: "Not found" }) : this.send(request, response, 200, describeConsumer(consumer));
+    }
+    if (method === "GET" && ["/services", "/routes"].includes(path)) return this.send(request, response, 200, EMPTY_PAGE);
     return this.send(request, response, 404, { message: "Not found" });
   }
 
@@ -147,18 +146,18 @@ export class FakeKongAdminApi {
       const message = `plugin '${String(posted["name"])}' not enabled; add it to the 'plugins' configuration property`;
       return this.send(request, response, 400, { code: 2, name: "schema violation", message: `schema violation (name: ${message})`, fields: { name: message } });
     }
-    let config: Record<string, unknown>;
+    // Kong validates the whole entity and answers every field's errors at once.
+    const errors: Record<string, FieldErrors> = {};
+    let config: Record<string, unknown> = {};
     try {
       config = applySchemaDefaults(this.plugin.Schema, posted["config"]);
     } catch (error) {
-      if (error instanceof SchemaViolationError) return this.send(request, response, 400, describeViolations(error));
-      throw error;
+      if (!(error instanceof SchemaViolationError)) throw error;
+      Object.assign(errors, error.fields);
     }
     const protocols = checkProtocols(this.plugin.Schema, posted["protocols"]);
-    if ("violation" in protocols) {
-      const message = `schema violation (protocols: ${protocols.violation})`;
-      return this.send(request, response, 400, { code: 2, name: "schema violation", message, fields: { protocols: protocols.violation } });
-    }
+    if (protocols.errors !== undefined) errors["protocols"] = protocols.errors;
+    if (Object.keys(errors).length > 0) return this.send(request, response, 400, new SchemaViolationError(errors).toJSON());
     const now = Math.floor(Date.now() / 1000);
     const stored: StoredPlugin = {
       instance_name: null,
@@ -173,7 +172,7 @@ export class FakeKongAdminApi {
       created_at: now,
       updated_at: now,
       config,
-      protocols,
+      protocols: protocols.value as string[],
       enabled: (posted["enabled"] as boolean | undefined) ?? true,
     };
     this.plugins.push(stored);

@@ -1,9 +1,9 @@
 // Requests to mcp-oauth2 through the Kong driver, and the answers as a client or the upstream sees
 // them. Every request goes through sendThroughGate, which checks the invariant of the suites.
 import { expect } from "chai";
-import type { ExitOutcome, HeaderList, KongDriver, KongDriverOptions, KongRequest, Outcome, PluginServerImplementation, ProceedOutcome } from "../../kong/driver";
+import type { ExitOutcome, HeaderList, KongDriver, KongRequest, Outcome, PluginServerImplementation, ProceedOutcome } from "../../kong/driver";
 import { JwksServer } from "./jwks-server";
-import { startBuiltPluginDriver } from "./plugin-server-fixture";
+import { startBuiltPluginDriver, type BuiltPluginDriverOptions } from "./plugin-server-fixture";
 import { createSigningKey, createTokenIssuer, type TestSigningKey, type TokenOptions } from "./token-factory";
 
 /** The public MCP URL the gate is configured for (`resource`) and the audience tokens carry. */
@@ -100,10 +100,20 @@ export function formatToolCall(name: string): string {
   return formatJsonRpc("tools/call", { name, arguments: {} });
 }
 
-/** A POST to /mcp of `body` as JSON, with `Authorization: Bearer <token>` when a token is given. */
+/**
+ * A POST to /mcp of `body` as JSON with its Content-Length (unless `extraHeaders` declares one), as
+ * MCP clients send it, and `Authorization: Bearer <token>` when a token is given.
+ */
 export function postToMcp(token: string | undefined, body: string | Buffer, extraHeaders: HeaderList = []): KongRequest {
   const authorization: HeaderList = token === undefined ? [] : [["Authorization", `Bearer ${token}`]];
-  return { method: "POST", path: "/mcp", headers: [...authorization, ["Content-Type", "application/json"], ...extraHeaders], body };
+  const declaresLength = extraHeaders.some(([name]) => name.toLowerCase() === "content-length");
+  const length: HeaderList = declaresLength ? [] : [["Content-Length", String(Buffer.byteLength(body))]];
+  return { method: "POST", path: "/mcp", headers: [...authorization, ["Content-Type", "application/json"], ...length, ...extraHeaders], body };
+}
+
+/** The same request as a chunked upload: no Content-Length. */
+export function withoutContentLength(request: KongRequest): KongRequest {
+  return { ...request, headers: request.headers?.filter(([name]) => name.toLowerCase() !== "content-length") };
 }
 
 /** The built plugin on a real plugin server, and the one authorization server it trusts. */
@@ -123,7 +133,7 @@ export interface GateFixtureOptions {
   readonly key?: TestSigningKey;
   /** What every token carries unless overridden (default: audience MCP_RESOURCE). */
   readonly tokens?: Partial<Omit<TokenOptions, "issuer">>;
-  readonly driverOptions?: Partial<KongDriverOptions>;
+  readonly driverOptions?: BuiltPluginDriverOptions;
 }
 
 /** Starts a JWKS server and a driver on `implementation` serving the built mcp-oauth2. */

@@ -37,7 +37,9 @@ const GRANTS: Record<FuzzScope, (method: string, params: unknown) => boolean> = 
     if (method === "resources/list") return true;
     const uri = ownMember(params, "uri");
     // file://*/*.md: the scheme prefix, a "/" somewhere after it, the .md suffix, none overlapping.
-    return method === "resources/read" && typeof uri === "string" && uri.startsWith("file://") && uri.endsWith(".md") && uri.slice(7, -3).includes("/");
+    const matches = (spelling: string) => spelling.startsWith("file://") && spelling.endsWith(".md") && spelling.slice(7, -3).includes("/");
+    // As sent (the Go SDK reads it so) and as a WHATWG URL parser resolves it (TypeScript and Python SDKs).
+    return method === "resources/read" && typeof uri === "string" && matches(uri) && matches(URL.canParse(uri) ? new URL(uri).href : uri);
   },
   "mcp:admin": () => true,
 };
@@ -61,11 +63,23 @@ export function encodeFuzzedBody(request: FuzzedRequest): Buffer {
   return bytes;
 }
 
+/** The resource methods whose params.uri the gate reads, and URI spellings that resolve elsewhere upstream. */
+const RESOURCE_METHODS = ["resources/read", "resources/subscribe", "resources/unsubscribe"];
+const RESOLVES_ELSEWHERE = [/[\x00-\x20\x7f\\]/, /%2e|%2f|%5c/i, /\/\.\.?([/?#]|$)/];
+
+/** application/json or +json, with no charset parameter or only utf-8 ones (the fuzzed types hold no quoted semicolons). */
+function isUtf8JsonMediaType(contentType: string | undefined): boolean {
+  const [essence, ...parameters] = (contentType ?? "").split(";").map((part) => part.trim().toLowerCase());
+  if (essence !== "application/json" && !essence.endsWith("+json")) return false;
+  return parameters.every((parameter) => !parameter.startsWith("charset=") || parameter.replaceAll('"', "") === "charset=utf-8");
+}
+
 /**
  * The answer the gate must give, in summarizeOutcome's words: 401 without a token, 400 (-32600)
- * for an empty body, 415 for a non-JSON media type, 400 (-32700) for bytes that are not UTF-8 JSON, 400 (-32600) for repeated
- * member names or messages that are not JSON-RPC, 403 when some call is allowed by none of the
- * token's scopes, else a pass.
+ * for an empty body, 415 for a non-JSON media type or another charset than UTF-8, 400 (-32700) for
+ * bytes that are not UTF-8 JSON or start with a byte order mark, 400 (-32600) for repeated member
+ * names or messages that are not JSON-RPC, 400 (-32602) for resource URIs spelled to resolve
+ * elsewhere, 403 when some call is allowed by none of the token's scopes, else a pass.
  */
 export function predictAnswer(request: FuzzedRequest): string {
   if (request.scopes === undefined) return "401 unauthorized from plugin";
@@ -73,8 +87,7 @@ export function predictAnswer(request: FuzzedRequest): string {
   const bytes = encodeFuzzedBody(request);
   // A POST without a body carries no JSON-RPC request, whatever its media type.
   if (bytes.length === 0) return invalid;
-  const mediaType = request.contentType?.split(";")[0]?.trim().toLowerCase();
-  if (mediaType !== "application/json" && !mediaType?.endsWith("+json")) return "415 unsupported_media_type from plugin";
+  if (!isUtf8JsonMediaType(request.contentType)) return "415 unsupported_media_type from plugin";
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes));
@@ -92,6 +105,8 @@ export function predictAnswer(request: FuzzedRequest): string {
       return invalid;
     }
     if (typeof message.method !== "string") return invalid;
+    const uri = ownMember(ownMember(message, "params"), "uri");
+    if (RESOURCE_METHODS.includes(message.method) && typeof uri === "string" && RESOLVES_ELSEWHERE.some((pattern) => pattern.test(uri))) return "400 jsonrpc -32602 from plugin";
     calls.push({ method: message.method, params: ownMember(message, "params") });
   }
   const scopes = request.scopes;
@@ -106,10 +121,14 @@ const TRICKY_METHODS = [
 const TRICKY_ITEMS = [
   "weather_today", "weather_", "weather", "Weather_today", "get_weather_today", "weather_\u0000x", "forecast1", "forecast", "forecast12",
   "file:///docs/a.md", "file://host/a.md", "file://a.md", "file:///.md", "file:///a.mdx", "file://x/y.MD", "FILE:///a.md",
-  `file://${"/".repeat(64)}x`, "__proto__", "constructor",
+  `file://${"/".repeat(64)}x`, "__proto__", "constructor", "file:///docs/../secret.md", "file:///docs/%2e%2E/secret.md", "file:///docs\\..\\s.md",
+  "file:///docs/\t../s.md", "file:///docs/./a.md", "FILE:///docs/a.md", "file://HOST/a.md", "file:///docs/caf\u00e9.md",
 ];
-const JSON_CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.mcp+json"];
-const OTHER_CONTENT_TYPES = ["text/plain", "application/x-www-form-urlencoded", undefined, "application/jsonx", "application/json-rpc"];
+const JSON_CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.mcp+json", 'application/json; charset="UTF-8"'];
+const OTHER_CONTENT_TYPES = [
+  "text/plain", "application/x-www-form-urlencoded", undefined, "application/jsonx", "application/json-rpc",
+  "application/json; charset=utf-7", "application/json; charset=UTF-16LE", "application/json; charset=utf8",
+];
 
 /** Mostly `usual`, sometimes one of `unusual`: hostile variants without drowning the ACL's verdicts. */
 function mostly<T>(usual: T, ...unusual: T[]): fc.Arbitrary<T> {

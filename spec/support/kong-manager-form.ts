@@ -246,6 +246,11 @@ export class KongManagerFormPage {
     return ((await outcome.textContent()) ?? "").trim();
   }
 
+  /** The message Kong Manager's form shows in its danger alert after a save Kong refused. */
+  async formError(): Promise<string> {
+    return ((await this.page.locator('[data-testid="form-error"]').textContent()) ?? "").trim();
+  }
+
   /** Writes a full-page screenshot to spec/artifacts/kong-manager/<name>.png. */
   async screenshot(name: string): Promise<void> {
     mkdirSync(FORM_ARTIFACTS_DIRECTORY, { recursive: true });

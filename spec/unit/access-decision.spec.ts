@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { decideAccess, type GateServices, type RequestSource } from "../../plugins/mcp-oauth2/core/access-decision";
+import { ConsumerCache, type KongConsumer } from "../../plugins/mcp-oauth2/core/consumer-identity";
 import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidRequest } from "../../plugins/mcp-oauth2/core/refusals";
@@ -10,7 +11,7 @@ import { createSigningKey, signAccessToken, type TestSigningKey } from "../suppo
 const RESOURCE = "https://mcp.example.com/mcp";
 
 /** A request source from plain values that records which facts the decision asked for. */
-function plainRequest(facts: { path?: string; method?: string; headers?: Record<string, string[]>; body?: string }): RequestSource & { asked: string[] } {
+function plainRequest(facts: { path?: string; method?: string; headers?: Record<string, string[]>; body?: string; consumers?: KongConsumer[] }): RequestSource & { asked: string[] } {
   const asked: string[] = [];
   const note = <T>(fact: string, value: T) => {
     asked.push(fact);
@@ -23,6 +24,7 @@ function plainRequest(facts: { path?: string; method?: string; headers?: Record<
     headers: () => note("headers", new Map(Object.entries(facts.headers ?? {}))),
     body: () => note("body", Buffer.from(facts.body ?? "")),
     forwardedOrigin: () => note("forwardedOrigin", "http://gateway.test"),
+    loadConsumer: (value) => note(`loadConsumer ${value}`, facts.consumers?.find((consumer) => consumer.username === value)),
   };
 }
 
@@ -42,7 +44,7 @@ describe("access-decision", () => {
   beforeEach(() => {
     clock = Date.now();
     jwks.requestCount = 0;
-    services = { registry: new JwksRegistry(), tokenCache: new TokenCache(), now: () => clock };
+    services = { registry: new JwksRegistry(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: () => clock };
   });
 
   const policyWith = (config: Record<string, unknown> = {}) =>
@@ -97,6 +99,60 @@ describe("access-decision", () => {
     expect(decision.log?.message).to.contain("unexpected error: TypeError: socket closed");
   });
 
+  describe("work for a request without a valid token", () => {
+    const aclPolicy = () =>
+      policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] });
+    const adminCall = (padding: number) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_wipe", arguments: { pad: "x".repeat(padding) } } });
+
+    function challengeOf(decision: Awaited<ReturnType<typeof decideAccess>>): string | undefined {
+      return decision.kind === "respond" ? decision.response.headers["WWW-Authenticate"] : undefined;
+    }
+
+    const declaring = (body: string) => ({ body, headers: { "content-type": ["application/json"], "content-length": [String(Buffer.byteLength(body))] } });
+
+    it("reads at most 16 KiB of body to choose a 401's scope, and asks for scopes_supported past that", async () => {
+      const limits: number[] = [];
+      const small = plainRequest(declaring(adminCall(100)));
+      const large = plainRequest({ ...declaring(adminCall(20_000)), headers: { "content-type": ["application/json"], "content-length": ["16384"] } });
+      for (const request of [small, large]) {
+        const read = request.body;
+        request.body = (maxBytes) => (limits.push(maxBytes), read(maxBytes));
+      }
+      expect(challengeOf(await decideAccess(aclPolicy(), small, services))).to.equal('Bearer scope="mcp:admin", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+      expect(challengeOf(await decideAccess(aclPolicy(), large, services))).to.equal('Bearer scope="mcp:tools mcp:admin", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+      expect(limits).to.deep.equal([16384, 16384]);
+    });
+
+    it("does not read a body whose Content-Length is over 16 KiB, or that declares none (chunked)", async () => {
+      const undeclared: Record<string, string[]> = { "content-type": ["application/json"] };
+      for (const headers of [{ ...undeclared, "content-length": ["16385"] }, undeclared]) {
+        const request = plainRequest({ body: adminCall(100), headers });
+        expect(challengeOf(await decideAccess(aclPolicy(), request, services))).to.contain('scope="mcp:tools mcp:admin"');
+        expect(request.asked).not.to.include("body");
+      }
+    });
+  });
+
+  it("refuses a protocol upgrade with the ACL on, before reading the body, and lets it through with the ACL off", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools" } });
+    const headers = { authorization: [`Bearer ${token}`], upgrade: ["websocket"], connection: ["Upgrade"] };
+    const request = plainRequest({ method: "GET", headers });
+    const refused = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["*"] }] }), request, services);
+    expect(refused.kind === "respond" && refused.response).to.deep.equal({
+      status: 400,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ error: "invalid_request", error_description: "protocol upgrades are not accepted on an MCP endpoint with the ACL on" }),
+    });
+    expect(request.asked).not.to.include("body");
+    expect((await decideAccess(policyWith(), plainRequest({ method: "GET", headers }), services)).kind).to.equal("proceed");
+  });
+
+  it("cuts the client's path in an operator log line", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: `${RESOURCE}/other` });
+    const decision = await decideAccess(policyWith(), plainRequest({ path: `/mcp/${"p".repeat(10_000)}`, headers: { authorization: [`Bearer ${token}`] } }), services);
+    expect(decision.log?.message).to.match(/^mcp-oauth2: 401 on \/mcp\/p{192}\.\.\.: audience mismatch/);
+  });
+
   it("refuses an unusable Host instead of echoing it into the challenge", async () => {
     const request: RequestSource = { ...plainRequest({}), forwardedOrigin: () => Promise.reject(new InvalidRequest("the request's Host cannot be used for a resource URL")) };
     const decision = await decideAccess(policyWith({ resource: undefined }), request, services);
@@ -104,5 +160,84 @@ describe("access-decision", () => {
     expect(decision.kind === "respond" && decision.response.headers["WWW-Authenticate"]).to.equal(
       'Bearer error="invalid_request", error_description="the request\'s Host cannot be used for a resource URL"',
     );
+  });
+  describe("Kong consumers and the decision record", () => {
+    const MACHINE: KongConsumer = { id: "5f6c2b2e-2f0b-4c4e-9a51-1d6a1e9f3a10", username: "mcp-machine" };
+    const ACL = { enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/*"] }, { scope: "mcp:weather", methods: ["tools/call:weather_*"] }] };
+    const toolCall = (name: string) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } });
+    const postWith = (token: string, body: string) => ({ headers: { authorization: [`Bearer ${token}`], "content-type": ["application/json"] }, body, consumers: [MACHINE] });
+    const machineToken = (scope: string) => signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { sub: "svc-1", azp: "mcp-machine", scope } });
+
+    it("looks the consumer up after the token is verified, before the body, and hands Kong the consumer and its headers", async () => {
+      const request = plainRequest(postWith(await machineToken("mcp:weather"), toolCall("weather_today")));
+      const decision = await decideAccess(policyWith({ ...ACL, consumer_claim: ["azp"] }), request, services);
+      expect(request.asked).to.deep.equal(["path", "headers", "loadConsumer mcp-machine", "body"]);
+      expect(decision).to.deep.include({
+        kind: "proceed",
+        identity: { kind: "consumer", consumer: MACHINE, credential: { id: "mcp-machine", consumer_id: MACHINE.id }, claim: "azp" },
+        consumerHeaders: {
+          "X-Consumer-ID": MACHINE.id,
+          "X-Consumer-Custom-ID": [],
+          "X-Consumer-Username": "mcp-machine",
+          "X-Credential-Identifier": "mcp-machine",
+          "X-Anonymous-Consumer": [],
+        },
+      });
+      expect(decision).not.to.have.property("record");
+    });
+
+    it("never looks consumers up for a request without a valid token", async () => {
+      const request = plainRequest({ consumers: [MACHINE] });
+      await decideAccess(policyWith({ consumer_claim: ["azp"] }), request, services);
+      expect(request.asked).to.deep.equal(["path", "headers"]);
+    });
+
+    it("records an allowed request: who, the calls and the scope that allowed each", async () => {
+      const batch = JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "weather_today" } },
+        { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      ]);
+      const decision = await decideAccess(policyWith({ ...ACL, consumer_claim: ["azp"], log_decisions: true }), plainRequest(postWith(await machineToken("mcp:tools mcp:weather"), batch)), services);
+      expect(decision.record).to.deep.equal({
+        decision: "allowed",
+        issuer: jwks.url,
+        subject: "svc-1",
+        client_id: "mcp-machine",
+        consumer: { id: MACHINE.id, username: "mcp-machine" },
+        calls: [
+          { method: "tools/call", item: "weather_today", scope: "mcp:weather" },
+          { method: "tools/list", scope: "mcp:tools" },
+        ],
+      });
+    });
+
+    it("records a refusal with its reason, and still tells Kong who was refused", async () => {
+      const decision = await decideAccess(policyWith({ ...ACL, consumer_claim: ["azp"], log_decisions: true }), plainRequest(postWith(await machineToken("mcp:weather"), toolCall("admin_reset"))), services);
+      expect(decision).to.deep.include({ kind: "respond", identity: { kind: "consumer", consumer: MACHINE, credential: { id: "mcp-machine", consumer_id: MACHINE.id }, claim: "azp" } });
+      expect(decision.record).to.deep.equal({
+        decision: "refused",
+        status: 403,
+        reason: "insufficient_scope",
+        description: "the token's scopes do not allow tools/call admin_reset",
+        issuer: jwks.url,
+        subject: "svc-1",
+        client_id: "mcp-machine",
+        consumer: { id: MACHINE.id, username: "mcp-machine" },
+        calls: [{ method: "tools/call", item: "admin_reset" }],
+      });
+    });
+
+    it("records what it knew of a request refused early: nothing of a missing token", async () => {
+      const decision = await decideAccess(policyWith({ log_decisions: true }), plainRequest({}), services);
+      expect(decision.record).to.deep.equal({ decision: "refused", status: 401, reason: "unauthorized", description: "no bearer token in the request" });
+    });
+
+    it("records would_refuse in dry_run, and a preflight let through", async () => {
+      const dryRun = await decideAccess(policyWith({ ...ACL, acl_mode: "dry_run", log_decisions: true }), plainRequest(postWith(await machineToken("mcp:weather"), toolCall("admin_reset"))), services);
+      expect(dryRun).to.deep.include({ kind: "proceed" });
+      expect(dryRun.record).to.deep.include({ decision: "would_refuse", status: 403, reason: "insufficient_scope", calls: [{ method: "tools/call", item: "admin_reset" }] });
+      const preflight = await decideAccess(policyWith({ run_on_preflight: false, log_decisions: true }), plainRequest({ method: "OPTIONS" }), services);
+      expect(preflight.record).to.deep.equal({ decision: "allowed", preflight: true });
+    });
   });
 });

@@ -17,6 +17,8 @@ describe("access-token-verifier", () => {
   let otherIssuerKey: TestSigningKey;
   let policy: VerificationPolicy;
   let registry: JwksRegistry;
+  /** The registry's clock, moved past jwks_refetch_cooldown where a test needs a refetch. */
+  let registryClockMs: number;
   const now = () => Date.now() / 1000;
 
   before(async () => {
@@ -30,7 +32,6 @@ describe("access-token-verifier", () => {
         { url: otherJwks.url, audience: "https://other.example.com/mcp" },
       ],
       acl_claim: "realm_access.roles",
-      jwks_refetch_cooldown: 0,
     }).verification;
   });
 
@@ -40,7 +41,8 @@ describe("access-token-verifier", () => {
   });
 
   beforeEach(() => {
-    registry = new JwksRegistry();
+    registryClockMs = Date.now();
+    registry = new JwksRegistry(undefined, () => registryClockMs);
     jwks.requestCount = 0;
     otherJwks.requestCount = 0;
   });
@@ -138,13 +140,33 @@ describe("access-token-verifier", () => {
     await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(7000)}.c`, "the token is too large");
   });
 
+  it("refuses segments that are not canonical base64url: non-zero padding bits or a length of 4n+1", async () => {
+    const token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE, claims: { realm_access: { roles: ["a"] } } });
+    await verifyAccessToken(token, policy, registry, now());
+    const [header, payload, signature] = token.split(".");
+    // A 256-byte RSA signature is 342 characters: its last one carries 4 unused bits.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(signature[signature.length - 1]);
+    for (let unused = 1; unused < 16; unused++) {
+      const variant = `${header}.${payload}.${signature.slice(0, -1)}${alphabet[last | unused]}`;
+      if (variant !== token) await expectInvalid(variant, "the token is not canonically base64url-encoded");
+    }
+    const lengthen = (part: string) => part + "A".repeat((5 - (part.length % 4)) % 4);
+    await expectInvalid(`${header}.${payload}.${lengthen(signature)}`, "the token is not canonically base64url-encoded");
+    await expectInvalid(`${lengthen(header)}.${payload}.${signature}`, "the token is not canonically base64url-encoded");
+  });
+
   it("refuses an unknown kid after one refetch, and accepts a key added by rotation", async () => {
     await verifyAccessToken(await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE }), policy, registry, now());
     const rotated = await createSigningKey("RS256", "rsa-2");
     const token = await signAccessToken(rotated, { issuer: jwks.url, audience: AUDIENCE });
     await expectInvalid(token, "no signing key of the authorization server matches the token");
+    expect(jwks.requestCount, "no refetch within the cooldown").to.equal(1);
+    registryClockMs += policy.jwksRefetchCooldownMs;
+    await expectInvalid(token, "no signing key of the authorization server matches the token");
     expect(jwks.requestCount).to.equal(2);
     jwks.keys = [rsaKey.publicJwk, rotated.publicJwk];
+    registryClockMs += policy.jwksRefetchCooldownMs;
     expect((await verifyAccessToken(token, policy, registry, now())).issuer).to.equal(jwks.url);
     expect(jwks.requestCount).to.equal(3);
   });
@@ -164,7 +186,7 @@ describe("access-token-verifier", () => {
     let keycloak: VerificationPolicy;
 
     before(() => {
-      keycloak = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], keycloak_compat: true, jwks_refetch_cooldown: 0 }).verification;
+      keycloak = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], keycloak_compat: true }).verification;
     });
 
     function keycloakToken(claims: Record<string, unknown>, audience: string | string[] = [AUDIENCE, "account"]): Promise<string> {

@@ -32,6 +32,11 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     max_body_size: 1048576,
     run_on_preflight: true,
     jwks_refetch_cooldown: 10,
+    consumer_claim: {},
+    consumer_by: ["username", "id"],
+    consumer_optional: false,
+    anonymous: null,
+    log_decisions: false,
     __key__: "plugins:7a1b:::::",
     __seq__: 3,
     __plugin_id: "7a1b",
@@ -63,6 +68,8 @@ describe("gate-config", () => {
         acl: null,
         aclDryRun: false,
         identityHeaders: [],
+        consumerMapping: null,
+        logDecisions: false,
         resourceName: undefined,
         maxBodySize: 1048576,
         runOnPreflight: true,
@@ -75,6 +82,7 @@ describe("gate-config", () => {
           aclClaimPath: ["scope"],
           keycloakCompat: false,
           identityClaims: [],
+          consumerClaims: [],
           httpTimeoutMs: 10000,
           jwksRefetchCooldownMs: 10000,
         },
@@ -110,9 +118,13 @@ describe("gate-config", () => {
     it("checks each server's url and audience", () => {
       const servers = (second: Record<string, unknown>) => kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE }, second] });
       expectConfigError(servers({ audience: AUDIENCE }), "authorization_servers[2].url", "is required");
-      expectConfigError(servers({ url: "kc.example.com", audience: AUDIENCE }), "authorization_servers[2].url", "'kc.example.com' is not an absolute URL");
-      expectConfigError(servers({ url: "ftp://kc.example.com", audience: AUDIENCE }), "authorization_servers[2].url", "must be an http(s) URL");
-      expectConfigError(servers({ url: "https://kc.example.com/#x", audience: AUDIENCE }), "authorization_servers[2].url", "must not have a fragment");
+      expectConfigError(servers({ url: "kc.example.com", audience: AUDIENCE }), "authorization_servers[2].url", "'kc.example.com' is not an absolute http(s) URL (the WHATWG URL parser refuses it)");
+      expectConfigError(servers({ url: "ftp://kc.example.com", audience: AUDIENCE }), "authorization_servers[2].url", "'ftp://kc.example.com' must be an http(s) URL");
+      expectConfigError(servers({ url: "https://kc.example.com/#x", audience: AUDIENCE }), "authorization_servers[2].url", "'https://kc.example.com/#x' must not have a fragment (#)");
+      expectConfigError(servers({ url: "https://kc.example.com/#", audience: AUDIENCE }), "authorization_servers[2].url", "'https://kc.example.com/#' must not have a fragment (#)");
+      for (const url of ["https://kc.example.com/realms/my realm", "https://kc.example.com/\tx", " https://kc.example.com"]) {
+        expectConfigError(servers({ url, audience: AUDIENCE }), "authorization_servers[2].url", `'${url}' must not contain spaces or control characters`);
+      }
       expectConfigError(servers({ url: "https://other.example.com" }), "authorization_servers[2].audience", "is required");
       expectConfigError(servers({ url: "https://other.example.com", audience: "" }), "authorization_servers[2].audience", "must be a non-empty string");
       expectConfigError(kongConfig({ authorization_servers: [null] }), "authorization_servers[1]", "must be a record");
@@ -127,7 +139,7 @@ describe("gate-config", () => {
       expectConfigError(
         kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE }, { url: "https://kc2.example.com", issuer: KEYCLOAK, audience: AUDIENCE }] }),
         "authorization_servers[2].issuer",
-        `'${KEYCLOAK}' is configured twice`,
+        `'${KEYCLOAK}' is the issuer of an earlier server too: a token's iss must name one authorization server`,
       );
     });
 
@@ -157,9 +169,12 @@ describe("gate-config", () => {
     it("treats any scheme: prefix as absolute and refuses it unless http(s), without a fragment", () => {
       const jwksPath = "authorization_servers[1].jwks_uri";
       for (const jwksUri of ["localhost:8080/jwks", "file:///etc/jwks.json", "urn:jwks", "javascript:alert(1)"]) {
-        expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: jwksUri }] }), jwksPath, "must be an http(s) URL");
+        expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: jwksUri }] }), jwksPath, `'${jwksUri}' must be an http(s) URL`);
       }
-      expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: "https://keys.example.com/jwks#k" }] }), jwksPath, "must not have a fragment");
+      for (const jwksUri of ["https://keys.example.com/jwks#k", "/certs#k"]) {
+        expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: jwksUri }] }), jwksPath, `'${jwksUri}' must not have a fragment (#)`);
+      }
+      expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, jwks_uri: "/protocol/openid-connect/ certs" }] }), jwksPath, "'/protocol/openid-connect/ certs' must not contain spaces or control characters");
     });
   });
 
@@ -186,7 +201,7 @@ describe("gate-config", () => {
       ["http_timeout", 1, 30000],
       ["clock_skew", 0, 300],
       ["max_body_size", 1, 67108864],
-      ["jwks_refetch_cooldown", 0, 3600],
+      ["jwks_refetch_cooldown", 1, 3600],
     ];
 
     for (const [field, min, max] of ranges) {
@@ -212,29 +227,31 @@ describe("gate-config", () => {
     it("splits acl_claim into a dot path", () => {
       expect(compileGatePolicy(kongConfig({ acl_claim: "realm_access.roles" })).verification.aclClaimPath).to.deep.equal(["realm_access", "roles"]);
       expect(compileGatePolicy(kongConfig({ acl_claim: "mcp_scopes" })).verification.aclClaimPath).to.deep.equal(["mcp_scopes"]);
-      for (const claim of ["a..b", ".a", "a.", "."]) expectConfigError(kongConfig({ acl_claim: claim }), "acl_claim", `'${claim}' is not a valid dot path`);
+      for (const claim of ["a..b", ".a", "a.", "."]) expectConfigError(kongConfig({ acl_claim: claim }), "acl_claim", `'${claim}' is not a dot path of non-empty claim names (e.g. realm_access.roles)`);
       expectConfigError(kongConfig({ acl_claim: "" }), "acl_claim", "must be a non-empty string");
     });
 
     it("keeps the header name for clearing and its lower case for lookup", () => {
       const policy = compileGatePolicy(kongConfig({ header_name: "X-MCP-Token" }));
       expect([policy.tokenHeader, policy.tokenHeaderKey]).to.deep.equal(["X-MCP-Token", "x-mcp-token"]);
-      expectConfigError(kongConfig({ header_name: "X Token" }), "header_name", "'X Token' is not a valid header name");
-      expectConfigError(kongConfig({ header_name: "X-Token:" }), "header_name", "'X-Token:' is not a valid header name");
+      expectConfigError(kongConfig({ header_name: "X Token" }), "header_name", "'X Token' is not a header name (RFC 9110 token: no spaces or colons)");
+      expectConfigError(kongConfig({ header_name: "X-Token:" }), "header_name", "'X-Token:' is not a header name (RFC 9110 token: no spaces or colons)");
     });
 
     it("trims trailing slashes of metadata_path and refuses what is not a path", () => {
       expect(compileGatePolicy(kongConfig({ metadata_path: "/.well-known/oauth-protected-resource//" })).metadataPath).to.equal("/.well-known/oauth-protected-resource");
       for (const path of ["relative/path", "/a?b", "/a#b", "/a b", '/a"b', "/a\\b", "/a<b>", "/é", "/a\nb"]) {
-        expectConfigError(kongConfig({ metadata_path: path }), "metadata_path", "must be a URL path starting with '/'");
+        expectConfigError(kongConfig({ metadata_path: path }), "metadata_path", `'${path}' must be a URL path: '/' then URL path characters, no spaces`);
       }
       expect(compileGatePolicy(kongConfig({ metadata_path: "/.well-known/p%20r-m_~!$&'()*+,;=:@" })).metadataPath).to.equal("/.well-known/p%20r-m_~!$&'()*+,;=:@");
-      expectConfigError(kongConfig({ metadata_path: "//" }), "metadata_path", "must not be '/'");
+      for (const path of ["/", "//"]) {
+        expectConfigError(kongConfig({ metadata_path: path }), "metadata_path", "must not be '/': metadata is served at a path such as /.well-known/oauth-protected-resource");
+      }
     });
 
     it("checks scopes_supported as scope tokens", () => {
       expect(compileGatePolicy(kongConfig({ scopes_supported: ["mcp:tools", "mcp:resources"] })).scopesSupported).to.deep.equal(["mcp:tools", "mcp:resources"]);
-      expectConfigError(kongConfig({ scopes_supported: ["mcp:tools", "mcp tools"] }), "scopes_supported[2]", '"mcp tools" is not a valid OAuth scope token');
+      expectConfigError(kongConfig({ scopes_supported: ["mcp:tools", "mcp tools"] }), "scopes_supported[2]", '"mcp tools" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
       expectConfigError(kongConfig({ scopes_supported: [""] }), "scopes_supported[1]", "must be a non-empty string");
     });
 
@@ -248,13 +265,14 @@ describe("gate-config", () => {
       expect(originOf("http://mcp.example.com:80/")).to.equal("http://mcp.example.com");
       expect(originOf("https://mcp.example.com:8443/mcp")).to.equal("https://mcp.example.com:8443");
       expect(originOf("HTTP://User:pw@MCP.Example.COM:8000/mcp")).to.equal("http://mcp.example.com:8000");
-      expectConfigError(kongConfig({ resource: "/mcp" }), "resource", "'/mcp' is not an absolute URL");
+      expectConfigError(kongConfig({ resource: "/mcp" }), "resource", "'/mcp' is not an absolute http(s) URL (the WHATWG URL parser refuses it)");
+      expectConfigError(kongConfig({ resource: "https://mcp.example.com/mcp#top" }), "resource", "'https://mcp.example.com/mcp#top' must not have a fragment (#)");
       expectConfigError(kongConfig({ resource: "" }), "resource", "must be a non-empty string");
     });
 
     it("refuses a resource that would break the quoted challenge parameters", () => {
       for (const resource of ['https://mcp.example.com/"mcp', "https://mcp.example.com/a\\b", "https://mcp.example.com/mcp ", " https://mcp.example.com/mcp", "https://mcp.example.com/a\tb"]) {
-        expectConfigError(kongConfig({ resource }), "resource", `'${resource}' must not contain quotes, backslashes or whitespace`);
+        expectConfigError(kongConfig({ resource }), "resource", `'${resource}' must not contain double quotes, backslashes or whitespace: it is quoted in challenges`);
       }
     });
 
@@ -280,7 +298,7 @@ describe("gate-config", () => {
           "scope_method_mapping[1].methods[1]",
           "'tools*' is not a method pattern (use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)",
         );
-        expectConfigError(kongConfig({ enable_acl, scope_hierarchy: [{ scope: "a", implies: ["b"] }, { scope: "b", implies: ["a"] }] }), "scope_hierarchy", "cycle: a -> b -> a");
+        expectConfigError(kongConfig({ enable_acl, scope_hierarchy: [{ scope: "a", implies: ["b"] }, { scope: "b", implies: ["a"] }] }), "scope_hierarchy", "cycle: a -> b -> a (a scope cannot imply itself)");
         expectConfigError(kongConfig({ enable_acl, scope_hierarchy: "a" }), "scope_hierarchy", "must be an array");
       }
     });
@@ -307,15 +325,25 @@ describe("gate-config", () => {
     });
 
     it("refuses header names that are not RFC 9110 tokens, or used twice in any case, or the token header", () => {
-      expectConfigError(withHeaders([{ header: "X Subject", claim: "sub" }]), "upstream_headers[1].header", "'X Subject' is not a valid header name");
-      expectConfigError(withHeaders([{ header: "X-Subject:", claim: "sub" }]), "upstream_headers[1].header", "'X-Subject:' is not a valid header name");
+      expectConfigError(withHeaders([{ header: "X Subject", claim: "sub" }]), "upstream_headers[1].header", "'X Subject' is not a header name (RFC 9110 token: no spaces or colons)");
+      expectConfigError(withHeaders([{ header: "X-Subject:", claim: "sub" }]), "upstream_headers[1].header", "'X-Subject:' is not a header name (RFC 9110 token: no spaces or colons)");
       expectConfigError(
         withHeaders([{ header: "X-Subject", claim: "sub" }, { header: "x-subject", claim: "azp" }]),
         "upstream_headers[2].header",
-        "'x-subject' is already used",
+        "'x-subject' is listed twice: each header carries one claim",
       );
-      expectConfigError(withHeaders([{ header: "authorization", claim: "sub" }]), "upstream_headers[1].header", "'authorization' is already used");
-      expectConfigError(withHeaders([{ header: "X-Token", claim: "sub" }], { header_name: "x-token" }), "upstream_headers[1].header", "'X-Token' is already used");
+      expectConfigError(withHeaders([{ header: "authorization", claim: "sub" }]), "upstream_headers[1].header", "'authorization' is header_name, which carries the token");
+      expectConfigError(withHeaders([{ header: "X-Token", claim: "sub" }], { header_name: "x-token" }), "upstream_headers[1].header", "'X-Token' is header_name, which carries the token");
+    });
+
+    it("refuses, in any case, headers that frame, route or identify the request: a claim must not choose the upstream host or how it reads the body", () => {
+      const reserved = "must not be Host, Content-Length, Content-Type, Content-Encoding, Transfer-Encoding, Connection, Keep-Alive, TE, Trailer, Upgrade, Expect, Mcp-Session-Id, Mcp-Method, Mcp-Name, MCP-Protocol-Version, Proxy-*";
+      for (const header of ["Host", "HOST", "content-length", "Content-Type", "content-encoding", "Transfer-Encoding", "connection", "Keep-Alive", "te", "Trailer", "UPGRADE", "expect", "Proxy-Authorization", "proxy-x", "mcp-session-id", "Mcp-Method", "MCP-NAME", "mcp-protocol-version"]) {
+        expectConfigError(withHeaders([{ header, claim: "sub" }]), "upstream_headers[1].header", `'${header}' is reserved: identity headers ${reserved}`);
+      }
+      for (const header of ["X-Host", "Hosts", "Proxy", "X-Proxy-User", "Mcp-Subject", "Content-Language"]) {
+        expect(compileGatePolicy(withHeaders([{ header, claim: "sub" }])).identityHeaders, header).to.have.length(1);
+      }
     });
 
     it("refuses entries that are not records, and missing or malformed fields", () => {
@@ -323,8 +351,43 @@ describe("gate-config", () => {
       expectConfigError(withHeaders([{ claim: "sub" }]), "upstream_headers[1].header", "is required");
       expectConfigError(withHeaders([{ header: "X-Subject" }]), "upstream_headers[1].claim", "is required");
       expectConfigError(withHeaders([{ header: "X-Subject", claim: "" }]), "upstream_headers[1].claim", "must be a non-empty string");
-      expectConfigError(withHeaders([{ header: "X-Subject", claim: "realm_access..roles" }]), "upstream_headers[1].claim", "'realm_access..roles' is not a valid dot path");
+      expectConfigError(withHeaders([{ header: "X-Subject", claim: "realm_access..roles" }]), "upstream_headers[1].claim", "'realm_access..roles' is not a dot path of non-empty claim names (e.g. realm_access.roles)");
       expectConfigError(withHeaders("X-Subject"), "upstream_headers", "must be an array");
+    });
+  });
+
+  describe("Kong consumers", () => {
+    it("maps no consumer while consumer_claim is empty, whatever the other consumer fields say", () => {
+      expect(compileGatePolicy(kongConfig({ consumer_by: ["id"], consumer_optional: true, anonymous: "guest" })).consumerMapping).to.equal(null);
+    });
+
+    it("keeps the claims in order as dot paths, the lookup fields, optional and anonymous", () => {
+      const policy = compileGatePolicy(kongConfig({ consumer_claim: ["azp", "client_id", "ext.consumer"], consumer_by: ["id"], consumer_optional: true, anonymous: "guest" }));
+      expect(policy.consumerMapping).to.deep.equal({
+        claims: [
+          { name: "azp", path: ["azp"] },
+          { name: "client_id", path: ["client_id"] },
+          { name: "ext.consumer", path: ["ext", "consumer"] },
+        ],
+        byUsername: false,
+        byId: true,
+        optional: true,
+        anonymous: "guest",
+      });
+      expect(policy.verification.consumerClaims).to.deep.equal([["azp"], ["client_id"], ["ext", "consumer"]]);
+      expect(compileGatePolicy(kongConfig({ consumer_claim: ["sub"] })).consumerMapping).to.deep.equal({ claims: [{ name: "sub", path: ["sub"] }], byUsername: true, byId: true, optional: false });
+    });
+
+    it("refuses custom_id, saying why, other lookup fields, an empty list and broken claim paths", () => {
+      expectConfigError(kongConfig({ consumer_by: ["username", "custom_id"] }), "consumer_by[2]", "must be one of username, id: Kong 3.9 offers external plugins no lookup by custom_id");
+      expectConfigError(kongConfig({ consumer_by: ["email"] }), "consumer_by[1]", "must be one of username, id");
+      expectConfigError(kongConfig({ consumer_by: [] }), "consumer_by", "needs at least one of username, id");
+      expectConfigError(kongConfig({ consumer_claim: ["azp", "a..b"] }), "consumer_claim[2]", "'a..b' is not a dot path of non-empty claim names (e.g. realm_access.roles)");
+      expectConfigError(kongConfig({ consumer_claim: [""] }), "consumer_claim[1]", "must be a non-empty string");
+    });
+
+    it("turns log_decisions on", () => {
+      expect(compileGatePolicy(kongConfig({ log_decisions: true })).logDecisions).to.equal(true);
     });
   });
 
@@ -344,8 +407,9 @@ describe("gate-config", () => {
         { scopes_supported: ["mcp:tools"] },
         { resource: AUDIENCE, resource_name: "MCP" },
         { header_name: "X-Token", forward_authorization_header: true },
-        { http_timeout: 500, jwks_refetch_cooldown: 0, max_body_size: 10, run_on_preflight: false },
+        { http_timeout: 500, jwks_refetch_cooldown: 1, max_body_size: 10, run_on_preflight: false },
         { acl_mode: "dry_run", scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }] },
+        { consumer_by: ["id"], consumer_optional: true, anonymous: "guest", log_decisions: true },
       ]) {
         expect(fingerprintOf(overrides), JSON.stringify(overrides)).to.equal(base);
       }
@@ -355,6 +419,11 @@ describe("gate-config", () => {
       const subject = fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "sub" }] });
       expect(fingerprintOf({ upstream_headers: [{ header: "X-User", claim: "sub" }] })).to.equal(subject);
       expect(new Set([base, subject, fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "azp" }] })]).size).to.equal(3);
+    });
+
+    it("changes with consumer_claim (its values are kept with the verdict)", () => {
+      const variants = [{ consumer_claim: ["azp"] }, { consumer_claim: ["azp", "sub"] }, { consumer_claim: ["sub", "azp"] }];
+      expect(new Set([base, ...variants.map(fingerprintOf)]).size).to.equal(variants.length + 1);
     });
 
     it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim, Keycloak preset and cache TTL", () => {

@@ -1,11 +1,79 @@
 import { expect } from "chai";
+import { luaValueToMsgpack } from "../../kong/driver/lua-values";
+import { runAccessPhaseInProcess, type InProcessPhase, type PdkCall } from "../../kong/driver";
 import { McpOAuth2Plugin } from "../../plugins/mcp-oauth2/handler";
-import { FakeKong, type FakeRequest } from "../support/fake-kong";
 import { formatJsonRpc, MCP_METADATA_URL, MCP_RESOURCE } from "../support/gate-requests";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
-describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
+/** A request as a client sent it to Kong (defaults: POST /mcp over http to Kong's port 8000). */
+interface HandlerRequest {
+  readonly method?: string;
+  readonly path?: string;
+  /** In order, duplicates allowed, any case. */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /** A string is sent as UTF-8. */
+  readonly body?: string | Buffer;
+  /** The scheme, host and port Kong was reached at: what kong.request.get_forwarded_* return without trusted X-Forwarded-*. */
+  readonly forwarded?: { readonly scheme: "http" | "https"; readonly host: string; readonly port: number };
+  /** Kong's client_body_buffer_size: larger bodies are "on file" and need get_raw_body(max). */
+  readonly clientBodyBufferSize?: number;
+}
+
+/** One access phase of the handler as Kong saw it: the PDK calls, their effects, and the answer. */
+class HandledRequest {
+  constructor(private readonly phase: InProcessPhase) {}
+
+  /** The error Kong's own Lua raised (Kong then answers 500), if it did. */
+  get kongError(): string | undefined {
+    return this.phase.ending.kind === "lua-error" ? this.phase.ending.message : undefined;
+  }
+
+  /** The plugin's kong.response.exit, as it called it, when Kong ended the request with it. */
+  get exit(): { status: number; body: string; headers: Record<string, string> } | undefined {
+    if (this.phase.ending.kind !== "exit") return undefined;
+    const [status, body, headers] = this.calls.find(({ method }) => method === "kong.response.exit")!.args;
+    return { status: status as number, body: body as string, headers: headers as Record<string, string> };
+  }
+
+  /** PDK calls with their arguments, as Kong received them (the only plugin's name left out). */
+  get calls(): Omit<PdkCall, "plugin">[] {
+    return this.phase.pdkCalls.map(({ method, args }) => ({ method, args }));
+  }
+
+  /** The PDK functions called, in order. */
+  get pdkMethods(): string[] {
+    return this.calls.map(({ method }) => method);
+  }
+
+  /** PDK calls made, logs included: under Kong each one is a socket round trip. */
+  get roundTrips(): number {
+    return this.calls.length;
+  }
+
+  /** The lines the plugin wrote to Kong's error log. */
+  get logs(): Array<{ level: string; message: string }> {
+    return this.phase.state.logs.filter(({ source }) => source === "plugin").map(({ level, message }) => ({ level, message }));
+  }
+
+  get clearedHeaders(): string[] {
+    return this.calls.filter(({ method }) => method === "kong.service.request.clear_header").map(({ args }) => args[0] as string);
+  }
+
+  /** kong.ctx.shared as other plugins read it. */
+  get shared(): Map<string, unknown> {
+    return new Map([...this.phase.state.ctxShared].map(([key, value]) => [String(key), luaValueToMsgpack(value)]));
+  }
+
+  /** The request headers the service gets (lower-case names). */
+  get upstreamHeaders(): Record<string, string[]> {
+    const headers: Record<string, string[]> = {};
+    for (const [name, value] of this.phase.state.headers) (headers[name.toLowerCase()] ??= []).push(value);
+    return headers;
+  }
+}
+
+describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
   let jwks: JwksServer;
   let key: TestSigningKey;
   let baseConfig: Record<string, unknown>;
@@ -20,16 +88,37 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
         { scope: "mcp:tools", methods: ["initialize", "notifications/*", "tools/*"] },
         { scope: "mcp:resources", methods: ["resources/*"] },
       ],
-      jwks_refetch_cooldown: 0,
     };
   });
 
   after(() => jwks.close());
 
-  async function run(config: Record<string, unknown>, request: FakeRequest): Promise<FakeKong> {
-    const fake = new FakeKong(request);
-    await new McpOAuth2Plugin({ ...baseConfig, ...config, __plugin_id: "p1", __seq__: 1, __key__: "k", route_id: "r1" }).access(fake.kong as never);
-    return fake;
+  /**
+   * Runs the handler's access phase for `request` under `config` (Kong's bookkeeping keys added),
+   * its PDK calls answered in this process by the driver's Kong emulation through kong-pdk's bridge;
+   * `wrapKong` may replace PDK functions to inject failures. Kong's Lua must not raise unless
+   * `kongMayRaise` (a raise ends the request with Kong's own 500).
+   */
+  async function run(
+    config: Record<string, unknown>,
+    request: HandlerRequest,
+    { wrapKong = (kong) => kong, kongMayRaise = false }: { wrapKong?: (kong: object) => object; kongMayRaise?: boolean } = {},
+  ): Promise<HandledRequest> {
+    const plugin = new McpOAuth2Plugin({ ...baseConfig, ...config, __plugin_id: "p1", __seq__: 1, __key__: "k", route_id: "r1" });
+    const phase = await runAccessPhaseInProcess(
+      (kong) => plugin.access(wrapKong(kong as object) as never),
+      {
+        method: request.method ?? "POST",
+        path: request.path ?? "/mcp",
+        headers: (request.headers ?? []).map(([name, value]) => [name, value]),
+        body: request.body,
+        ...(request.forwarded === undefined ? {} : { scheme: request.forwarded.scheme, host: request.forwarded.host, port: request.forwarded.port }),
+      },
+      request.clientBodyBufferSize === undefined ? {} : { clientBodyBufferSize: request.clientBodyBufferSize },
+    );
+    if (!kongMayRaise) expect(phase.ending, "Kong's Lua raised").not.to.have.property("kind", "lua-error");
+    expect(phase.unknownPdkCalls, "PDK functions Kong does not have").to.deep.equal([]);
+    return new HandledRequest(phase);
   }
 
   function tokenFor(scope: string, audience = MCP_RESOURCE): Promise<string> {
@@ -37,7 +126,7 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   }
 
   /** A POST of `body` as JSON with the token, plus `extraHeaders` in order. */
-  function postWith(token: string, body: string | Buffer, extraHeaders: ReadonlyArray<readonly [string, string]> = []): FakeRequest {
+  function postWith(token: string, body: string | Buffer, extraHeaders: ReadonlyArray<readonly [string, string]> = []): HandlerRequest {
     return { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"], ...extraHeaders], body };
   }
 
@@ -216,13 +305,20 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       expect(JSON.parse(post.exit!.body)).to.deep.equal({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "the request has no JSON-RPC body" } });
     });
 
-    it("answers 413 from Content-Length without reading the body, and when Kong cannot hand the body over", async () => {
+    it("answers 413 from Content-Length without reading the body; without it, Kong itself fails on a file-buffered body too large to hand over", async () => {
       const token = await tokenFor("mcp:tools");
       const declared = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Length", "101"]] });
       expect(declared.exit?.status).to.equal(413);
       expect(declared.pdkMethods).not.to.include("kong.request.get_raw_body");
-      const chunked = await run({ enable_acl: true, max_body_size: 100 }, { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: Buffer.alloc(9000, 0x20), clientBodyBufferSize: 8192 });
-      expect(chunked.exit?.status).to.equal(413);
+      const chunked = await run(
+        { enable_acl: true, max_body_size: 100 },
+        { headers: [["Authorization", `Bearer ${token}`], ["Content-Type", "application/json"]], body: Buffer.alloc(9000, 0x20), clientBodyBufferSize: 8192 },
+        { kongMayRaise: true },
+      );
+      // get_raw_body(100) gives nil for the spooled body and Kong's bridge cannot pack nil: Kong answers 500, still a refusal.
+      expect(chunked.exit).to.equal(undefined);
+      expect(chunked.kongError).to.equal("attempt to get length of local 'str' (a nil value)");
+      expect(chunked.calls.at(-1)).to.deep.equal({ method: "kong.request.get_raw_body", args: [100] });
     });
 
     it("answers 415 to a body that is not JSON", async () => {
@@ -233,10 +329,12 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
   });
 
   describe("step-up friendly 401 scope (least privilege for the calls in the body)", () => {
-    const challengeOf = async (config: Record<string, unknown>, request: FakeRequest) => (await run({ resource: MCP_RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
+    const challengeOf = async (config: Record<string, unknown>, request: HandlerRequest) => (await run({ resource: MCP_RESOURCE, ...config }, request)).exit?.headers["WWW-Authenticate"];
+    /** A JSON body with its Content-Length: only a declared length small enough gets read for a 401. */
+    const declared = (body: string | Buffer): HandlerRequest => ({ headers: [["Content-Type", "application/json"], ["Content-Length", String(Buffer.byteLength(body))]], body });
 
     it("asks for the narrowest scope of the calls with the ACL on, in 4 round trips", async () => {
-      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: formatJsonRpc("tools/call", { name: "weather" }) });
+      const fake = await run({ enable_acl: true, resource: MCP_RESOURCE }, declared(formatJsonRpc("tools/call", { name: "weather" })));
       expect(fake.exit).to.deep.equal({
         status: 401,
         headers: { "Content-Type": "application/json", "WWW-Authenticate": `Bearer scope="mcp:tools", resource_metadata="${MCP_METADATA_URL}"` },
@@ -244,20 +342,23 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
       });
       expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
       const batch = Buffer.from(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "initialize" }, { jsonrpc: "2.0", id: 2, method: "resources/read", params: { uri: "docs://a" } }]));
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "application/json"]], body: batch })).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+      expect(await challengeOf({ enable_acl: true }, declared(batch))).to.equal(`Bearer scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
     });
 
-    it("asks for scopes_supported for the lifecycle, GET, unreadable bodies and calls no scope allows", async () => {
+    it("asks for scopes_supported for the lifecycle, GET, unreadable or undeclared bodies and calls no scope allows", async () => {
       const usual = `Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`;
-      const json = [["Content-Type", "application/json"]] as const;
       for (const method of ["initialize", "ping", "notifications/initialized", "server/discover", "subscriptions/listen", "prompts/get"]) {
-        expect(await challengeOf({ enable_acl: true }, { headers: json, body: formatJsonRpc(method) }), method).to.equal(usual);
+        expect(await challengeOf({ enable_acl: true }, declared(formatJsonRpc(method))), method).to.equal(usual);
       }
-      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"]], body: formatJsonRpc("tools/call", { name: "weather" }) })).to.equal(usual);
-      expect(await challengeOf({ enable_acl: true }, { headers: json, body: Buffer.from("{not json") })).to.equal(usual);
+      const toolCall = formatJsonRpc("tools/call", { name: "weather" });
+      expect(await challengeOf({ enable_acl: true }, { headers: [["Content-Type", "text/plain"], ["Content-Length", String(toolCall.length)]], body: toolCall })).to.equal(usual);
+      expect(await challengeOf({ enable_acl: true }, declared(Buffer.from("{not json")))).to.equal(usual);
+      const undeclared = await run({ enable_acl: true, resource: MCP_RESOURCE }, { headers: [["Content-Type", "application/json"]], body: toolCall });
+      expect(undeclared.exit?.headers["WWW-Authenticate"]).to.equal(usual);
+      expect(undeclared.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
       const get = await run({ enable_acl: true, resource: MCP_RESOURCE }, { method: "GET" });
       expect(get.exit?.headers["WWW-Authenticate"]).to.equal(usual);
-      expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.request.get_method", "kong.response.exit"]);
+      expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
     });
 
     it("asks for scopes_supported with the ACL off, without reading the body", async () => {
@@ -268,7 +369,8 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
 
     it("asks for the narrowest scope with an invalid token too", async () => {
       const expired = await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, expiresIn: -3600, claims: { scope: "mcp:tools" } });
-      expect(await challengeOf({ enable_acl: true }, postWith(expired, formatJsonRpc("resources/read", { uri: "docs://a" })))).to.equal(
+      const body = formatJsonRpc("resources/read", { uri: "docs://a" });
+      expect(await challengeOf({ enable_acl: true }, postWith(expired, body, [["Content-Length", String(body.length)]]))).to.equal(
         `Bearer error="invalid_token", error_description="the token has expired", scope="mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
       );
     });
@@ -488,21 +590,23 @@ describe("handler (PDK glue, through a Kong-faithful fake PDK)", () => {
     });
 
     it("answers 500 when a PDK call fails instead of letting the request through", async () => {
-      const fake = new FakeKong({});
-      const failing = new Proxy(fake.kong as object, {
-        get: (target, name) => (name === "request" ? { get_path: () => Promise.reject(new Error("PDK method kong.request.get_path failed")) } : Reflect.get(target, name)),
+      const fake = await run({}, {}, {
+        wrapKong: (kong) =>
+          new Proxy(kong, {
+            get: (target, name) => (name === "request" ? { get_path: () => Promise.reject(new Error("PDK method kong.request.get_path failed")) } : Reflect.get(target, name)),
+          }),
       });
-      await new McpOAuth2Plugin(baseConfig).access(failing as never);
       expect(fake.exit?.status).to.equal(500);
       expect(JSON.parse(fake.exit!.body).error).to.equal("server_error");
     });
 
     it("refuses with 500 and one escaped log line when carrying out an admission fails", async () => {
-      const fake = new FakeKong(postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/list")));
-      const failing = new Proxy(fake.kong as object, {
-        get: (target, name) => (name === "ctx" ? { shared: { set: () => Promise.reject(new Error("kong.ctx.shared.set failed\nsecond line")) } } : Reflect.get(target, name)),
+      const fake = await run({}, postWith(await tokenFor("mcp:tools"), formatJsonRpc("tools/list")), {
+        wrapKong: (kong) =>
+          new Proxy(kong, {
+            get: (target, name) => (name === "ctx" ? { shared: { set: () => Promise.reject(new Error("kong.ctx.shared.set failed\nsecond line")) } } : Reflect.get(target, name)),
+          }),
       });
-      await new McpOAuth2Plugin(baseConfig).access(failing as never);
       expect(fake.exit?.status).to.equal(500);
       expect(fake.logs).to.have.length(1);
       expect(fake.logs[0]!.level).to.equal("err");

@@ -19,7 +19,7 @@ function request(method: unknown, params?: unknown, id: number | undefined = 1):
   return { jsonrpc: "2.0", ...(id === undefined ? {} : { id }), method, ...(params === undefined ? {} : { params }) };
 }
 
-function expectRefused(body: string | Uint8Array, jsonRpcCode: -32700 | -32600, description: string): void {
+function expectRefused(body: string | Uint8Array, jsonRpcCode: -32700 | -32600 | -32602, description: string): void {
   const refusal = expect(() => read(body)).to.throw(InvalidJsonRpc);
   refusal.with.property("jsonRpcCode", jsonRpcCode);
   refusal.with.property("description", description);
@@ -126,7 +126,7 @@ describe("json-rpc-calls", () => {
     });
 
     it("refuses a UTF-8 byte order mark (-32700)", () => {
-      expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request("ping")))]), -32700, NOT_JSON);
+      expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request("ping")))]), -32700, "the body must not start with a byte order mark");
     });
 
     it("refuses text that is not JSON (-32700)", () => {
@@ -150,6 +150,100 @@ describe("json-rpc-calls", () => {
       expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}')).to.deep.equal(single({ method: "tools/call", item: "a" }));
       expect(read('[{"method":"tools/call","params":{"name":"a","arguments":{"k":1,"k":2}}}]')).to.deep.equal(batchOf({ method: "tools/call", item: "a" }));
       expect(read('{"method":"tools/call","params":{"name":"a","arguments":{"q":{"k":1,"k":2}}}}')).to.deep.equal(single({ method: "tools/call", item: "a" }));
+    });
+  });
+
+  describe("member names another parser folds together (Go encoding/json, .NET case-insensitive binding)", () => {
+    const folded = (name: string) => `the member name ${JSON.stringify(name)} differs from another only by case or ignorable characters`;
+
+    it("refuses a structural member spelled with other case, NUL, ignorable or compatibility characters (-32600)", () => {
+      for (const [body, name] of [
+        ['{"jsonrpc":"2.0","id":1,"METHOD":"tools/call","result":{}}', "METHOD"],
+        ['{"jsonrpc":"2.0","id":1,"Method":"tools/call","params":{"name":"admin_wipe"},"result":{}}', "Method"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/list","Params":{"name":"admin_wipe"}}', "Params"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"weather_now","Name":"admin_wipe"}}', "Name"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"admin_wipe"}}', "Name"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","paramſ":{"name":"admin_wipe"}}', "paramſ"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name\\u0000":"admin_wipe"}}', "name\u0000"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"na­me":"admin_wipe"}}', "na­me"],
+        ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"ｎａｍｅ":"admin_wipe"}}', "ｎａｍｅ"],
+        ['{"jsonrpc":"2.0","ıd":1,"method":"ping"}', "ıd"],
+        ['{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///srv/public/a","URI":"file:///srv/secret/b"}}', "URI"],
+        ['[{"method":"ping"},{"method":"ping","jsonRPC":"2.0"}]', "jsonRPC"],
+      ] as const) {
+        expectRefused(body, -32600, folded(name));
+      }
+    });
+
+    it("refuses two params members that fold together even when neither is structural", () => {
+      expectRefused('{"method":"tools/call","params":{"name":"a","arguments":{},"Arguments":{"x":1}}}', -32600, folded("Arguments"));
+      expectRefused('{"method":"tools/call","params":{"name":"a","kind":1,"\u212aind":2}}', -32600, folded("\u212aind"));
+    });
+
+    it("leaves tool arguments and other non-structural names alone", () => {
+      expect(read('{"method":"tools/call","params":{"name":"a","_meta":{},"arguments":{"Name":1,"name":2,"NAME\\u0000":3}}}')).to.deep.equal(single({ method: "tools/call", item: "a" }));
+      expect(read('{"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}')).to.deep.equal(single({ method: "initialize" }));
+    });
+
+    it("cuts a folded member name it quotes to 100 characters", () => {
+      const long = `Name${"x".repeat(5000)}`;
+      const refusal = expect(() => read(`{"method":"ping","params":{"name":1,"${long.toUpperCase()}":2,"${long}":3}}`)).to.throw(InvalidJsonRpc);
+      refusal.with.property("description").that.has.length.below(200);
+    });
+  });
+
+  describe("resource URIs as the upstream resolves them", () => {
+    const spelled = (uri: string) => `the resource URI ${JSON.stringify(uri)} has dot segments, encoded dots or slashes, backslashes, spaces or control characters`;
+
+    it("refuses dot segments, encoded dots and slashes, backslashes, whitespace and controls (-32602)", () => {
+      for (const uri of [
+        "file:///srv/public/../secret/keys.txt",
+        "file:///srv/public/%2e%2e/secret/keys.txt",
+        "file:///srv/public/%2E%2E/secret/keys.txt",
+        "file:///srv/public/.%2e/secret/keys.txt",
+        "file:///srv/public/..\\secret\\keys.txt",
+        "file:///srv/public/\t../secret/keys.txt",
+        "file:///srv/public/x/..",
+        "file:///srv/public/./keys.txt",
+        "file:///srv/public/a%2fb",
+        "file:///srv/public/a%5Cb",
+        "https://example.com/public/..?x",
+        "https://example.com/public/a b",
+        "https://example.com/public/\u0000",
+        "https://example.com/public/a\u007f",
+      ]) {
+        for (const method of ["resources/read", "resources/subscribe", "resources/unsubscribe"]) {
+          expectRefused(JSON.stringify(request(method, { uri })), -32602, spelled(uri));
+        }
+      }
+    });
+
+    it("keeps the resolved spelling beside the one sent when a WHATWG parser changes it", () => {
+      expect(read(JSON.stringify(request("resources/read", { uri: "FILE:///srv/public/a.txt" })))).to.deep.equal(
+        single({ method: "resources/read", item: "FILE:///srv/public/a.txt", resolvedItem: "file:///srv/public/a.txt" }),
+      );
+      expect(read(JSON.stringify(request("resources/read", { uri: "https://Example.com:443/public/x" })))).to.deep.equal(
+        single({ method: "resources/read", item: "https://Example.com:443/public/x", resolvedItem: "https://example.com/public/x" }),
+      );
+    });
+
+    it("keeps URIs that resolve to themselves, and strings no WHATWG parser reads, as sent", () => {
+      for (const uri of ["file:///srv/public/a..b/c.txt", "docs://readme", "https://example.com/public/x?q=1", "not a url".replace(/ /g, "-")]) {
+        expect(read(JSON.stringify(request("resources/read", { uri }))), uri).to.deep.equal(single({ method: "resources/read", item: uri }));
+      }
+    });
+
+    it("does not apply URI rules to tool and prompt names", () => {
+      expect(read(JSON.stringify(request("tools/call", { name: "../x y" })))).to.deep.equal(single({ method: "tools/call", item: "../x y" }));
+    });
+  });
+
+  describe("nesting", () => {
+    it("refuses a body nested deeper than 64 levels (-32600)", () => {
+      expectRefused(`${"[".repeat(65)}${"]".repeat(65)}`, -32600, "the body nests deeper than 64 levels");
+      const deepArguments = { name: "a", arguments: JSON.parse(`${'{"a":'.repeat(62)}1${"}".repeat(62)}`) };
+      expect(read(JSON.stringify(request("tools/call", deepArguments)))).to.deep.equal(single({ method: "tools/call", item: "a" }));
+      expectRefused(JSON.stringify(request("tools/call", { ...deepArguments, arguments: { deeper: deepArguments.arguments } })), -32600, "the body nests deeper than 64 levels");
     });
   });
 });

@@ -87,7 +87,7 @@ describe("mcp-standard-headers (MCP 2026-07-28, SEP-2243)", () => {
   describe("Base64 names (=?base64?...?=)", () => {
     it("decodes the lowercase sentinel as the UTF-8 of the name", () => {
       expectAccepted({ "mcp-method": "tools/call", "mcp-name": encodeName("météo_😀") }, call("tools/call", { name: "météo_😀" }));
-      expectAccepted({ "mcp-method": "resources/read", "mcp-name": encodeName(" spaced uri ") }, call("resources/read", { uri: " spaced uri " }));
+      expectAccepted({ "mcp-method": "prompts/get", "mcp-name": encodeName(" spaced name ") }, call("prompts/get", { name: " spaced name " }));
       expectAccepted({ "mcp-method": "tools/call", "mcp-name": "=?base64??=" }, call("tools/call", { name: "" }));
     });
 

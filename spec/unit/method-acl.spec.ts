@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { compileMethodAcl, findDeniedCalls, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
+import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
@@ -28,10 +28,10 @@ describe("method-acl", () => {
     });
 
     it("refuses scopes that are not OAuth scope tokens (RFC 6749 §3.3)", () => {
-      expectConfigError([{ scope: "mcp tools", methods: ["*"] }], "scope_method_mapping[1].scope", '"mcp tools" is not a valid OAuth scope token');
-      expectConfigError([{ scope: 'a"b', methods: ["*"] }], "scope_method_mapping[1].scope", '"a\\"b" is not a valid OAuth scope token');
-      expectConfigError([{ scope: "", methods: ["*"] }], "scope_method_mapping[1].scope", '"" is not a valid OAuth scope token');
-      expectConfigError([{ methods: ["*"] }], "scope_method_mapping[1].scope", "undefined is not a valid OAuth scope token");
+      expectConfigError([{ scope: "mcp tools", methods: ["*"] }], "scope_method_mapping[1].scope", '"mcp tools" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ scope: 'a"b', methods: ["*"] }], "scope_method_mapping[1].scope", '"a\\"b" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ scope: "", methods: ["*"] }], "scope_method_mapping[1].scope", '"" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)');
+      expectConfigError([{ methods: ["*"] }], "scope_method_mapping[1].scope", "undefined is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)");
     });
 
     it("refuses empty or non-string patterns", () => {
@@ -130,6 +130,17 @@ describe("method-acl", () => {
       expect(allows(mapping, ["watch"], { method: "resources/read", item: "docs://a" })).to.equal(false);
     });
 
+    it("allows a resource URI only when the spelling sent and the resolved one both match", () => {
+      const mapping = { public: ["resources/read:file:///srv/public/*"], upper: ["resources/read:FILE:///srv/secret/*"] };
+      const resolvedElsewhere = { method: "resources/read", item: "FILE:///srv/secret/k", resolvedItem: "file:///srv/secret/k" };
+      expect(allows(mapping, ["upper"], resolvedElsewhere)).to.equal(false);
+      expect(allows(mapping, ["public"], resolvedElsewhere)).to.equal(false);
+      expect(allows({ both: ["resources/read:FILE:///srv/secret/*", "resources/read:file:///srv/secret/*"] }, ["both"], resolvedElsewhere)).to.equal(true);
+      expect(allows({ any: ["resources/read:*"] }, ["any"], resolvedElsewhere)).to.equal(true);
+      const acl = compileMethodAcl([{ scope: "upper", methods: ["resources/read:FILE:///srv/secret/*"] }, { scope: "wide", methods: ["resources/read:*"] }]);
+      expect(findNarrowestScope(acl, resolvedElsewhere)).to.equal("wide");
+    });
+
     it("adds up the permissions of every granted scope and ignores unmapped ones", () => {
       const acl = compileMethodAcl([
         { scope: "lister", methods: ["tools/list"] },
@@ -217,13 +228,13 @@ describe("method-acl", () => {
     });
 
     it("refuses cycles, naming the loop", () => {
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a", [{ scope: "a", implies: ["a"] }]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> a (a scope cannot imply itself)", [{ scope: "a", implies: ["a"] }]);
+      expectConfigError(mapping, "scope_hierarchy", "cycle: a -> b -> c -> a (a scope cannot imply itself)", [
         { scope: "a", implies: ["b"] },
         { scope: "b", implies: ["c"] },
         { scope: "c", implies: ["a"] },
       ]);
-      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x", [
+      expectConfigError(mapping, "scope_hierarchy", "cycle: x -> y -> x (a scope cannot imply itself)", [
         { scope: "x", implies: ["z", "y"] },
         { scope: "y", implies: ["x"] },
       ]);
@@ -232,9 +243,9 @@ describe("method-acl", () => {
     it("refuses entries that are not records, scopes that are not scope tokens and empty implies (paths 1-based)", () => {
       expectConfigError(mapping, "scope_hierarchy[2]", "must be a record", [{ scope: "a", implies: ["b"] }, "a"]);
       expectConfigError(mapping, "scope_hierarchy[1]", "must be a record", [null]);
-      expectConfigError(mapping, "scope_hierarchy[1].scope", '"mcp admin" is not a valid OAuth scope token', [{ scope: "mcp admin", implies: ["b"] }]);
-      expectConfigError(mapping, "scope_hierarchy[1].implies[2]", '"b\\\\c" is not a valid OAuth scope token', [{ scope: "a", implies: ["b", "b\\c"] }]);
-      expectConfigError(mapping, "scope_hierarchy[1].implies[1]", "5 is not a valid OAuth scope token", [{ scope: "a", implies: [5] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].scope", '"mcp admin" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)', [{ scope: "mcp admin", implies: ["b"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[2]", '"b\\\\c" is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)', [{ scope: "a", implies: ["b", "b\\c"] }]);
+      expectConfigError(mapping, "scope_hierarchy[1].implies[1]", "5 is not an OAuth scope token (RFC 6749 section 3.3: printable ASCII without spaces, double quotes or backslashes)", [{ scope: "a", implies: [5] }]);
       for (const implies of [[], undefined, "b", {}]) {
         expectConfigError(mapping, "scope_hierarchy[1].implies", "needs at least one scope", [{ scope: "a", implies }]);
       }
@@ -302,6 +313,28 @@ describe("method-acl", () => {
     it("returns undefined when no configured scope allows the call", () => {
       const narrow = compileMethodAcl([{ scope: "tools", methods: ["tools/*"] }]);
       expect(findNarrowestScope(narrow, { method: "resources/read", item: "file:///a" })).to.equal(undefined);
+    });
+  });
+
+  describe("findGrantingScopes (the decision record's scope per call)", () => {
+    const acl = compileMethodAcl(
+      [
+        { scope: "admin", methods: ["*"] },
+        { scope: "tools", methods: ["tools/*"] },
+        { scope: "weather", methods: ["tools/call:weather_*"] },
+      ],
+      [{ scope: "staff", implies: ["tools"] }],
+    );
+    const calls: JsonRpcCall[] = [{ method: "tools/call", item: "weather_today" }, { method: "tools/list" }, { method: "ping" }];
+
+    it("names, per call, the narrowest entry among the held scopes, undefined for a call they do not allow", () => {
+      expect(findGrantingScopes(acl, ["tools", "weather"], calls)).to.deep.equal(["weather", "tools", undefined]);
+      expect(findGrantingScopes(acl, ["admin", "weather"], calls)).to.deep.equal(["weather", "admin", "admin"]);
+      expect(findGrantingScopes(acl, ["openid"], calls)).to.deep.equal([undefined, undefined, undefined]);
+    });
+
+    it("counts the scopes a held scope implies", () => {
+      expect(findGrantingScopes(acl, ["staff"], calls)).to.deep.equal(["tools", "tools", undefined]);
     });
   });
 

@@ -6,7 +6,7 @@ import { hashToken, TokenCache } from "../../plugins/mcp-oauth2/core/token-cache
 describe("token-cache", () => {
   const settings = { verificationFingerprint: "fp-a", tokenCacheTtlSeconds: 300, tokenCacheSize: 3 };
   const now = Date.now() / 1000;
-  const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn, identityValues: [] });
+  const verdict = (expiresIn: number): VerifiedToken => ({ issuer: "https://as.example.com", scopes: ["mcp:tools"], expiresAt: now + expiresIn, identityValues: [], consumerClaimValues: [] });
 
   it("keys tokens by their SHA-256 (base64url), never by the token itself", () => {
     const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DuplicateKeyError, parseJsonWithUniqueKeys } from "../../plugins/mcp-oauth2/core/unique-key-json";
+import { DuplicateKeyError, MAX_JSON_NESTING, NestingTooDeep, parseJsonWithUniqueKeys } from "../../plugins/mcp-oauth2/core/unique-key-json";
 
 function expectDuplicate(text: string, key: string, maxDepth?: number): void {
   const refusal = expect(() => parseJsonWithUniqueKeys(text, maxDepth)).to.throw(DuplicateKeyError);
@@ -85,13 +85,27 @@ describe("unique-key-json", () => {
     });
   });
 
-  it("walks 100000 levels of nesting without exhausting the stack", () => {
-    const depth = 100_000;
-    const arrays = `${"[".repeat(depth)}${"]".repeat(depth)}`;
-    expect(() => parseJsonWithUniqueKeys(arrays)).not.to.throw();
-    const objects = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
-    expect(() => parseJsonWithUniqueKeys(objects)).not.to.throw();
-    expectDuplicate(`${'{"a":'.repeat(depth)}{"k":1,"k":2}${"}".repeat(depth)}`, "k");
+  it(`reads ${MAX_JSON_NESTING} levels of nesting and refuses one more before parsing`, () => {
+    const arrays = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    const objects = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    expect(() => parseJsonWithUniqueKeys(arrays(MAX_JSON_NESTING))).not.to.throw();
+    expect(() => parseJsonWithUniqueKeys(objects(MAX_JSON_NESTING))).not.to.throw();
+    expect(() => parseJsonWithUniqueKeys(arrays(MAX_JSON_NESTING + 1))).to.throw(NestingTooDeep);
+    expect(() => parseJsonWithUniqueKeys(objects(MAX_JSON_NESTING + 1))).to.throw(NestingTooDeep);
+    expect(() => parseJsonWithUniqueKeys(`[{"a":[${arrays(MAX_JSON_NESTING - 3)}]}]`)).not.to.throw();
+    expect(() => parseJsonWithUniqueKeys(`[{"a":[${arrays(MAX_JSON_NESTING - 2)}]}]`)).to.throw(NestingTooDeep);
+  });
+
+  it("counts only brackets outside strings, escaped quotes included", () => {
+    const deepString = JSON.stringify("[{\"".repeat(1000));
+    expect(parseJsonWithUniqueKeys(`{"a":${deepString}}`)).to.deep.equal({ a: JSON.parse(deepString) });
+    expect(() => parseJsonWithUniqueKeys(`[${deepString},${"[".repeat(MAX_JSON_NESTING)}${"]".repeat(MAX_JSON_NESTING)}]`)).to.throw(NestingTooDeep);
+  });
+
+  it("refuses 100000 levels of nesting without exhausting the stack, and leaves unclosed strings to JSON.parse", () => {
+    expect(() => parseJsonWithUniqueKeys("[".repeat(100_000) + "]".repeat(100_000))).to.throw(NestingTooDeep);
+    const thrown = expect(() => parseJsonWithUniqueKeys('["unclosed')).to.throw(SyntaxError);
+    thrown.that.is.not.instanceOf(NestingTooDeep);
   });
 
   it("throws a plain SyntaxError for invalid JSON", () => {

@@ -1,6 +1,6 @@
 import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
-import { InvalidToken, shortenText } from "./refusals";
+import { InvalidToken, quoteText, shortenText } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** What the gate keeps from a verified access token. */
@@ -15,11 +15,14 @@ export interface VerifiedToken {
   readonly expiresAt: number;
   /** Header values of the identity claims (`upstream_headers` order); undefined for absent claims. */
   readonly identityValues: readonly (string | undefined)[];
+  /** Values of the consumer claims (`consumer_claim` order); undefined unless a non-empty string. */
+  readonly consumerClaimValues: readonly (string | undefined)[];
 }
 
 /** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
 const MAX_TOKEN_LENGTH = 16384;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
 const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
 /** RFC 7515 §4.1.10 content types of a nested JWT (the `application/` prefix may be omitted). */
@@ -49,12 +52,26 @@ function decodeJsonObject(segment: string, what: string): JsonObject {
   return value;
 }
 
+/**
+ * RFC 4648 §3.5: the bits a last character carries beyond the encoded bytes must be zero. Decoders
+ * ignore them, so a lenient check would accept 16 spellings of one signature, each its own token
+ * (and its own cache entry); a length of 4n+1 encodes no whole byte.
+ */
+function isCanonicalBase64url(part: string): boolean {
+  const remainder = part.length % 4;
+  if (remainder === 0) return true;
+  if (remainder === 1) return false;
+  const unusedBits = remainder === 2 ? 0b1111 : 0b11;
+  return (BASE64URL_ALPHABET.indexOf(part[part.length - 1]) & unusedBits) === 0;
+}
+
 function splitCompactJws(token: string): [string, string, string] {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken("the token is too large", `token of ${token.length} characters`);
   const parts = token.split(".");
   // RFC 7516 §7.1: five parts is an encrypted JWT, which this resource server cannot read.
   if (parts.length === 5) throw new InvalidToken("encrypted tokens (JWE) are not accepted");
   if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) throw new InvalidToken("the token is not a signed JWT");
+  if (!parts.every(isCanonicalBase64url)) throw new InvalidToken("the token is not canonically base64url-encoded", "a token segment has non-zero padding bits or an impossible length");
   return parts as [string, string, string];
 }
 
@@ -129,9 +146,16 @@ function formatIdentityValue(value: unknown, claimPath: readonly string[]): stri
     : typeof value === "object"
       ? JSON.stringify(value)
       : String(value);
-  // RFC 9110 §5.5: a field value with CR, LF or NUL could smuggle headers; refuse instead of rewriting it.
+  return checkHeaderSafeClaim(text, claimPath.join("."));
+}
+
+/**
+ * The claim's text, if it can be an upstream header value. RFC 9110 §5.5: a field value with CR,
+ * LF or NUL could smuggle headers; the token is refused instead of the value being rewritten.
+ */
+export function checkHeaderSafeClaim(text: string, claimName: string): string {
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text)) {
-    throw new InvalidToken("a token claim cannot be passed to the upstream", `claim ${claimPath.join(".")} holds control characters`);
+    throw new InvalidToken("a token claim cannot be passed to the upstream", `claim ${claimName} holds control characters`);
   }
   return text;
 }
@@ -180,7 +204,7 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
   const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii");
   const signature = Buffer.from(encodedSignature, "base64url");
   if (!keys.some((signingKey) => signingKey.verifiers.get(algorithm)?.(signingInput, signature) === true)) {
-    throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid '${kid}'`}`);
+    throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid ${quoteText(kid)}`}`);
   }
   const expiresAt = checkTimes(payload, policy, nowSeconds);
   if (policy.keycloakCompat) checkKeycloakToken(payload);
@@ -197,5 +221,9 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
     scopes: grants,
     expiresAt,
     identityValues: policy.identityClaims.map((claimPath) => formatIdentityValue(readClaim(payload, claimPath), claimPath)),
+    consumerClaimValues: policy.consumerClaims.map((claimPath) => {
+      const value = readClaim(payload, claimPath);
+      return typeof value === "string" && value !== "" ? value : undefined;
+    }),
   };
 }

@@ -22,20 +22,60 @@ export const CONFIG_DEFAULTS = {
   jwks_refetch_cooldown: 10,
   acl_mode: "enforce",
   keycloak_compat: false,
+  consumer_by: ["username", "id"],
+  consumer_optional: false,
+  log_decisions: false,
 } as const;
 
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
 
-/** Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. */
+/**
+ * `consumer_by`: the consumer fields a claim value is looked up by. Kong 3.9 gives external plugins
+ * `kong.client.load_consumer` (by id, then by username) only: the custom_id lookup is a DAO method
+ * that the plugin-server bridge calls without its object, so it cannot be offered.
+ */
+export const CONSUMER_LOOKUP_FIELDS = ["username", "id"] as const;
+
+/**
+ * Ranges of the numeric fields, shared by the Kong schema (`between`) and this compiler. The JWKS
+ * refetch cooldown has a floor of 1 s: at 0, forged tokens that only carry a configured `iss` and
+ * an unknown kid would drive one JWKS fetch per request.
+ */
 export const CONFIG_BOUNDS = {
   token_cache_ttl: [0, 86400],
   token_cache_size: [0, 1000000],
   http_timeout: [1, 30000],
   clock_skew: [0, 300],
   max_body_size: [1, 67108864],
-  jwks_refetch_cooldown: [0, 3600],
+  jwks_refetch_cooldown: [1, 3600],
 } as const satisfies Record<string, readonly [number, number]>;
+
+/**
+ * Headers `upstream_headers` may not set, compared without regard to case: a claim must not choose
+ * the upstream's host, frame or decode its body (RFC 9112 §6-7, RFC 9110 §8.3-8.4, the hop-by-hop
+ * fields of RFC 9110 §7.6.1), reach a proxy, or contradict the MCP headers the gate checked. The
+ * token header (`header_name`) is refused too.
+ */
+export const RESERVED_UPSTREAM_HEADERS = [
+  "Host",
+  "Content-Length",
+  "Content-Type",
+  "Content-Encoding",
+  "Transfer-Encoding",
+  "Connection",
+  "Keep-Alive",
+  "TE",
+  "Trailer",
+  "Upgrade",
+  "Expect",
+  "Mcp-Session-Id",
+  "Mcp-Method",
+  "Mcp-Name",
+  "MCP-Protocol-Version",
+] as const;
+/** Header name prefixes `upstream_headers` may not use (any case). */
+export const RESERVED_UPSTREAM_HEADER_PREFIXES = ["Proxy-"] as const;
 
 type NumericField = keyof typeof CONFIG_BOUNDS;
 type BooleanField = { [Field in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[Field] extends boolean ? Field : never }[keyof typeof CONFIG_DEFAULTS];
@@ -65,8 +105,22 @@ export interface VerificationPolicy {
   readonly keycloakCompat: boolean;
   /** Claims kept for identity headers, in `upstream_headers` order. */
   readonly identityClaims: readonly (readonly string[])[];
+  /** Claims kept to find the Kong consumer, in `consumer_claim` order. */
+  readonly consumerClaims: readonly (readonly string[])[];
   readonly httpTimeoutMs: number;
   readonly jwksRefetchCooldownMs: number;
+}
+
+/** How a verified token becomes a Kong consumer (`consumer_claim`, `consumer_by`, ...). */
+export interface ConsumerMapping {
+  /** The claims tried in order, as written (for messages) and as paths. */
+  readonly claims: readonly { readonly name: string; readonly path: readonly string[] }[];
+  readonly byUsername: boolean;
+  readonly byId: boolean;
+  /** No consumer matched: proceed with the token's credential alone instead of refusing. */
+  readonly optional: boolean;
+  /** The consumer (id or username) a request is authenticated as when none matches. */
+  readonly anonymous?: string;
 }
 
 export interface GatePolicy {
@@ -82,6 +136,10 @@ export interface GatePolicy {
   /** dry_run: ACL denials are logged and the request proceeds. */
   readonly aclDryRun: boolean;
   readonly identityHeaders: readonly IdentityHeader[];
+  /** Null when `consumer_claim` is empty: Kong consumers are left alone. */
+  readonly consumerMapping: ConsumerMapping | null;
+  /** `log_decisions`: the decision goes into Kong's log serializer under `mcp_oauth2`. */
+  readonly logDecisions: boolean;
   readonly resource?: string;
   /** Origin of `resource`, used instead of Kong's forwarded headers when the resource is configured. */
   readonly resourceOrigin?: string;
@@ -153,15 +211,21 @@ function readStringArray(record: RawRecord, key: string, path: string): string[]
   });
 }
 
+/** URLs the plugin lists or fetches are written without spaces or control characters (RFC 3986 §2). */
+function checkNoWhitespace(value: string, path: string): string {
+  if (/[\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain spaces or control characters`);
+  return value;
+}
+
 function readHttpUrl(value: string, path: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(path, `'${value}' is not an absolute URL`);
+    throw new ConfigError(path, `'${value}' is not an absolute http(s) URL (the WHATWG URL parser refuses it)`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(path, "must be an http(s) URL");
-  if (url.hash !== "") throw new ConfigError(path, "must not have a fragment");
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(path, `'${value}' must be an http(s) URL`);
+  if (url.hash !== "" || value.includes("#")) throw new ConfigError(path, `'${value}' must not have a fragment (#)`);
   return url;
 }
 
@@ -170,6 +234,8 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** A relative jwks_uri is appended to the server url's path; an absolute one is used as it is. */
 function resolveJwksUri(serverUrl: URL, jwksUri: string, path: string): string {
+  checkNoWhitespace(jwksUri, path);
+  if (jwksUri.includes("#")) throw new ConfigError(path, `'${jwksUri}' must not have a fragment (#)`);
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(jwksUri)) return readHttpUrl(jwksUri, path).href;
   const resolved = new URL(serverUrl.href);
   resolved.pathname = resolved.pathname.replace(/\/+$/, "") + (jwksUri.startsWith("/") ? jwksUri : `/${jwksUri}`);
@@ -179,7 +245,7 @@ function resolveJwksUri(serverUrl: URL, jwksUri: string, path: string): string {
 
 /** Characters that would break a quoted-string (RFC 9110 §5.6.4) where the value is echoed in a challenge. */
 function checkQuotable(value: string, path: string): string {
-  if (/["\\\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain quotes, backslashes or whitespace`);
+  if (/["\\\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError(path, `'${value}' must not contain double quotes, backslashes or whitespace: it is quoted in challenges`);
   return value;
 }
 
@@ -191,9 +257,11 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
     const path = `authorization_servers[${index + 1}]`;
     if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const url = readString(entry, "url", `${path}.url`);
-    const parsedUrl = readHttpUrl(url, `${path}.url`);
+    const parsedUrl = readHttpUrl(checkNoWhitespace(url, `${path}.url`), `${path}.url`);
     const issuer = readString(entry, "issuer", `${path}.issuer`, url);
-    if (seenIssuers.has(issuer)) throw new ConfigError(`${path}.issuer`, `'${issuer}' is configured twice`);
+    if (seenIssuers.has(issuer)) {
+      throw new ConfigError(`${path}.issuer`, `'${issuer}' is the issuer of an earlier server too: a token's iss must name one authorization server`);
+    }
     seenIssuers.add(issuer);
     const audience = readString(entry, "audience", `${path}.audience`);
     const jwksUri = resolveJwksUri(parsedUrl, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
@@ -218,9 +286,9 @@ function compileAllowedAlgorithms(raw: RawRecord): Set<string> {
 function compileMetadataPath(raw: RawRecord): string {
   const path = readString(raw, "metadata_path", "metadata_path", CONFIG_DEFAULTS.metadata_path);
   // RFC 3986 path characters only: the path is echoed in challenges' resource_metadata.
-  if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/.test(path)) throw new ConfigError("metadata_path", "must be a URL path starting with '/'");
+  if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/.test(path)) throw new ConfigError("metadata_path", `'${path}' must be a URL path: '/' then URL path characters, no spaces`);
   const trimmed = path.replace(/\/+$/, "");
-  if (trimmed === "") throw new ConfigError("metadata_path", "must not be '/'");
+  if (trimmed === "") throw new ConfigError("metadata_path", "must not be '/': metadata is served at a path such as /.well-known/oauth-protected-resource");
   return trimmed;
 }
 
@@ -232,21 +300,40 @@ function compileResource(raw: RawRecord): { resource?: string; resourceOrigin?: 
   return { resource, resourceOrigin: url.origin };
 }
 
-function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {
-  const value = readString(record, key, path, fallback);
+function splitDotPath(value: string, path: string): string[] {
   const segments = value.split(".");
-  if (segments.some((segment) => segment === "")) throw new ConfigError(path, `'${value}' is not a valid dot path`);
+  if (segments.some((segment) => segment === "")) throw new ConfigError(path, `'${value}' is not a dot path of non-empty claim names (e.g. realm_access.roles)`);
   return segments;
 }
 
+/** Whether the gate must not set `header` from a claim (RESERVED_UPSTREAM_HEADERS, any case). */
+function isReservedUpstreamHeader(header: string): boolean {
+  const name = header.toLowerCase();
+  return (
+    RESERVED_UPSTREAM_HEADERS.some((reserved) => reserved.toLowerCase() === name) ||
+    RESERVED_UPSTREAM_HEADER_PREFIXES.some((prefix) => name.startsWith(prefix.toLowerCase()))
+  );
+}
+
+function readDotPath(record: RawRecord, key: string, path: string, fallback?: string): string[] {
+  return splitDotPath(readString(record, key, path, fallback), path);
+}
+
 function compileIdentityHeaders(raw: RawRecord, tokenHeader: string): IdentityHeader[] {
-  const seen = new Set<string>([tokenHeader.toLowerCase()]);
+  const seen = new Set<string>();
   return readArray(raw, "upstream_headers", "upstream_headers").map((entry, index) => {
     const path = `upstream_headers[${index + 1}]`;
     if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const header = readString(entry, "header", `${path}.header`);
-    if (!HEADER_NAME.test(header)) throw new ConfigError(`${path}.header`, `'${header}' is not a valid header name`);
-    if (seen.has(header.toLowerCase())) throw new ConfigError(`${path}.header`, `'${header}' is already used`);
+    if (!HEADER_NAME.test(header)) throw new ConfigError(`${path}.header`, `'${header}' is not a header name (RFC 9110 token: no spaces or colons)`);
+    if (isReservedUpstreamHeader(header)) {
+      throw new ConfigError(
+        `${path}.header`,
+        `'${header}' is reserved: identity headers must not be ${[...RESERVED_UPSTREAM_HEADERS, ...RESERVED_UPSTREAM_HEADER_PREFIXES.map((prefix) => `${prefix}*`)].join(", ")}`,
+      );
+    }
+    if (header.toLowerCase() === tokenHeader.toLowerCase()) throw new ConfigError(`${path}.header`, `'${header}' is header_name, which carries the token`);
+    if (seen.has(header.toLowerCase())) throw new ConfigError(`${path}.header`, `'${header}' is listed twice: each header carries one claim`);
     seen.add(header.toLowerCase());
     return { header, claimPath: readDotPath(entry, "claim", `${path}.claim`) };
   });
@@ -260,9 +347,26 @@ function fingerprintVerification(servers: readonly AuthorizationServer[], verifi
     verification.aclClaimPath,
     verification.keycloakCompat,
     verification.identityClaims,
+    verification.consumerClaims,
     cacheTtl,
   ]);
   return createHash("sha256").update(material).digest("base64url");
+}
+
+function compileConsumerMapping(raw: RawRecord): ConsumerMapping | null {
+  const claims = readStringArray(raw, "consumer_claim", "consumer_claim").map((name, index) => ({ name, path: splitDotPath(name, `consumer_claim[${index + 1}]`) }));
+  const lookupFields = isAbsent(raw.consumer_by) ? [...CONFIG_DEFAULTS.consumer_by] : readStringArray(raw, "consumer_by", "consumer_by");
+  lookupFields.forEach((field, index) => {
+    if (!(CONSUMER_LOOKUP_FIELDS as readonly string[]).includes(field)) {
+      const why = field === "custom_id" ? ": Kong 3.9 offers external plugins no lookup by custom_id" : "";
+      throw new ConfigError(`consumer_by[${index + 1}]`, `must be one of ${CONSUMER_LOOKUP_FIELDS.join(", ")}${why}`);
+    }
+  });
+  if (lookupFields.length === 0) throw new ConfigError("consumer_by", "needs at least one of username, id");
+  const anonymous = readOptionalString(raw, "anonymous", "anonymous");
+  if (claims.length === 0) return null;
+  const mapping = { claims, byUsername: lookupFields.includes("username"), byId: lookupFields.includes("id"), optional: readBoolean(raw, "consumer_optional") };
+  return anonymous === undefined ? mapping : { ...mapping, anonymous };
 }
 
 /**
@@ -276,13 +380,14 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     checkScopeToken(scope, `scopes_supported[${index + 1}]`),
   );
   const tokenHeader = readString(raw, "header_name", "header_name", CONFIG_DEFAULTS.header_name);
-  if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a valid header name`);
+  if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a header name (RFC 9110 token: no spaces or colons)`);
   const aclClaimPath = readDotPath(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
   // Checked even while the ACL is off, so that turning it on cannot reveal a broken mapping.
   const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"));
   const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
   if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
+  const consumerMapping = compileConsumerMapping(raw);
   const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl");
   const verificationSettings = {
     allowedAlgorithms: compileAllowedAlgorithms(raw),
@@ -290,6 +395,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     aclClaimPath,
     keycloakCompat: readBoolean(raw, "keycloak_compat"),
     identityClaims: identityHeaders.map((identityHeader) => identityHeader.claimPath),
+    consumerClaims: consumerMapping?.claims.map((claim) => claim.path) ?? [],
     httpTimeoutMs: readNumber(raw, "http_timeout"),
     jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown"),
   };
@@ -303,6 +409,8 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     acl: readBoolean(raw, "enable_acl") ? acl : null,
     aclDryRun: aclMode === "dry_run",
     identityHeaders,
+    consumerMapping,
+    logDecisions: readBoolean(raw, "log_decisions"),
     ...compileResource(raw),
     resourceName: readOptionalString(raw, "resource_name", "resource_name"),
     maxBodySize: readNumber(raw, "max_body_size"),

@@ -1,11 +1,15 @@
-import { InvalidJsonRpc } from "./refusals";
-import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
+import { findFoldedMemberName } from "./member-name-folding";
+import { InvalidJsonRpc, quoteText } from "./refusals";
+import { readResourceUri } from "./resource-uri";
+import { DuplicateKeyError, isJsonObject, MAX_JSON_NESTING, NestingTooDeep, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** A JSON-RPC request or notification the ACL must allow. */
 export interface JsonRpcCall {
   readonly method: string;
   /** params.name (tools/call, prompts/get) or params.uri (resources/*), when it is a string. */
   readonly item?: string;
+  /** A resource URI as WHATWG parsers resolve it, when that differs from `item`: the ACL must allow both. */
+  readonly resolvedItem?: string;
 }
 
 /** What a POST body holds for the gate: its calls, and whether it was a batch. */
@@ -23,10 +27,31 @@ export const ITEM_MEMBER: ReadonlyMap<string, "name" | "uri"> = new Map([
   ["resources/unsubscribe", "uri"],
 ]);
 
+/** Member names of JSON-RPC messages and of the params the ACL reads. */
+const STRUCTURAL_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "method", "params", "result", "error", "name", "uri"]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+
+/** Refuses members that another parser could read as a structural member or as each other. */
+function checkMemberNames(object: Readonly<Record<string, unknown>>): void {
+  const folded = findFoldedMemberName(object, STRUCTURAL_MEMBERS);
+  if (folded !== undefined) {
+    throw new InvalidJsonRpc(`the member name ${quoteText(folded)} differs from another only by case or ignorable characters`, -32600);
+  }
+}
+
+function readItem(method: string, params: Readonly<Record<string, unknown>>): Pick<JsonRpcCall, "item" | "resolvedItem"> {
+  const member = ITEM_MEMBER.get(method);
+  const item = member === undefined ? undefined : params[member];
+  if (typeof item !== "string") return {};
+  if (member !== "uri") return { item };
+  const { uri, resolved } = readResourceUri(item);
+  return resolved === undefined ? { item: uri } : { item: uri, resolvedItem: resolved };
+}
 
 function readCall(message: unknown): JsonRpcCall | undefined {
   if (!isJsonObject(message)) throw new InvalidJsonRpc("every JSON-RPC message must be an object", -32600);
+  checkMemberNames(message);
   if (!("method" in message)) {
     // A response to a server-initiated request (sampling, elicitation): nothing to authorize.
     if ("result" in message || "error" in message) return undefined;
@@ -34,24 +59,28 @@ function readCall(message: unknown): JsonRpcCall | undefined {
   }
   const { method, params } = message;
   if (typeof method !== "string") throw new InvalidJsonRpc("the JSON-RPC method must be a string", -32600);
-  const member = ITEM_MEMBER.get(method);
-  const item = member !== undefined && isJsonObject(params) ? params[member] : undefined;
-  return typeof item === "string" ? { method, item } : { method };
+  if (!isJsonObject(params)) return { method };
+  checkMemberNames(params);
+  return { method, ...readItem(method, params) };
 }
 
 /**
  * The calls in a Streamable HTTP POST body: one JSON-RPC message or a batch (JSON-RPC 2.0 §6).
- * The bytes must be UTF-8 JSON without duplicate member names in the messages and their params,
- * where the ACL looks; anything the gate cannot read exactly as the upstream will is refused
- * (InvalidJsonRpc).
+ * The bytes must be UTF-8 JSON without a byte order mark, nested at most MAX_JSON_NESTING deep,
+ * without duplicate or case-folded member names in the messages and their params, where the ACL
+ * looks; anything the gate cannot read exactly as the upstream will is refused (InvalidJsonRpc).
  */
 export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
+  // Refused rather than stripped: no MCP client sends one, and upstreams disagree on it (the
+  // TypeScript SDK strips it, Go's encoding/json refuses the body).
+  if (BYTE_ORDER_MARK.every((byte, index) => body[index] === byte)) throw new InvalidJsonRpc("the body must not start with a byte order mark", -32700);
   let parsed: unknown;
   try {
     // Messages sit at depth 1 (single) or 2 (batch), their params one level deeper.
     parsed = parseJsonWithUniqueKeys(utf8.decode(body), (value) => (Array.isArray(value) ? 3 : 2));
   } catch (error) {
-    if (error instanceof DuplicateKeyError) throw new InvalidJsonRpc(`the body repeats the member name ${JSON.stringify(error.key)}`, -32600);
+    if (error instanceof DuplicateKeyError) throw new InvalidJsonRpc(`the body repeats the member name ${quoteText(error.key)}`, -32600);
+    if (error instanceof NestingTooDeep) throw new InvalidJsonRpc(`the body nests deeper than ${MAX_JSON_NESTING} levels`, -32600);
     throw new InvalidJsonRpc("the body is not valid UTF-8 JSON", -32700);
   }
   const batch = Array.isArray(parsed);

@@ -1,7 +1,7 @@
 import { KeyObject } from "node:crypto";
 import { importJWK, type JWK } from "jose";
 import { prepareJwsVerifiers, type JwsVerifier } from "./jws-signature";
-import { InvalidToken, KeysUnavailable } from "./refusals";
+import { InvalidToken, KeysUnavailable, quoteText } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 export interface SigningKey {
@@ -137,7 +137,7 @@ export class JwksRegistry {
       const retryAfterMs = state.attemptedAt + settings.cooldownMs - this.now();
       throw new KeysUnavailable(`JWKS ${jwksUri} ${state.failure}`, Math.max(1, Math.ceil(retryAfterMs / 1000)));
     }
-    const wanted = request.kid === undefined ? `no kid, algorithm ${request.algorithm}` : `kid '${request.kid}', algorithm ${request.algorithm}`;
+    const wanted = request.kid === undefined ? `no kid, algorithm ${request.algorithm}` : `kid ${quoteText(request.kid)}, algorithm ${request.algorithm}`;
     throw new InvalidToken("no signing key of the authorization server matches the token", `no key in JWKS ${jwksUri} for ${wanted}`);
   }
 

@@ -114,7 +114,7 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
   });
   const closed = new Map<string, Set<string>>();
   const close = (scope: string, trail: string[]): Set<string> => {
-    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")}`);
+    if (trail.includes(scope)) throw new ConfigError("scope_hierarchy", `cycle: ${[...trail, scope].join(" -> ")} (a scope cannot imply itself)`);
     const known = closed.get(scope);
     if (known !== undefined) return known;
     const implied = new Set<string>();
@@ -156,6 +156,11 @@ function expandScopes(acl: MethodAcl, grantedScopes: readonly string[]): Set<str
   return expanded;
 }
 
+/** Whether the call names an item that `matches` accepts as sent and, for a resolved resource URI, as resolved too. */
+function allowsItem(call: JsonRpcCall, matches: (item: string) => boolean): boolean {
+  return call.item !== undefined && matches(call.item) && (call.resolvedItem === undefined || matches(call.resolvedItem));
+}
+
 function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
   switch (pattern.breadth) {
     case Breadth.Everything:
@@ -165,7 +170,7 @@ function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
     case Breadth.Method:
       return call.method === pattern.method;
     case Breadth.Item:
-      return call.method === pattern.method && call.item !== undefined && matchItemGlob(pattern.itemGlob!, call.item);
+      return call.method === pattern.method && allowsItem(call, (item) => matchItemGlob(pattern.itemGlob!, item));
   }
 }
 
@@ -200,8 +205,8 @@ function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
 function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
   if (grant.everything || grant.methods.has(call.method)) return true;
   if (grant.prefixes.some((prefix) => call.method.startsWith(prefix))) return true;
-  const item = call.item;
-  return item !== undefined && (grant.items.get(call.method)?.some((glob) => matchItemGlob(glob, item)) ?? false);
+  const globs = grant.items.get(call.method);
+  return globs !== undefined && allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
 }
 
 /** The calls that none of the granted scopes allows. */
@@ -212,12 +217,13 @@ export function findDeniedCalls(acl: MethodAcl, grantedScopes: readonly string[]
 
 /**
  * The narrowest configured scope allowing `call`: the entry whose best matching pattern is
- * narrowest, ties to the entry with fewer patterns, then to the first configured. Undefined
- * when no configured scope allows the call.
+ * narrowest, ties to the entry with fewer patterns, then to the first configured. Only entries
+ * of `among` count when it is given. Undefined when no such scope allows the call.
  */
-export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | undefined {
+export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall, among?: ReadonlySet<string>): string | undefined {
   let best: { scope: string; breadth: Breadth; size: number } | undefined;
   for (const entry of acl.entries) {
+    if (among !== undefined && !among.has(entry.scope)) continue;
     let breadth: Breadth | undefined;
     for (const pattern of entry.patterns) {
       if (matchesCall(pattern, call) && (breadth === undefined || pattern.breadth < breadth)) breadth = pattern.breadth;
@@ -229,6 +235,15 @@ export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall): string | 
     }
   }
   return best?.scope;
+}
+
+/**
+ * For each call, the mapped scope that let it through: the narrowest among the granted scopes and
+ * those they imply; undefined for a call they do not allow.
+ */
+export function findGrantingScopes(acl: MethodAcl, grantedScopes: readonly string[], calls: readonly JsonRpcCall[]): (string | undefined)[] {
+  const held = expandScopes(acl, grantedScopes);
+  return calls.map((call) => findNarrowestScope(acl, call, held));
 }
 
 /**

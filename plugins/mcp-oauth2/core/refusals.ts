@@ -15,6 +15,11 @@ export function shortenText(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
 }
 
+/** Client-chosen text as a refusal or a log line quotes it: JSON-quoted, cut to 100 characters. */
+export function quoteText(text: string): string {
+  return JSON.stringify(shortenText(text, 100));
+}
+
 export abstract class Refusal extends Error {
   abstract readonly status: number;
   /** The OAuth error code of the JSON body, and of the challenge where one is sent (RFC 6750 §3.1). */
@@ -100,6 +105,15 @@ export class UnsupportedMediaType extends Refusal {
   readonly errorCode = "unsupported_media_type";
 }
 
+/** With the ACL on, a request asks to switch protocols: what follows the switch is never judged. */
+export class ProtocolUpgradeRefused extends Refusal {
+  readonly status = 400;
+  readonly errorCode = "invalid_request";
+  constructor(upgrade: string) {
+    super("protocol upgrades are not accepted on an MCP endpoint with the ACL on", `Upgrade ${quoteText(upgrade)} refused: the ACL could not see what follows it`);
+  }
+}
+
 /** The body is not JSON-RPC the ACL can judge (JSON-RPC 2.0 §5.1: parse error / invalid request). */
 export class InvalidJsonRpc extends Refusal {
   readonly status = 400;
@@ -107,7 +121,7 @@ export class InvalidJsonRpc extends Refusal {
   readonly errorCode = "invalid_request";
   constructor(
     description: string,
-    readonly jsonRpcCode: -32700 | -32600 | -32020,
+    readonly jsonRpcCode: -32700 | -32600 | -32602 | -32020,
   ) {
     super(description);
   }
@@ -118,7 +132,7 @@ export class MetadataMethodNotAllowed extends Refusal {
   readonly status = 405;
   readonly errorCode = "method_not_allowed";
   constructor(method: string) {
-    super("protected resource metadata supports only GET and HEAD", `metadata requested with ${method}`);
+    super("protected resource metadata supports only GET and HEAD", `metadata requested with ${quoteText(method)}`);
   }
 }
 

@@ -1,3 +1,5 @@
+import { quoteText } from "./refusals";
+
 /** A JSON object (not null, not an array): what configs, tokens and JSON-RPC messages are made of. */
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -10,8 +12,23 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
  */
 export class DuplicateKeyError extends SyntaxError {
   constructor(readonly key: string) {
-    super(`duplicate member name ${JSON.stringify(key)}`);
+    super(`duplicate member name ${quoteText(key)}`);
     this.name = "DuplicateKeyError";
+  }
+}
+
+/**
+ * JSON nested deeper than this is refused before it is parsed. MCP messages, token claims and key
+ * sets nest a few levels; hostile nesting (a megabyte of `[`) would otherwise cost every later
+ * step, and parsers upstream stop at different depths (Python's recursion limit, Go's 10,000).
+ */
+export const MAX_JSON_NESTING = 64;
+
+/** JSON nested deeper than MAX_JSON_NESTING. */
+export class NestingTooDeep extends SyntaxError {
+  constructor() {
+    super(`JSON nested deeper than ${MAX_JSON_NESTING} levels`);
+    this.name = "NestingTooDeep";
   }
 }
 
@@ -24,14 +41,34 @@ const COLON = 0x3a;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** Index of the quote that closes the string opened at `start`. */
+/** Index of the quote that closes the string opened at `start`, or -1 when none does. */
 function findStringEnd(text: string, start: number): number {
   let end = text.indexOf('"', start + 1);
   for (;;) {
+    if (end === -1) return -1;
     let backslashes = 0;
     while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return end;
     end = text.indexOf('"', end + 1);
+  }
+}
+
+/**
+ * Throws NestingTooDeep as soon as brackets outside strings open more than MAX_JSON_NESTING levels:
+ * linear, and it stops at the first level too many. Malformed text is left to JSON.parse.
+ */
+function checkNesting(text: string): void {
+  let depth = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === QUOTE) {
+      index = findStringEnd(text, index);
+      if (index === -1) return;
+    } else if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
+      if (++depth > MAX_JSON_NESTING) throw new NestingTooDeep();
+    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
+      depth--;
+    }
   }
 }
 
@@ -87,10 +124,12 @@ function serializesBackTo(value: unknown, text: string): boolean {
 }
 
 /**
- * JSON.parse, then a refusal of duplicate member names in objects nested at most `maxDepth`
- * deep (a number, or chosen from the parsed value). Throws SyntaxError (or DuplicateKeyError).
+ * JSON.parse after a nesting check, then a refusal of duplicate member names in objects nested at
+ * most `maxDepth` deep (a number, or chosen from the parsed value). Throws SyntaxError (or its
+ * subclasses NestingTooDeep and DuplicateKeyError).
  */
 export function parseJsonWithUniqueKeys(text: string, maxDepth: number | ((value: unknown) => number) = Infinity): unknown {
+  checkNesting(text);
   const value: unknown = JSON.parse(text);
   if (serializesBackTo(value, text)) return value;
   const duplicate = findDuplicateKey(text, typeof maxDepth === "number" ? maxDepth : maxDepth(value));

@@ -29,6 +29,13 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       return readEchoAnswer(await run(steps, request)).results;
     }
 
+    /** The steps make Kong's Lua raise `message`: Kong answers 500 and logs it. */
+    async function expectLuaError(steps: readonly EchoStep[], message: string): Promise<void> {
+      const outcome = await run(steps);
+      expect(outcome).to.include({ kind: "exit", source: "kong", status: 500 });
+      expect(outcome.logs.map((entry) => entry.message)).to.include(message);
+    }
+
     describe("headers", () => {
       const headers: KongRequest["headers"] = [
         ["X-Probe", "one"],
@@ -215,6 +222,73 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       it("kong.log.* lines are recorded with their level", async () => {
         const outcome = await run([["kong.log.warn", "token ", "rejected"]], {}, false);
         expect(outcome.logs).to.deep.equal([{ level: "warn", message: "token rejected", source: "plugin" }]);
+      });
+    });
+
+    describe("consumers (kong/pdk/client.lua)", () => {
+      const ALICE = { id: "0b7e9c1a-3d2f-4e5a-8b6c-7d8e9f0a1b2c", username: "alice", custom_id: null, created_at: 1700000000, tags: ["mcp"] };
+      const ALICE_AS_READ = { id: ALICE.id, username: "alice", created_at: 1700000000, tags: ["mcp"] };
+      const CREDENTIAL = { id: "vscode", consumer_id: ALICE.id };
+
+      before(() => fixture.driver.configureConsumers([ALICE]));
+      after(() => fixture.driver.configureConsumers([]));
+
+      it("load_consumer finds a UUID by id (any case), then with the flag by username; nil otherwise", async () => {
+        expect(
+          await results([
+            ["kong.client.load_consumer", ALICE.id.toUpperCase()],
+            ["kong.client.load_consumer", "alice", true],
+            ["kong.client.load_consumer", ALICE.id, true],
+            ["kong.client.load_consumer", "bob", true],
+            ["kong.client.load_consumer", "7d8e9f0a-0b7e-4c1a-8d2f-3e5a8b6c1b2c"],
+          ]),
+        ).to.deep.equal([{ value: ALICE_AS_READ }, { value: ALICE_AS_READ }, { value: ALICE_AS_READ }, { absent: true }, { absent: true }]);
+      });
+
+      it("load_consumer raises for an id that is not a UUID without the username flag, and for a non-string", async () => {
+        await expectLuaError([["kong.client.load_consumer", "alice"]], "cannot load a consumer with an id that is not a uuid");
+        await expectLuaError([["kong.client.load_consumer", "alice", false]], "cannot load a consumer with an id that is not a uuid");
+        await expectLuaError([["kong.client.load_consumer", 7, true]], "consumer_id must be a string");
+      });
+
+      it("authenticate keeps consumer and credential for get_consumer, get_credential and the plugins after", async () => {
+        const outcome = await run([["kong.client.authenticate", ALICE_AS_READ, CREDENTIAL], ["kong.client.get_consumer"], ["kong.client.get_credential"]]);
+        expect(readEchoAnswer(outcome).results.slice(1)).to.deep.equal([{ value: ALICE_AS_READ }, { value: CREDENTIAL }]);
+        expect([outcome.consumer, outcome.credential]).to.deep.equal([ALICE_AS_READ, CREDENTIAL]);
+        const anonymous = await results([["kong.client.authenticate", ALICE_AS_READ], ["kong.client.get_credential"]]);
+        expect(anonymous[1]).to.deep.equal({ absent: true });
+      });
+
+      it("authenticate raises without a table, and for nil then a credential: Args end at the first nil", async () => {
+        await expectLuaError([["kong.client.authenticate", "alice"]], "consumer must be a table or nil");
+        await expectLuaError([["kong.client.authenticate", ALICE_AS_READ, "vscode"]], "credential must be a table or nil");
+        await expectLuaError([["kong.client.authenticate", { $undefined: true }, CREDENTIAL]], "either credential or consumer must be provided");
+      });
+
+      it("a credential set in ngx.ctx is what get_credential returns", async () => {
+        const answer = await results([["kong.nginx.set_ctx", "authenticated_credential", { id: "vscode" }], ["kong.client.get_credential"], ["kong.client.get_consumer"]]);
+        expect(answer.slice(1)).to.deep.equal([{ value: { id: "vscode" } }, { absent: true }]);
+      });
+    });
+
+    describe("kong.log.set_serialize_value (kong/pdk/log.lua)", () => {
+      it("adds values for the log plugins: dotted keys make tables, add fills only what is missing, replace only what exists", async () => {
+        const outcome = await run(
+          [
+            ["kong.log.set_serialize_value", "mcp_oauth2", { decision: "allowed", calls: [{ method: "tools/list" }] }],
+            ["kong.log.set_serialize_value", "mcp_oauth2.decision", "refused", { mode: "add" }],
+            ["kong.log.set_serialize_value", "extra.count", 1, { mode: "add" }],
+            ["kong.log.set_serialize_value", "missing.value", 2, { mode: "replace" }],
+          ],
+          {},
+          false,
+        );
+        expect(outcome.serialized).to.deep.equal({ mcp_oauth2: { decision: "allowed", calls: [{ method: "tools/list" }] }, extra: { count: 1 } });
+      });
+
+      it("raises for a key that is not a string and for an unknown mode", async () => {
+        await expectLuaError([["kong.log.set_serialize_value", 1, "x"]], "key must be a string");
+        await expectLuaError([["kong.log.set_serialize_value", "k", "x", { mode: "merge" }]], "mode must be 'set', 'add' or 'replace'");
       });
     });
   });

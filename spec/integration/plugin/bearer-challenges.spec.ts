@@ -144,7 +144,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
           {
             level: "warn",
             source: "plugin",
-            message: `mcp-oauth2: 401 on /mcp: signature check failed with 1 key(s) of ${fixture.jwks.jwksUri} for kid '${key.kid}'`,
+            message: `mcp-oauth2: 401 on /mcp: signature check failed with 1 key(s) of ${fixture.jwks.jwksUri} for kid "${key.kid}"`,
           },
         ]);
       });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { HeaderList, Outcome } from "../../../kong/driver";
+import { SchemaViolationError, type HeaderList, type Outcome } from "../../../kong/driver";
 import {
   expectProxied,
   findHeaderValues,
@@ -158,14 +158,22 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       });
     });
 
-    it("answers 500 to every request, and logs why, when the configuration cannot be compiled", async () => {
-      const broken = { enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/call:"] }] };
+    it("cannot be saved with a method pattern Kong's patterns refuse: the driver answers Kong's schema violation", () => {
+      const broken = { enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/list", "tools/call:"] }] };
+      expect(() => routeThroughGate(fixture.driver, { ...baseConfig, ...broken })).to.throw(
+        SchemaViolationError,
+        `schema violation (config.scope_method_mapping: {\n  {\n    methods = {\n      [2] = "needs a glob after ':', e.g. tools/call:weather_*"\n    }\n  }\n})`,
+      );
+    });
+
+    it("answers 500 to every request, and logs the field and the rule, when Kong saved what only the plugin can refuse", async () => {
+      const cycle = { enable_acl: true, scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }, { scope: "mcp:tools", implies: ["mcp:admin"] }] };
       const body = { error: "server_error", error_description: "the gateway's mcp-oauth2 configuration is invalid" };
       for (const token of [undefined, await issueToken()]) {
-        const outcome = await post(broken, token, formatJsonRpc("tools/list"));
+        const outcome = await post(cycle, token, formatJsonRpc("tools/list"));
         expect(readAnswer(outcome)).to.deep.equal({ status: 500, headers: jsonAnswerHeaders(body), body });
-        expect(outcome.logs.map(({ level, message }) => [level, message.startsWith("mcp-oauth2: invalid configuration: scope_method_mapping[1].methods[1]")])).to.deep.equal([
-          ["err", true],
+        expect(outcome.logs.map(({ level, message }) => [level, message])).to.deep.equal([
+          ["err", "mcp-oauth2: invalid configuration: scope_hierarchy: cycle: mcp:admin -> mcp:tools -> mcp:admin (a scope cannot imply itself)"],
         ]);
       }
     });

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { SchemaViolationError } from "../../../kong/driver";
 import {
   expectProxied,
   expectRefusedToken,
@@ -10,26 +11,34 @@ import {
   type TestIssuer,
 } from "../../support/gate-requests";
 import type { JwksFault } from "../../support/jwks-server";
+import { PluginServerClock } from "../../support/plugin-server-clock";
 import { PLUGIN_SERVER_IMPLEMENTATIONS, startBuiltPluginDriver, type DriverFixture } from "../../support/plugin-server-fixture";
 import { createSigningKey, type TestSigningKey } from "../../support/token-factory";
 
 const KEYS_UNAVAILABLE = { error: "temporarily_unavailable", error_description: "the authorization server's signing keys are temporarily unavailable" };
 const NO_MATCHING_KEY = "no signing key of the authorization server matches the token";
+/** The smallest jwks_refetch_cooldown Kong accepts (seconds); the tests move the server's clock past it. */
+const COOLDOWN_FLOOR = 1;
 
 for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
   describe(`mcp-oauth2 key sets: availability, issuers, rotation (${implementation} plugin server)`, () => {
     let fixture: DriverFixture;
+    let clock: PluginServerClock;
     let keys: [TestSigningKey, TestSigningKey, TestSigningKey];
     const issuers: TestIssuer[] = [];
 
     before(async () => {
       keys = await Promise.all([createSigningKey("ES256", "first-key"), createSigningKey("ES256", "second-key"), createSigningKey("ES256", "third-key")]);
-      fixture = await startBuiltPluginDriver(implementation);
+      clock = PluginServerClock.create();
+      fixture = await startBuiltPluginDriver(implementation, { env: clock.env });
     });
     afterEach(async () => {
       await Promise.all(issuers.splice(0).map((issuer) => issuer.jwks.close()));
     });
-    after(() => fixture?.close());
+    after(async () => {
+      await fixture?.close();
+      clock?.remove();
+    });
 
     /** An issuer of this test publishing `published` (by default the first key), closed after it. */
     async function startIssuer(published: readonly TestSigningKey[] = [keys[0]]): Promise<TestIssuer> {
@@ -53,7 +62,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       for (const [what, fault] of faults) {
         it(`when the JWKS ${what}`, async () => {
           const issuer = await startIssuer();
-          routeTo([issuer], { http_timeout: 200, jwks_refetch_cooldown: 0 });
+          routeTo([issuer], { http_timeout: 200, jwks_refetch_cooldown: COOLDOWN_FLOOR });
           const token = await issuer.issue(keys[0]);
           if (fault === "closed") await issuer.jwks.close();
           else issuer.jwks.fault = fault;
@@ -75,7 +84,10 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expect(issuer.jwks.requestCount, "fetches within the cooldown").to.equal(1);
 
         issuer.jwks.fault = undefined;
-        routeTo([issuer], { jwks_refetch_cooldown: 0 });
+        clock.advance(29);
+        expect(readAnswer(await sendToolsList(fixture.driver, token)).status, "back, but still within the cooldown").to.equal(503);
+        expect(issuer.jwks.requestCount).to.equal(1);
+        clock.advance(1);
         expectProxied(await sendToolsList(fixture.driver, token));
         expect(issuer.jwks.requestCount).to.equal(2);
       });
@@ -99,7 +111,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       it("refuses a token naming one issuer but signed with the other issuer's key", async () => {
         const first = await startIssuer();
         const second = await startIssuer([keys[1]]);
-        routeTo([first, second], { jwks_refetch_cooldown: 0 });
+        routeTo([first, second]);
         expectProxied(await sendToolsList(fixture.driver, await second.issue(keys[1])));
         // keys[1] is trusted, but only for the second issuer: the first issuer's key set has no such key.
         expectRefusedToken(await sendToolsList(fixture.driver, await first.issue(keys[1])), NO_MATCHING_KEY);
@@ -110,17 +122,26 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
     describe("key rotation", () => {
       it("refetches once for a new kid, also when requests carrying it arrive together", async () => {
         const issuer = await startIssuer();
-        routeTo([issuer], { jwks_refetch_cooldown: 0 });
+        routeTo([issuer], { jwks_refetch_cooldown: COOLDOWN_FLOOR });
         expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount).to.equal(1);
 
         issuer.jwks.keys = [keys[1].publicJwk, keys[0].publicJwk];
+        clock.advance(COOLDOWN_FLOOR);
         const rotatedTokens = await Promise.all([issuer.issue(keys[1]), issuer.issue(keys[1]), issuer.issue(keys[1])]);
         const outcomes = await Promise.all(rotatedTokens.map((token) => sendToolsList(fixture.driver, token)));
         outcomes.forEach(expectProxied);
         expect(issuer.jwks.requestCount).to.equal(2);
         expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         expect(issuer.jwks.requestCount, "the previous key still verifies from the set").to.equal(2);
+      });
+
+      it("cannot be saved with jwks_refetch_cooldown 0: forged tokens naming the issuer would drive a fetch per request", async () => {
+        const issuer = await startIssuer();
+        expect(() => routeTo([issuer], { jwks_refetch_cooldown: 0 })).to.throw(
+          SchemaViolationError,
+          "schema violation (config.jwks_refetch_cooldown: value should be between 1 and 3600)",
+        );
       });
 
       it("respects jwks_refetch_cooldown: an unknown kid within it is refused without a fetch", async () => {
@@ -134,9 +155,10 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
 
       it("keeps verifying with the last good keys while the JWKS fails; only an unknown kid gets 503", async () => {
         const issuer = await startIssuer();
-        routeTo([issuer], { jwks_refetch_cooldown: 0, http_timeout: 200 });
+        routeTo([issuer], { jwks_refetch_cooldown: COOLDOWN_FLOOR, http_timeout: 200 });
         expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));
         issuer.jwks.fault = { kind: "status", status: 500 };
+        clock.advance(COOLDOWN_FLOOR);
 
         expect(readAnswer(await sendToolsList(fixture.driver, await issuer.issue(keys[2]))).status).to.equal(503);
         expectProxied(await sendToolsList(fixture.driver, await issuer.issue(keys[0])));

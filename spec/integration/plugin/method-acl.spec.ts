@@ -14,6 +14,7 @@ import {
   sendToolsList,
   startGateFixture,
   type GateFixture,
+  withoutContentLength,
 } from "../../support/gate-requests";
 import { PLUGIN_SERVER_IMPLEMENTATIONS } from "../../support/plugin-server-fixture";
 
@@ -172,7 +173,8 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       });
 
       it("never proxies a body beyond client_body_buffer_size and max_body_size sent without Content-Length: Kong answers 500", async () => {
-        const outcome = await post("mcp:tools", formatJsonRpc("tools/list", { padding: "x".repeat(10_000) }));
+        const chunked = withoutContentLength(postToMcp(await issueToken("mcp:tools"), formatJsonRpc("tools/list", { padding: "x".repeat(10_000) })));
+        const outcome = await sendThroughGate(fixture.driver, chunked);
         expect(outcome).to.include({ kind: "exit", source: "kong", status: 500 });
       });
 

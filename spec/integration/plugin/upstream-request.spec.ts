@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { HeaderList, KongGateway } from "../../../kong/driver";
+import { SchemaViolationError, type HeaderList, type KongGateway } from "../../../kong/driver";
 import { startMcpServer, type DemoMcpServer } from "../../../demo/mcp-server";
 import {
   expectProxied,
@@ -96,6 +96,29 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         const token = await issueToken({ claims: { sub: "alice\r\nX-Admin: yes" } });
         routeThroughGate(fixture.driver, { ...baseConfig, upstream_headers: IDENTITY_HEADERS });
         expectRefusedToken(await sendToolsList(fixture.driver, token), "a token claim cannot be passed to the upstream");
+      });
+
+      it("cannot be saved into Host, Content-Length, a hop-by-hop, Proxy-* or MCP header: a claim would pick the upstream host or frame the body", () => {
+        const reserved = "identity headers cannot replace the headers that frame, route or identify the request";
+        for (const [header, err] of [
+          ["Host", `must not be Host: ${reserved}`],
+          ["content-length", `must not be Content-Length: ${reserved}`],
+          ["Transfer-Encoding", `must not be Transfer-Encoding: ${reserved}`],
+          ["Proxy-Authorization", "must not start with Proxy-: identity headers cannot address proxies"],
+          ["mcp-session-id", `must not be Mcp-Session-Id: ${reserved}`],
+        ]) {
+          const save = () => routeThroughGate(fixture.driver, { ...baseConfig, upstream_headers: [IDENTITY_HEADERS[0], { header, claim: "sub" }] });
+          expect(save, header).to.throw(SchemaViolationError, `schema violation (config.upstream_headers: {\n  [2] = {\n    header = "${err}"\n  }\n})`);
+        }
+      });
+
+      it("answers 500, logging field and rule, when upstream_headers repeats the token header (no pattern can compare two fields)", async () => {
+        routeThroughGate(fixture.driver, { ...baseConfig, header_name: "X-MCP-Token", upstream_headers: [{ header: "x-mcp-token", claim: "sub" }] });
+        const outcome = await sendThroughGate(fixture.driver, postToMcp(undefined, formatJsonRpc("tools/list"), [["X-MCP-Token", `Bearer ${await issueToken()}`]]));
+        expect(readAnswer(outcome).status).to.equal(500);
+        expect(outcome.logs.map(({ level, message }) => [level, message])).to.deep.equal([
+          ["err", "mcp-oauth2: invalid configuration: upstream_headers[1].header: 'x-mcp-token' is header_name, which carries the token"],
+        ]);
       });
     });
 
