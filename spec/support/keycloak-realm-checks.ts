@@ -38,6 +38,8 @@ const README_SCOPE_METHOD_MAPPING = [
   { scope: "mcp:resources", methods: ["initialize", "ping", "notifications/*", "resources/*"] },
 ];
 const CERTS_PATH = "/protocol/openid-connect/certs";
+/** The shortest jwks_refetch_cooldown Kong accepts, in seconds. */
+const REFETCH_COOLDOWN_S = 1;
 const USER_SCOPE = "openid mcp:tools mcp:resources";
 /** Every MCP client request gives up after this long instead of hanging the run. */
 const REQUEST_OPTIONS = { timeout: 15_000 };
@@ -383,12 +385,13 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
     before(async () => {
       certs = await startCountingForwarder(`${issuer}${CERTS_PATH}`);
       // An absolute jwks_uri (the README's "internal URL"), here one that counts the plugin's fetches.
-      // token_cache_ttl 0: every request goes to the key set, whose caching is what is watched here.
+      // token_cache_ttl 0: every request goes to the key set, whose caching is what is watched here;
+      // the shortest cooldown, which the test waits out before each new kid.
       gateway.configure(
         describeReadmeKeycloakConfig(realm, gateway.mcpEndpoint, {
           keycloak_compat: true,
           token_cache_ttl: 0,
-          jwks_refetch_cooldown: 0,
+          jwks_refetch_cooldown: REFETCH_COOLDOWN_S,
           authorization_servers: [{ url: issuer, issuer, audience: realm.audience, jwks_uri: certs.url }],
         }),
       );
@@ -402,7 +405,7 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
       // A token naming the encryption key's kid finds no key: use "enc" keys are not imported.
       const [header, payload] = tokens.machine.access_token.split(".");
       const forged = `${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header as string, "base64url").toString()), kid: encryption[0]?.kid })).toString("base64url")}.${payload}.AAAA`;
-      expectRefused(await send(gateway, forged, "tools/list"), "no signing key of the authorization server matches the token", `for kid '${encryption[0]?.kid}'`);
+      expectRefused(await send(gateway, forged, "tools/list"), "no signing key of the authorization server matches the token", `for kid "${encryption[0]?.kid}"`);
     });
 
     it("rotates through the Admin API: new tokens carry a new kid and pass after one refetch; old ones pass until their key is removed and the key set is refetched", async () => {
@@ -419,6 +422,7 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
 
       await addSigningKey("rotated-1", 200);
       const newToken = await issueMachineToken();
+      await certs.waitOutCooldown();
       expect(decodeProtectedHeader(newToken).kid).to.be.a("string").and.not.equal(oldKid);
       expectProxied(await send(gateway, newToken, "tools/list"));
       expect(certs.requests - fetchesBefore, "refetches for the new kid").to.equal(1);
@@ -431,10 +435,12 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
       expectProxied(await send(gateway, oldToken, "tools/list"));
 
       // The cache lets go when the key set is fetched again: here a token of a newer key makes the
-      // plugin refetch at once (cooldown 0); otherwise the background refresh does it after 5 minutes.
+      // plugin refetch after the cooldown; otherwise the background refresh does it after 5 minutes.
       await addSigningKey("rotated-2", 300);
-      expectProxied(await send(gateway, await issueMachineToken(), "tools/list"));
-      expectRefused(await send(gateway, oldToken, "tools/list"), "no signing key of the authorization server matches the token", `for kid '${oldKid}'`);
+      const newestToken = await issueMachineToken();
+      await certs.waitOutCooldown();
+      expectProxied(await send(gateway, newestToken, "tools/list"));
+      expectRefused(await send(gateway, oldToken, "tools/list"), "no signing key of the authorization server matches the token", `for kid "${oldKid}"`);
     });
   });
 }
@@ -443,13 +449,17 @@ export function describeRealmThroughGate(prepare: (context: Mocha.Context) => Pr
 interface CountingForwarder {
   readonly url: string;
   readonly requests: number;
+  /** Resolves once jwks_refetch_cooldown has passed since the last request (an unknown kid may then be fetched). */
+  waitOutCooldown(): Promise<void>;
   close(): Promise<void>;
 }
 
 async function startCountingForwarder(target: string): Promise<CountingForwarder> {
   let requests = 0;
+  let lastRequestAt = 0;
   const server: Server = createServer((_request, response) => {
     requests += 1;
+    lastRequestAt = Date.now();
     fetch(target, { signal: AbortSignal.timeout(10_000) }).then(
       async (answer) => {
         response.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" });
@@ -467,6 +477,7 @@ async function startCountingForwarder(target: string): Promise<CountingForwarder
     get requests() {
       return requests;
     },
+    waitOutCooldown: () => new Promise((resolve) => setTimeout(resolve, Math.max(0, lastRequestAt + REFETCH_COOLDOWN_S * 1000 + 100 - Date.now()))),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
