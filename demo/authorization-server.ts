@@ -37,6 +37,8 @@ const REALM_PATH = "/realms/mcp";
 const KEYCLOAK_ROUTES = {
   authorization: "/protocol/openid-connect/auth",
   token: "/protocol/openid-connect/token",
+  introspection: "/protocol/openid-connect/token/introspect",
+  revocation: "/protocol/openid-connect/revoke",
   jwks: "/protocol/openid-connect/certs",
   userinfo: "/protocol/openid-connect/userinfo",
   registration: "/clients-registrations/openid-connect",
@@ -70,6 +72,11 @@ export interface AuthorizationServerOptions {
   /** Realm users; defaults to the member and the admin of {@link DEFAULT_USERS}. */
   readonly users?: readonly RealmUser[];
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * Access tokens for the MCP resource: Keycloak's JWTs (the default), or opaque tokens that only
+   * the introspection endpoint can read.
+   */
+  readonly accessTokenFormat?: "jwt" | "opaque";
   /** Receives one line per request and per sign-in; without it the server prints nothing. */
   readonly logger?: (line: string) => void;
 }
@@ -82,6 +89,10 @@ export interface AuthorizationServer {
   readonly jwksUri: string;
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
+  /** RFC 7662; any confidential client may ask, as in Keycloak. */
+  readonly introspectionEndpoint: string;
+  /** RFC 7009; a client revokes its own tokens. */
+  readonly revocationEndpoint: string;
   readonly registrationEndpoint: string;
   readonly publicClientId: string;
   readonly machineClient: { readonly clientId: string; readonly clientSecret: string };
@@ -102,6 +113,7 @@ interface RealmSettings {
   readonly mcpResourceUrl: string;
   readonly users: readonly RealmUser[];
   readonly accessTokenTtlSeconds: number;
+  readonly accessTokenFormat: "jwt" | "opaque";
   readonly adapter: AdapterFactory;
   readonly cookieKeys: string[];
 }
@@ -109,8 +121,8 @@ interface RealmSettings {
 /**
  * Starts an oidc-provider authorization server shaped like the production Keycloak realm `mcp`:
  * Keycloak's issuer and endpoint paths, open dynamic client registration, the static clients
- * `mcp-client` and `mcp-machine`, a sign-in form, and Keycloak-shaped JWT access tokens for the
- * MCP resource.
+ * `mcp-client` and `mcp-machine`, a sign-in form, Keycloak-shaped JWT access tokens for the MCP
+ * resource, and token introspection and revocation at Keycloak's paths.
  */
 export async function startAuthorizationServer(options: AuthorizationServerOptions): Promise<AuthorizationServer> {
   const host = options.host ?? "127.0.0.1";
@@ -125,6 +137,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     mcpResourceUrl: options.mcpResourceUrl,
     users: options.users ?? DEFAULT_USERS,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+    accessTokenFormat: options.accessTokenFormat ?? "jwt",
     adapter: createMemoryAdapterFactory(),
     cookieKeys: [randomBytes(32).toString("base64url")],
   };
@@ -164,6 +177,8 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     jwksUri: `${issuer}${KEYCLOAK_ROUTES.jwks}`,
     authorizationEndpoint: `${issuer}${KEYCLOAK_ROUTES.authorization}`,
     tokenEndpoint: `${issuer}${KEYCLOAK_ROUTES.token}`,
+    introspectionEndpoint: `${issuer}${KEYCLOAK_ROUTES.introspection}`,
+    revocationEndpoint: `${issuer}${KEYCLOAK_ROUTES.revocation}`,
     registrationEndpoint: `${issuer}${KEYCLOAK_ROUTES.registration}`,
     publicClientId: PUBLIC_CLIENT_ID,
     machineClient: { clientId: MACHINE_CLIENT.clientId, clientSecret: MACHINE_CLIENT.clientSecret },
@@ -223,6 +238,9 @@ function createProvider(realm: RealmSettings, signingKeys: readonly JWK[], log: 
       devInteractions: { enabled: false },
       registration: { enabled: true },
       clientCredentials: { enabled: true },
+      // Keycloak lets any confidential client of the realm introspect, and a client revoke its own tokens.
+      introspection: { enabled: true, allowedPolicy: (_ctx, client) => client.clientAuthMethod !== "none" },
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: {
         enabled: true,
@@ -275,7 +293,7 @@ function createProvider(realm: RealmSettings, signingKeys: readonly JWK[], log: 
 
 /**
  * The MCP resource as oidc-provider's resource indicators see it: JWT access tokens signed with
- * RS256, and the scopes the client may receive. Users are narrowed further when they sign in;
+ * RS256 (or opaque ones, if the realm says so), and the scopes the client may receive. Users are narrowed further when they sign in;
  * a service account only ever receives the scopes its own roles permit.
  */
 function describeMcpResource(realm: RealmSettings, resourceIndicator: string, client: Client): ResourceServer {
@@ -288,8 +306,8 @@ function describeMcpResource(realm: RealmSettings, resourceIndicator: string, cl
     scope: scopes.join(" "),
     audience: realm.mcpResourceUrl,
     accessTokenTTL: realm.accessTokenTtlSeconds,
-    accessTokenFormat: "jwt",
-    jwt: { sign: { alg: "RS256" } },
+    accessTokenFormat: realm.accessTokenFormat,
+    ...(realm.accessTokenFormat === "jwt" ? { jwt: { sign: { alg: "RS256" } } } : {}),
   };
 }
 

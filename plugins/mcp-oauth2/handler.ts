@@ -9,6 +9,7 @@ import { JwksRegistry } from "./core/jwks-registry";
 import { formatForwardedOrigin } from "./core/public-origin";
 import { InvalidRequest } from "./core/refusals";
 import { TokenCache } from "./core/token-cache";
+import { TokenIntrospector } from "./core/token-introspection";
 
 /**
  * The PDK calls this plugin makes, typed as they arrive over Kong's msgpack bridge: only the first
@@ -50,7 +51,7 @@ const SHARED_CONTEXT_KEY = "mcp_oauth2";
 const SERIALIZE_KEY = "mcp_oauth2";
 
 /** Shared by every instance in this process: instances are recreated per worker and config change. */
-const services: GateServices = { registry: new JwksRegistry(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: Date.now };
+const services: GateServices = { registry: new JwksRegistry(), introspector: new TokenIntrospector(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: Date.now };
 const compiledPolicies = new LRUCache<string, GatePolicy | ConfigError>({ max: 64 });
 
 /** Compiles a config once per distinct config (Kong sends the same one for each worker). */

@@ -1,4 +1,14 @@
-import { ACL_MODES, CONFIG_BOUNDS, CONFIG_DEFAULTS, CONSUMER_LOOKUP_FIELDS, RESERVED_UPSTREAM_HEADER_PREFIXES, RESERVED_UPSTREAM_HEADERS } from "./core/gate-config";
+import {
+  ACL_MODES,
+  CLIENT_AUTH_METHODS,
+  CONFIG_BOUNDS,
+  CONFIG_DEFAULTS,
+  CONSUMER_LOOKUP_FIELDS,
+  INTROSPECTION_MODES,
+  MAX_INTROSPECTING_SERVERS,
+  RESERVED_UPSTREAM_HEADER_PREFIXES,
+  RESERVED_UPSTREAM_HEADERS,
+} from "./core/gate-config";
 import { ITEM_MEMBER } from "./core/json-rpc-calls";
 import { SUPPORTED_ALGORITHMS } from "./core/jws-signature";
 
@@ -11,6 +21,9 @@ import { SUPPORTED_ALGORITHMS } from "./core/jws-signature";
  * refuses at save time every mistake a pattern can express, with the `err` shown; what no pattern
  * can express (duplicates, cycles, references between fields, what the WHATWG URL parser refuses)
  * the plugin refuses when it compiles the configuration (core/gate-config.ts), answering 500.
+ * Secrets carry Kong's markers `referenceable` (the value may be a vault reference,
+ * `{vault://...}`, resolved by Kong before the plugin sees it) and `encrypted` (Kong Manager masks
+ * it; Kong Enterprise encrypts it at rest, Kong OSS accepts and ignores it).
  */
 interface PatternRule {
   pattern: string;
@@ -21,6 +34,8 @@ interface KongFieldAttributes {
   type: "string" | "number" | "integer" | "boolean" | "array" | "record";
   description: string;
   required?: boolean;
+  referenceable?: boolean;
+  encrypted?: boolean;
   default?: string | number | boolean | readonly string[] | readonly never[];
   one_of?: readonly string[];
   between?: readonly [number, number];
@@ -99,11 +114,15 @@ const METHOD_PATTERN_ALTERNATIVES = {
   err: `must be a method pattern: a method (tools/list), a prefix (notifications/*), * or an item glob (tools/call:weather_*) for ${[...ITEM_MEMBER.keys()].join(", ")}`,
 };
 
-/** A JWKS location: an absolute http(s) URL, or a path (anything that does not start with a `scheme:`). */
-const JWKS_URI_ALTERNATIVES = {
-  patterns: [HTTP_URL_PATTERN, "^[^A-Za-z]", "^[A-Za-z][A-Za-z0-9+.%-]*$", "^[A-Za-z][A-Za-z0-9+.%-]*[^A-Za-z0-9+.:%-]"],
-  err: "must be a path appended to the url (/protocol/openid-connect/certs) or an absolute http(s) URL",
-};
+const NO_CREDENTIALS_RULE: PatternRule = { pattern: "^[A-Za-z][A-Za-z0-9+.%-]*://[^/?#]*@", err: "must not contain credentials (user:password@)" };
+
+/** An endpoint of the server: an absolute http(s) URL, or a path (anything that does not start with a `scheme:`). */
+function serverEndpointAlternatives(example: string): { patterns: readonly string[]; err: string } {
+  return {
+    patterns: [HTTP_URL_PATTERN, "^[^A-Za-z]", "^[A-Za-z][A-Za-z0-9+.%-]*$", "^[A-Za-z][A-Za-z0-9+.%-]*[^A-Za-z0-9+.:%-]"],
+    err: `must be a path appended to the url (${example}) or an absolute http(s) URL`,
+  };
+}
 
 /** RFC 3986 §3.3 path characters after a leading '/', and not the root itself. */
 const METADATA_PATH_NOT_ROOT: readonly PatternRule[] = [
@@ -119,7 +138,7 @@ const authorizationServerFields: readonly KongField[] = [
     url: {
       type: "string",
       required: true,
-      match_none: [NO_FRAGMENT_RULE, NO_WHITESPACE_RULE],
+      match_none: [NO_FRAGMENT_RULE, NO_WHITESPACE_RULE, NO_CREDENTIALS_RULE],
       match_all: [HTTP_URL_RULE],
       description: "Authorization server URL listed in the protected resource metadata; clients discover its metadata from it. For Keycloak: `https://<host>/realms/<realm>`.",
     },
@@ -131,11 +150,40 @@ const authorizationServerFields: readonly KongField[] = [
       type: "string",
       required: true,
       default: CONFIG_DEFAULTS.jwks_uri,
-      match_none: [NO_FRAGMENT_RULE, NO_WHITESPACE_RULE],
-      match_any: JWKS_URI_ALTERNATIVES,
+      match_none: [NO_FRAGMENT_RULE, NO_WHITESPACE_RULE, NO_CREDENTIALS_RULE],
+      match_any: serverEndpointAlternatives("/protocol/openid-connect/certs"),
       description: "JWKS location: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/certs.",
     },
   },
+  {
+    introspection: {
+      type: "string",
+      required: true,
+      default: CONFIG_DEFAULTS.introspection,
+      one_of: INTROSPECTION_MODES,
+      description: `Token introspection (RFC 7662) at this server. off: JWTs only, verified locally. opaque: tokens that are not JWTs are sent to the introspection endpoint. always: JWTs too, after local verification, so revoked tokens are refused. At most ${MAX_INTROSPECTING_SERVERS} servers.`,
+    },
+  },
+  {
+    introspection_endpoint: {
+      type: "string",
+      required: false,
+      match_none: [NO_FRAGMENT_RULE, NO_WHITESPACE_RULE, NO_CREDENTIALS_RULE],
+      match_any: serverEndpointAlternatives("/protocol/openid-connect/token/introspect"),
+      description: "Introspection endpoint: a path appended to the url, or an absolute URL used as is. Keycloak: /protocol/openid-connect/token/introspect. Required unless introspection is off.",
+    },
+  },
+  { client_id: { type: "string", required: false, description: "Client id the gateway authenticates with at the introspection endpoint (a confidential client of this server). Required unless introspection is off." } },
+  {
+    client_secret: {
+      type: "string",
+      required: false,
+      referenceable: true,
+      encrypted: true,
+      description: "Secret of client_id at the introspection endpoint; never logged. A vault reference such as {vault://env/mcp-introspection-secret} works. Required unless introspection is off.",
+    },
+  },
+  { client_auth_method: { type: "string", required: true, default: CONFIG_DEFAULTS.client_auth_method, one_of: CLIENT_AUTH_METHODS, description: "How the client authenticates at the introspection endpoint: client_secret_basic (HTTP Basic) or client_secret_post (in the form body)." } },
 ];
 
 const scopeMappingFields: readonly KongField[] = [
@@ -198,8 +246,8 @@ export const schema: readonly KongField[] = [
       type: "array",
       required: true,
       len_min: 1,
-      elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience and JWKS.", fields: authorizationServerFields },
-      description: "Authorization servers whose tokens are accepted. A token is checked only against the server whose issuer equals its iss claim.",
+      elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience, JWKS and token introspection.", fields: authorizationServerFields },
+      description: "Authorization servers whose tokens are accepted. A JWT is checked only against the server whose issuer equals its iss claim; an opaque token goes to the servers with introspection on, in this order.",
     },
   },
   {
@@ -261,7 +309,7 @@ export const schema: readonly KongField[] = [
   },
   { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: CONFIG_BOUNDS.token_cache_ttl, description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
   { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: CONFIG_BOUNDS.token_cache_size, description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
-  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS. Requests that cannot be decided without it get 503 with Retry-After." } },
+  { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS, or for the introspection calls about one token (shared by the servers asked). Requests that cannot be decided in time get 503 with Retry-After." } },
   {
     resource: {
       type: "string",
@@ -309,4 +357,13 @@ export const schema: readonly KongField[] = [
   { consumer_optional: { type: "boolean", required: true, default: CONFIG_DEFAULTS.consumer_optional, description: "When no consumer matches: let the request through, authenticated with Kong by the token's credential alone, instead of refusing it with 401." } },
   { anonymous: { type: "string", required: false, description: "Consumer (id or username) a request is authenticated as when no consumer matches, instead of a 401. It must exist: requests are refused with 500 otherwise." } },
   { log_decisions: { type: "boolean", required: true, default: CONFIG_DEFAULTS.log_decisions, description: "Add each decision to Kong's log serializer under mcp_oauth2 for http-log, file-log and other log plugins: allowed, refused or would_refuse, the reason, subject, client, issuer, consumer, and the JSON-RPC calls with the scope that allowed each. Never the token." } },
+  {
+    introspection_negative_cache_ttl: {
+      type: "number",
+      required: true,
+      default: CONFIG_DEFAULTS.introspection_negative_cache_ttl,
+      between: CONFIG_BOUNDS.introspection_negative_cache_ttl,
+      description: "Seconds an introspection answer of not active is remembered per token, so a repeated unknown or revoked token costs one call per period. 0: not remembered.",
+    },
+  },
 ];

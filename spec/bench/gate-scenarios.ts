@@ -1,7 +1,8 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
-// cached token, cache misses per algorithm, refusals), the floor plugin, growth of the config and
-// of the token cache, and the stock plugin server.
+// cached token, cache misses per algorithm, opaque tokens introspected, refusals), the floor
+// plugin, growth of the config and of the token cache, and the stock plugin server.
 import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
+import { IntrospectionServer } from "../support/introspection-server";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
 import { createFloorPluginDirectory, floorConfig } from "./floor-plugin";
@@ -76,6 +77,9 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "allowed", b: "stock-allowed", what: "our entry / stock, scenario 1", minimum: 1 },
   { a: "401", b: "stock-401", what: "our entry / stock, 401", minimum: 1 },
   { a: "floor", b: "stock-floor", what: "our entry / stock, floor plugin" },
+  { a: "opaque-cached", b: "allowed", what: "cached opaque token / cached JWT" },
+  { a: "opaque-miss", b: "floor", what: "introspection miss / floor" },
+  { a: "opaque-miss", b: "miss-RS256", what: "introspection miss / RS256 miss" },
 ];
 
 /** Requests a scenario takes over the warm-up and every round of its comparisons. */
@@ -163,6 +167,7 @@ function makeOnFirstUse<T>(make: () => T): () => T {
  */
 export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlySet<string>): Promise<ScenarioSet> {
   const { jwks, keys } = await prepareKeys();
+  const introspection = await IntrospectionServer.start();
   const floorDirectory = createFloorPluginDirectory();
   const pluginsDirectory = builtPluginsDirectory();
   const issuer = `${jwks.url}/realms/bench`;
@@ -170,6 +175,9 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
   const cachedToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, claims)[0] as string);
   const readOnlyToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:resources" })[0] as string);
   const distinctTokens = makeOnFirstUse(() => signTokenPool(keys.EdDSA, sizes.distinctTokens, claims));
+  const opaqueClaims = { aud: RESOURCE, scope: GRANTED_SCOPES, sub: "user-0", exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS };
+  const issueOpaqueTokens = (count: number) => Array.from({ length: count }, () => introspection.issue(opaqueClaims));
+  const cachedOpaqueToken = makeOnFirstUse(() => issueOpaqueTokens(1)[0] as string);
 
   /** What mcp-oauth2 sets in kong.ctx.shared for the cached token: the floor sets the same. */
   const identity = { subject: "user-0", issuer, client_id: "mcp-client", scopes: GRANTED_SCOPES.split(" ") };
@@ -197,6 +205,14 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     request: everyTokenOnce(makeOnFirstUse(() => signTokenPool(keys[algorithm], countRequests(`miss-${algorithm}`, sizes), claims))),
     check: expectAllowed,
   });
+  // The JWT server of `base`, and an introspecting one for opaque tokens on 127.0.0.1.
+  const withIntrospection = {
+    ...base,
+    authorization_servers: [
+      ...base.authorization_servers,
+      { url: introspection.url, audience: RESOURCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: introspection.clientId, client_secret: introspection.clientSecret },
+    ],
+  };
   const otherServers = Array.from({ length: 9 }, (_, index) => ({ url: `${jwks.url}/realms/other-${index}`, audience: RESOURCE }));
   const fillerMappings = Array.from({ length: 199 }, (_, index) => ({ scope: `mcp:extra-${index}`, methods: [`tools/call:extra_${index}_*`] }));
   const cacheForAllTokens = { ...base, token_cache_size: sizes.distinctTokens };
@@ -302,6 +318,24 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
       rssCheckpoints: tokensSeen([0.1, 0.5, 1, 1.5, 2]),
       measured: false,
     },
+    {
+      ...plain,
+      id: "opaque-cached",
+      label: "9. as 1, a cached opaque token (introspected once)",
+      server: "ours",
+      config: withIntrospection,
+      request: withToken(cachedOpaqueToken),
+      check: expectAllowed,
+    },
+    {
+      ...plain,
+      id: "opaque-miss",
+      label: "9. introspection miss, fresh opaque token per request",
+      server: "ours",
+      config: withIntrospection,
+      request: everyTokenOnce(makeOnFirstUse(() => issueOpaqueTokens(countRequests("opaque-miss", sizes)))),
+      check: expectAllowed,
+    },
     { ...plain, id: "stock-floor", label: "7. stock server: 5. floor", server: "stock", pluginsDirectory: floorDirectory.path, config: floorConfig(identity, MAX_BODY_SIZE, TOKEN_HEADER), request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-allowed", label: "7. stock server: 1. allowed", server: "stock", config: base, request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-401", label: "7. stock server: 4. 401", server: "stock", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
@@ -315,6 +349,7 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     close: async () => {
       floorDirectory.remove();
       await jwks.close();
+      await introspection.close();
     },
   };
 }

@@ -230,6 +230,17 @@ function judgePdkCalls(byId: ReadonlyMap<string, RunningScenario>, id: string, m
   return verdictLine(running.maxPdkCalls <= maximum, `PDK round trips, ${running.scenario.label}: ${running.maxPdkCalls} (target <= ${maximum})`);
 }
 
+/** The cached-introspection path must cost no more PDK round trips than a cached JWT: the same calls, in order. */
+function judgeSamePdkCalls(byId: ReadonlyMap<string, RunningScenario>, id: string, reference: string): Verdict | undefined {
+  const [running, baseline] = [byId.get(id), byId.get(reference)];
+  if (running === undefined || baseline === undefined) return undefined;
+  const methods = (entry: RunningScenario) => entry.lastPdkCalls.map((call) => call.method).join(", ");
+  return verdictLine(
+    running.maxPdkCalls <= baseline.minPdkCalls && methods(running) === methods(baseline),
+    `PDK round trips, ${running.scenario.label}: ${running.maxPdkCalls} (${methods(running)}); ${baseline.scenario.label}: ${baseline.minPdkCalls} (target: the same calls)`,
+  );
+}
+
 /** A refusal's plugin-server CPU per request (median over samples) must stay under `maximumMicroseconds`. */
 function judgeServerCpuBelow(byId: ReadonlyMap<string, RunningScenario>, id: string, maximumMicroseconds: number): Verdict | undefined {
   const running = byId.get(id);
@@ -370,6 +381,7 @@ async function main(): Promise<void> {
       judgePdkCalls(byId, "allowed", 5),
       judgePdkCalls(byId, "acl-off", 4),
       judgePdkCalls(byId, "401", 5),
+      judgeSamePdkCalls(byId, "opaque-cached", "allowed"),
       judgeServerCpuBelow(byId, "401-nested", 5000),
       judgeServerCpuBelow(byId, "400-nested", 5000),
       ...paired.map(judgeRatio),

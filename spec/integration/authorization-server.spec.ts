@@ -91,6 +91,8 @@ describe("demo authorization server", () => {
         token_endpoint: `${as.issuer}/protocol/openid-connect/token`,
         jwks_uri: `${as.issuer}/protocol/openid-connect/certs`,
         registration_endpoint: `${as.issuer}/clients-registrations/openid-connect`,
+        introspection_endpoint: `${as.issuer}/protocol/openid-connect/token/introspect`,
+        revocation_endpoint: `${as.issuer}/protocol/openid-connect/revoke`,
       });
       expect(metadata.scopes_supported).to.deep.equal(["openid", "mcp:tools", "mcp:resources"]);
       expect(metadata.code_challenge_methods_supported).to.deep.equal(["S256"]);
@@ -156,6 +158,49 @@ describe("demo authorization server", () => {
       const otherResource = await requestToken({ grant_type: "client_credentials", resource: "http://127.0.0.1:9/other" }, machineCredentials());
       expect(otherResource.status).to.equal(400);
       expect(otherResource.body.error).to.equal("invalid_target");
+    });
+  });
+
+  describe("introspection (RFC 7662) and revocation (RFC 7009)", () => {
+    let opaqueAs: AuthorizationServer;
+
+    before(async () => {
+      opaqueAs = await startAuthorizationServer({ port: 0, mcpResourceUrl: MCP_URL, accessTokenFormat: "opaque" });
+    });
+
+    after(() => opaqueAs?.close());
+
+    async function post(url: string, form: Record<string, string>, headers: Record<string, string> = machineCredentials()): Promise<TokenResponse> {
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(form).toString() });
+      const text = await response.text();
+      return { status: response.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
+    }
+
+    it("issues opaque access tokens when asked to, which introspect as active for the MCP resource until revoked", async () => {
+      const issued = await post(opaqueAs.tokenEndpoint, { grant_type: "client_credentials", scope: "mcp:tools", resource: MCP_URL });
+      expect(issued.status).to.equal(200);
+      const token = String(issued.body.access_token);
+      expect(token).to.match(/^[A-Za-z0-9_-]{43}$/);
+      const active = await post(opaqueAs.introspectionEndpoint, { token, token_type_hint: "access_token" });
+      expect(active.status).to.equal(200);
+      expect(active.body).to.deep.include({ active: true, iss: opaqueAs.issuer, aud: MCP_URL, client_id: "mcp-machine", scope: "mcp:tools", token_type: "Bearer" });
+      expect(active.body.exp).to.be.a("number");
+      expect((await post(opaqueAs.revocationEndpoint, { token })).status).to.equal(200);
+      expect((await post(opaqueAs.introspectionEndpoint, { token })).body).to.deep.equal({ active: false });
+    });
+
+    it("introspects for confidential clients only, and answers active false to what it never issued", async () => {
+      const { body } = await post(opaqueAs.tokenEndpoint, { grant_type: "client_credentials", scope: "mcp:tools", resource: MCP_URL });
+      const token = String(body.access_token);
+      expect((await post(opaqueAs.introspectionEndpoint, { token, client_id: "mcp-client" }, {})).body).to.deep.equal({ active: false });
+      expect((await post(opaqueAs.introspectionEndpoint, { token }, machineCredentials("nope"))).status).to.equal(401);
+      expect((await post(opaqueAs.introspectionEndpoint, { token: "never-issued" })).body).to.deep.equal({ active: false });
+    });
+
+    it("refuses to introspect the JWTs it issues by default, as oidc-provider does for structured tokens", async () => {
+      const { body } = await requestToken({ grant_type: "client_credentials", scope: "mcp:tools", resource: MCP_URL }, machineCredentials());
+      const refused = await post(as.introspectionEndpoint, { token: String(body.access_token) });
+      expect([refused.status, refused.body.error]).to.deep.equal([400, "unsupported_token_type"]);
     });
   });
 

@@ -4,6 +4,7 @@ import { skipBecause } from "../support/skip-suite";
 import { FakeKongAdminApi } from "../support/fake-kong-admin-api";
 import { readResponseHeader } from "../support/gate-driver";
 import { formatToolCall, postToMcp } from "../support/gate-requests";
+import { IntrospectionServer } from "../support/introspection-server";
 import { JwksServer } from "../support/jwks-server";
 import { buildFormPage, findMissingFormPrerequisite, FORM_PAGE_DIRECTORY, formFieldId, KongManagerFormPage } from "../support/kong-manager-form";
 import { startBuiltPluginDriver, type DriverFixture } from "../support/plugin-server-fixture";
@@ -304,6 +305,57 @@ describe("Kong Manager's plugin form for mcp-oauth2", () => {
       expect(await form.save()).to.contain("expected one of: username, id");
       expect(adminApi.plugins).to.have.length(saved);
       await form.screenshot("consumers-custom-id-refused");
+    });
+  });
+
+  describe("an authorization server with introspection, filled in and saved", () => {
+    let introspection: IntrospectionServer;
+    let saveOutcome: string;
+    const secret = "gateway-secret-typed-in-the-form";
+
+    before(async () => {
+      introspection = await IntrospectionServer.start("mcp-gateway", secret);
+      await form.reload(site.url, adminApi.url);
+      await form.addEntry(formFieldId(["authorization_servers"]));
+      const member = (name: string) => formFieldId(["authorization_servers", name], 0);
+      await form.fill(member("url"), introspection.url);
+      await form.fill(member("audience"), MCP_URL);
+      await form.select(member("introspection"), "opaque");
+      await form.fill(member("introspection_endpoint"), "/introspect");
+      await form.fill(member("client_id"), "mcp-gateway");
+      await form.fill(member("client_secret"), secret);
+      await form.select(member("client_auth_method"), "client_secret_post");
+      await form.screenshot("introspection");
+      saveOutcome = await form.save();
+    });
+
+    after(() => introspection?.close());
+
+    it("masks the client secret (encrypted), offers a vault lookup for it (referenceable), and POSTs exactly what was chosen", async () => {
+      const secretField = formFieldId(["authorization_servers", "client_secret"], 0);
+      const idField = formFieldId(["authorization_servers", "client_id"], 0);
+      expect([await form.inputType(secretField), await form.inputType(idField)]).to.deep.equal(["password", "text"]);
+      expect(await form.fieldText(secretField)).to.contain("Look up key in vault");
+      expect(await form.fieldText(idField)).not.to.contain("vault");
+      expect(saveOutcome).to.match(/^Plugin mcp-oauth2 saved with id [0-9a-f-]{36}$/);
+      const typed = {
+        authorization_servers: [
+          { url: introspection.url, audience: MCP_URL, introspection: "opaque", introspection_endpoint: "/introspect", client_id: "mcp-gateway", client_secret: secret, client_auth_method: "client_secret_post" },
+        ],
+      };
+      expect(applySchemaDefaults(driver.plugin.Schema, adminApi.postedPlugins.at(-1)!["config"])).to.deep.equal(applySchemaDefaults(driver.plugin.Schema, typed));
+      expect(form.pageErrors).to.deep.equal([]);
+    });
+
+    it("starts the real plugin with the saved config: an opaque token passes on the endpoint's word, asked with client_secret_post", async () => {
+      const stored = adminApi.plugins.at(-1)!;
+      driver.configureRoutes([{ id: "mcp", paths: ["/mcp"], plugins: [{ id: stored.id, config: stored.config }] }]);
+      const token = introspection.issue({ aud: MCP_URL, sub: "alice", scope: "mcp:tools" });
+      const allowed = await driver.handle(postToMcp(token, formatToolCall("weather_forecast")));
+      expect(allowed).to.deep.include({ kind: "proceed", verified: true });
+      expect(allowed.ctxShared["mcp_oauth2"]).to.deep.equal({ subject: "alice", issuer: introspection.url, client_id: "mcp-client", scopes: ["mcp:tools"] });
+      expect(introspection.lastRequest?.form.get("client_secret")).to.equal(secret);
+      expect(introspection.lastRequest?.headers.authorization).to.equal(undefined);
     });
   });
 });

@@ -1,5 +1,6 @@
 // Requests to mcp-oauth2 through the Kong driver, and the answers as a client or the upstream sees
 // them. Every request goes through sendThroughGate, which checks the invariant of the suites.
+import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { ExitOutcome, HeaderList, KongDriver, KongRequest, Outcome, PluginServerImplementation, ProceedOutcome } from "../../kong/driver";
 import { JwksServer } from "./jwks-server";
@@ -39,6 +40,19 @@ export async function sendThroughGate(driver: KongDriver, request: KongRequest):
 /** Sends a tools/list call through the gate, with `Authorization: Bearer <token>` when a token is given. */
 export function sendToolsList(driver: KongDriver, token: string | undefined): Promise<Outcome> {
   return sendThroughGate(driver, postToMcp(token, formatJsonRpc("tools/list")));
+}
+
+/**
+ * Sends tools/list with `token` until it is no longer proxied (a cached verdict lapsed), at most
+ * 100 times 100 ms apart: a bounded wait that asserts no timing, only the answer after it.
+ */
+export async function sendUntilRefused(driver: KongDriver, token: string): Promise<Outcome> {
+  let outcome = await sendToolsList(driver, token);
+  for (let attempt = 0; outcome.kind === "proceed" && attempt < 100; attempt++) {
+    await sleep(100);
+    outcome = await sendToolsList(driver, token);
+  }
+  return outcome;
 }
 
 /** Expects the plugin's 401 invalid_token answer with `description` (RFC 6750 §3.1). */

@@ -67,11 +67,11 @@ export function encodeFuzzedBody(request: FuzzedRequest): Buffer {
 const RESOURCE_METHODS = ["resources/read", "resources/subscribe", "resources/unsubscribe"];
 const RESOLVES_ELSEWHERE = [/[\x00-\x20\x7f\\]/, /%2e|%2f|%5c/i, /\/\.\.?([/?#]|$)/];
 
-/** application/json or +json, with no charset parameter or only utf-8 ones (the fuzzed types hold no quoted semicolons). */
+/** application/json or +json, with no charset parameter or only utf-8 (utf8) ones (the fuzzed types hold no quoted semicolons). */
 function isUtf8JsonMediaType(contentType: string | undefined): boolean {
   const [essence, ...parameters] = (contentType ?? "").split(";").map((part) => part.trim().toLowerCase());
   if (essence !== "application/json" && !essence.endsWith("+json")) return false;
-  return parameters.every((parameter) => !parameter.startsWith("charset=") || parameter.replaceAll('"', "") === "charset=utf-8");
+  return parameters.every((parameter) => !parameter.startsWith("charset=") || ["charset=utf-8", "charset=utf8"].includes(parameter.replaceAll('"', "")));
 }
 
 /**
@@ -83,6 +83,8 @@ function isUtf8JsonMediaType(contentType: string | undefined): boolean {
  */
 export function predictAnswer(request: FuzzedRequest): string {
   if (request.scopes === undefined) return "401 unauthorized from plugin";
+  // A token holding none of the mapped scopes is allowed nothing: refused before its body is read.
+  if (request.scopes.length === 0) return "403 insufficient_scope from plugin";
   const invalid = "400 jsonrpc -32600 from plugin";
   const bytes = encodeFuzzedBody(request);
   // A POST without a body carries no JSON-RPC request, whatever its media type.
@@ -124,10 +126,10 @@ const TRICKY_ITEMS = [
   `file://${"/".repeat(64)}x`, "__proto__", "constructor", "file:///docs/../secret.md", "file:///docs/%2e%2E/secret.md", "file:///docs\\..\\s.md",
   "file:///docs/\t../s.md", "file:///docs/./a.md", "FILE:///docs/a.md", "file://HOST/a.md", "file:///docs/caf\u00e9.md",
 ];
-const JSON_CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.mcp+json", 'application/json; charset="UTF-8"'];
+const JSON_CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.mcp+json", 'application/json; charset="UTF-8"', "application/json; charset=utf8"];
 const OTHER_CONTENT_TYPES = [
   "text/plain", "application/x-www-form-urlencoded", undefined, "application/jsonx", "application/json-rpc",
-  "application/json; charset=utf-7", "application/json; charset=UTF-16LE", "application/json; charset=utf8",
+  "application/json; charset=utf-7", "application/json; charset=UTF-16LE", "application/json; charset=us-ascii",
 ];
 
 /** Mostly `usual`, sometimes one of `unusual`: hostile variants without drowning the ACL's verdicts. */

@@ -43,6 +43,8 @@ interface Locator {
   check(): Promise<void>;
   fill(value: string): Promise<void>;
   inputValue(): Promise<string>;
+  getAttribute(name: string): Promise<string | null>;
+  locator(selector: string): Locator;
   isChecked(): Promise<boolean>;
   textContent(): Promise<string | null>;
   count(): Promise<number>;
@@ -193,6 +195,22 @@ export class KongManagerFormPage {
 
   async inputValue(fieldId: string): Promise<string> {
     return this.page.locator(`#${fieldId}`).inputValue();
+  }
+
+  /** The input's type attribute: "password" for fields Kong masks. */
+  async inputType(fieldId: string): Promise<string | null> {
+    return this.page.locator(`#${fieldId}`).getAttribute("type");
+  }
+
+  /** The text an operator reads in the field's own group: label, description, hints such as a vault lookup. */
+  async fieldText(fieldId: string): Promise<string> {
+    return ((await this.page.locator(`#${fieldId}`).locator("xpath=ancestor::div[contains(@class, 'form-group')][1]").textContent()) ?? "").trim();
+  }
+
+  /** Opens a one_of field's select and picks `value`. */
+  async select(fieldId: string, value: string): Promise<void> {
+    await this.page.locator(`#${fieldId}`).click();
+    await this.page.locator(`[data-testid="${fieldId}-items"] button[value="${value}"]`).click();
   }
 
   async isChecked(fieldId: string): Promise<boolean> {

@@ -5,6 +5,7 @@ import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidRequest } from "../../plugins/mcp-oauth2/core/refusals";
 import { TokenCache } from "../../plugins/mcp-oauth2/core/token-cache";
+import { TokenIntrospector } from "../../plugins/mcp-oauth2/core/token-introspection";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
@@ -44,7 +45,7 @@ describe("access-decision", () => {
   beforeEach(() => {
     clock = Date.now();
     jwks.requestCount = 0;
-    services = { registry: new JwksRegistry(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: () => clock };
+    services = { registry: new JwksRegistry(), introspector: new TokenIntrospector(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: () => clock };
   });
 
   const policyWith = (config: Record<string, unknown> = {}) =>

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
-import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, MAX_INTROSPECTING_SERVERS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
@@ -11,7 +11,19 @@ const ALL_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "E
 function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     metadata_path: "/.well-known/oauth-protected-resource",
-    authorization_servers: [{ url: KEYCLOAK, issuer: null, audience: AUDIENCE, jwks_uri: "/.well-known/jwks.json" }],
+    authorization_servers: [
+      {
+        url: KEYCLOAK,
+        issuer: null,
+        audience: AUDIENCE,
+        jwks_uri: "/.well-known/jwks.json",
+        introspection: "off",
+        introspection_endpoint: null,
+        client_id: null,
+        client_secret: null,
+        client_auth_method: "client_secret_basic",
+      },
+    ],
     scopes_supported: {},
     header_name: "Authorization",
     forward_authorization_header: false,
@@ -37,6 +49,7 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     consumer_optional: false,
     anonymous: null,
     log_decisions: false,
+    introspection_negative_cache_ttl: 30,
     __key__: "plugins:7a1b:::::",
     __seq__: 3,
     __plugin_id: "7a1b",
@@ -57,7 +70,7 @@ describe("gate-config", () => {
   describe("defaults", () => {
     it("compiles Kong's filled-in config (nulls, {} for empty arrays, bookkeeping keys ignored)", () => {
       const { verificationFingerprint, ...policy } = compileGatePolicy(kongConfig());
-      const server = { url: KEYCLOAK, issuer: KEYCLOAK, audience: AUDIENCE, jwksUri: `${KEYCLOAK}/.well-known/jwks.json` };
+      const server = { url: KEYCLOAK, issuer: KEYCLOAK, audience: AUDIENCE, jwksUri: `${KEYCLOAK}/.well-known/jwks.json`, introspection: null };
       expect(policy).to.deep.equal({
         metadataPath: "/.well-known/oauth-protected-resource",
         authorizationServers: [server],
@@ -75,6 +88,7 @@ describe("gate-config", () => {
         runOnPreflight: true,
         tokenCacheTtlSeconds: 300,
         tokenCacheSize: 10000,
+        introspectionNegativeCacheTtlSeconds: 30,
         verification: {
           issuers: new Map([[KEYCLOAK, server]]),
           allowedAlgorithms: new Set(ALL_ALGORITHMS),
@@ -85,6 +99,7 @@ describe("gate-config", () => {
           consumerClaims: [],
           httpTimeoutMs: 10000,
           jwksRefetchCooldownMs: 10000,
+          introspectingServers: [],
         },
       });
       expect(verificationFingerprint).to.match(/^[A-Za-z0-9_-]{43}$/);
@@ -100,6 +115,7 @@ describe("gate-config", () => {
       expect(CONFIG_DEFAULTS.jwks_uri).to.equal("/.well-known/jwks.json");
       expect([CONFIG_DEFAULTS.acl_mode, CONFIG_DEFAULTS.keycloak_compat]).to.deep.equal(["enforce", false]);
       expect(ACL_MODES).to.deep.equal(["enforce", "dry_run"]);
+      expect([CONFIG_DEFAULTS.introspection, CONFIG_DEFAULTS.client_auth_method, CONFIG_DEFAULTS.introspection_negative_cache_ttl]).to.deep.equal(["off", "client_secret_basic", 30]);
     });
 
     it("refuses a config that is not a record", () => {
@@ -178,6 +194,77 @@ describe("gate-config", () => {
     });
   });
 
+  describe("introspection (RFC 7662)", () => {
+    const introspecting = { introspection: "opaque", introspection_endpoint: "/protocol/openid-connect/token/introspect", client_id: "mcp-gateway", client_secret: "s3cret" };
+    const serverPath = "authorization_servers[1]";
+
+    it("is off by default: no endpoint, nothing to introspect with, whatever else is filled in", () => {
+      expect(compileServer({}).introspection).to.equal(null);
+      expect(compileServer({ ...introspecting, introspection: "off" }).introspection).to.equal(null);
+      expect(compileGatePolicy(kongConfig()).verification.introspectingServers).to.deep.equal([]);
+    });
+
+    it("resolves the endpoint like jwks_uri and keeps the client, its secret and its authentication method", () => {
+      expect(compileServer(introspecting).introspection).to.deep.equal({
+        mode: "opaque",
+        url: `${KEYCLOAK}/protocol/openid-connect/token/introspect`,
+        clientId: "mcp-gateway",
+        clientSecret: "s3cret",
+        authMethod: "client_secret_basic",
+      });
+      const absolute = compileServer({ ...introspecting, introspection: "always", introspection_endpoint: "http://keycloak:8080/realms/mcp/introspect", client_auth_method: "client_secret_post" });
+      expect(absolute.introspection).to.deep.include({ mode: "always", url: "http://keycloak:8080/realms/mcp/introspect", authMethod: "client_secret_post" });
+    });
+
+    it("lists the introspecting servers in configured order", () => {
+      const policy = compileGatePolicy(
+        kongConfig({
+          authorization_servers: [
+            { url: "https://a.example.com", audience: AUDIENCE, ...introspecting },
+            { url: "https://b.example.com", audience: AUDIENCE },
+            { url: "https://c.example.com", audience: AUDIENCE, ...introspecting, introspection: "always" },
+          ],
+        }),
+      );
+      expect(policy.verification.introspectingServers.map((server) => server.url)).to.deep.equal(["https://a.example.com", "https://c.example.com"]);
+    });
+
+    it("needs the endpoint, client_id and client_secret unless introspection is off", () => {
+      for (const mode of ["opaque", "always"]) {
+        for (const field of ["introspection_endpoint", "client_id", "client_secret"]) {
+          expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, ...introspecting, introspection: mode, [field]: null }] }), `${serverPath}.${field}`, `is required when introspection is ${mode}`);
+        }
+      }
+    });
+
+    it("refuses unknown modes and methods, non-http(s) endpoints and credentials in any endpoint URL", () => {
+      const server = (overrides: Record<string, unknown>) => kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, ...introspecting, ...overrides }] });
+      expectConfigError(server({ introspection: "jwt" }), `${serverPath}.introspection`, "must be one of off, opaque, always");
+      expectConfigError(server({ client_auth_method: "private_key_jwt" }), `${serverPath}.client_auth_method`, "must be one of client_secret_basic, client_secret_post");
+      expectConfigError(server({ introspection_endpoint: "ftp://kc.example.com/introspect" }), `${serverPath}.introspection_endpoint`, "'ftp://kc.example.com/introspect' must be an http(s) URL");
+      expectConfigError(server({ introspection_endpoint: "https://gw:pw@kc.example.com/introspect" }), `${serverPath}.introspection_endpoint`, "must not contain credentials (user:password@)");
+      expectConfigError(server({ url: "https://gw:pw@kc.example.com/realms/mcp" }), `${serverPath}.url`, "must not contain credentials (user:password@)");
+      expectConfigError(server({ jwks_uri: "https://gw:pw@kc.example.com/certs" }), `${serverPath}.jwks_uri`, "must not contain credentials (user:password@)");
+      expectConfigError(server({ client_secret: "" }), `${serverPath}.client_secret`, "must be a non-empty string");
+    });
+
+    it("never puts the client secret in an error", () => {
+      for (const client_secret of [42, "", ["s3cret"]]) {
+        expect(() => compileServer({ ...introspecting, client_secret })).to.throw(ConfigError).with.property("message").that.does.not.contain("s3cret");
+      }
+    });
+
+    it(`allows introspection on at most ${MAX_INTROSPECTING_SERVERS} servers`, () => {
+      const servers = (count: number) => Array.from({ length: count }, (_, index) => ({ url: `https://as${index}.example.com`, audience: AUDIENCE, ...introspecting }));
+      expect(compileGatePolicy(kongConfig({ authorization_servers: servers(MAX_INTROSPECTING_SERVERS) })).verification.introspectingServers).to.have.length(MAX_INTROSPECTING_SERVERS);
+      expectConfigError(
+        kongConfig({ authorization_servers: servers(MAX_INTROSPECTING_SERVERS + 1) }),
+        "authorization_servers",
+        `at most ${MAX_INTROSPECTING_SERVERS} servers may have introspection on (an opaque token is offered to each in turn)`,
+      );
+    });
+  });
+
   describe("allowed_algorithms (RFC 8725 §3.1-3.2)", () => {
     it("keeps the configured asymmetric algorithms", () => {
       expect(compileGatePolicy(kongConfig({ allowed_algorithms: ["ES256", "RS256"] })).verification.allowedAlgorithms).to.deep.equal(new Set(["ES256", "RS256"]));
@@ -202,6 +289,7 @@ describe("gate-config", () => {
       ["clock_skew", 0, 300],
       ["max_body_size", 1, 67108864],
       ["jwks_refetch_cooldown", 1, 3600],
+      ["introspection_negative_cache_ttl", 0, 3600],
     ];
 
     for (const [field, min, max] of ranges) {
@@ -410,6 +498,9 @@ describe("gate-config", () => {
         { http_timeout: 500, jwks_refetch_cooldown: 1, max_body_size: 10, run_on_preflight: false },
         { acl_mode: "dry_run", scope_hierarchy: [{ scope: "mcp:admin", implies: ["mcp:tools"] }] },
         { consumer_by: ["id"], consumer_optional: true, anonymous: "guest", log_decisions: true },
+        { introspection_negative_cache_ttl: 5 },
+        // Off: the introspection fields are not used.
+        { authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection_endpoint: "/introspect", client_id: "gw", client_secret: "s" }] },
       ]) {
         expect(fingerprintOf(overrides), JSON.stringify(overrides)).to.equal(base);
       }
@@ -421,12 +512,18 @@ describe("gate-config", () => {
       expect(new Set([base, subject, fingerprintOf({ upstream_headers: [{ header: "X-Subject", claim: "azp" }] })]).size).to.equal(3);
     });
 
+    it("does not change with the introspection client's secret", () => {
+      const withSecret = (client_secret: string) =>
+        fingerprintOf({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: "gw", client_secret }] });
+      expect(withSecret("old")).to.equal(withSecret("new"));
+    });
+
     it("changes with consumer_claim (its values are kept with the verdict)", () => {
       const variants = [{ consumer_claim: ["azp"] }, { consumer_claim: ["azp", "sub"] }, { consumer_claim: ["sub", "azp"] }];
       expect(new Set([base, ...variants.map(fingerprintOf)]).size).to.equal(variants.length + 1);
     });
 
-    it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim, Keycloak preset and cache TTL", () => {
+    it("changes with the issuer, audience, JWKS, algorithms, skew, ACL claim, Keycloak preset, cache TTL and introspection", () => {
       const variants = [
         { authorization_servers: [{ url: KEYCLOAK, issuer: `${KEYCLOAK}/`, audience: AUDIENCE }] },
         { authorization_servers: [{ url: KEYCLOAK, audience: `${AUDIENCE}/` }] },
@@ -436,6 +533,10 @@ describe("gate-config", () => {
         { acl_claim: "realm_access.roles" },
         { keycloak_compat: true },
         { token_cache_ttl: 301 },
+        ...["opaque", "always"].map((introspection) => ({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection, introspection_endpoint: "/introspect", client_id: "gw", client_secret: "s" }] })),
+        { authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection: "opaque", introspection_endpoint: "/introspect2", client_id: "gw", client_secret: "s" }] },
+        { authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: "gw2", client_secret: "s" }] },
+        { authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: "gw", client_secret: "s", client_auth_method: "client_secret_post" }] },
       ];
       const fingerprints = variants.map(fingerprintOf);
       expect(new Set([base, ...fingerprints]).size).to.equal(variants.length + 1);

@@ -7,6 +7,7 @@ import {
   InvalidJsonRpc,
   InvalidRequest,
   InvalidToken,
+  IntrospectionUnavailable,
   KeysUnavailable,
   MetadataMethodNotAllowed,
   MissingToken,
@@ -81,6 +82,14 @@ describe("gate-response", () => {
       });
     });
 
+    it("503 with Retry-After and no challenge when the introspection endpoint cannot answer", () => {
+      expect(renderRefusal(new IntrospectionUnavailable("introspection endpoint http://127.0.0.1:1/introspect timed out after 10000 ms", 5), CONTEXT)).to.deep.equal({
+        status: 503,
+        headers: { ...JSON_TYPE, "Retry-After": "5" },
+        body: `{"error":"temporarily_unavailable","error_description":"the authorization server cannot check the token right now"}`,
+      });
+    });
+
     it("405 with Allow for metadata requests with another method", () => {
       expect(renderRefusal(new MetadataMethodNotAllowed("POST"), CONTEXT)).to.deep.equal({
         status: 405,
@@ -127,6 +136,7 @@ describe("gate-response", () => {
         new InvalidToken("bad", "SECRET"),
         new InsufficientScope("bad", "SECRET", ["a"]),
         new KeysUnavailable("SECRET", 1),
+        new IntrospectionUnavailable("SECRET", 1),
         new BodyTooLarge("bad", "SECRET"),
         new UnsupportedMediaType("bad", "SECRET"),
         new MetadataMethodNotAllowed("SECRET"),

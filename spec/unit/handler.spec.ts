@@ -294,8 +294,8 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
       expect(fake.exit?.headers["WWW-Authenticate"]).not.to.contain("scope=");
     });
 
-    it("allows a bodiless GET for any valid token, and refuses an empty POST or other method that should carry a body", async () => {
-      const token = await tokenFor("");
+    it("allows a bodiless GET for a token holding a mapped scope, and refuses an empty POST or other method that should carry a body", async () => {
+      const token = await tokenFor("mcp:resources");
       const get = await run({ enable_acl: true }, { method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
       expect(get.exit).to.equal(undefined);
       const unknown = await run({ enable_acl: true }, { method: "PROPFIND", headers: [["Authorization", `Bearer ${token}`]] });

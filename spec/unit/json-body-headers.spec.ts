@@ -38,7 +38,7 @@ describe("json-body-headers", () => {
 
   describe("checkJsonContentType", () => {
     it("accepts application/json and +json with no charset or utf-8 in any case and quoting", () => {
-      for (const value of ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-8", 'application/json; charset="utf-8"', "application/vnd.api+json", "application/json; profile=x"]) {
+      for (const value of ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-8", 'application/json; charset="utf-8"', "application/json; charset=utf8", "application/json; charset=UTF8", "application/vnd.api+json", "application/json; profile=x"]) {
         expect(() => checkJsonContentType(value), value).not.to.throw();
       }
     });
@@ -50,7 +50,7 @@ describe("json-body-headers", () => {
         'application/json; charset="utf-7"',
         "application/json; charset=utf-7-imap",
         "application/json; charset=utf-16le",
-        "application/json; charset=utf8",
+        "application/json; charset=us-ascii",
         "application/json; charset=iso-8859-1",
         "application/json; charset=utf-8; charset=utf-7",
         "application/json; CHARSET=utf-7",

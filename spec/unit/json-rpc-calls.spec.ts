@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { readJsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { MAX_JSON_NESTING } from "../../plugins/mcp-oauth2/core/unique-key-json";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 
 function read(body: string | Uint8Array): unknown {
@@ -239,11 +240,52 @@ describe("json-rpc-calls", () => {
   });
 
   describe("nesting", () => {
-    it("refuses a body nested deeper than 64 levels (-32600)", () => {
-      expectRefused(`${"[".repeat(65)}${"]".repeat(65)}`, -32600, "the body nests deeper than 64 levels");
-      const deepArguments = { name: "a", arguments: JSON.parse(`${'{"a":'.repeat(62)}1${"}".repeat(62)}`) };
-      expect(read(JSON.stringify(request("tools/call", deepArguments)))).to.deep.equal(single({ method: "tools/call", item: "a" }));
-      expectRefused(JSON.stringify(request("tools/call", { ...deepArguments, arguments: { deeper: deepArguments.arguments } })), -32600, "the body nests deeper than 64 levels");
+    it(`refuses a body nested deeper than ${MAX_JSON_NESTING} levels, tool arguments included (-32600)`, () => {
+      const tooDeep = `the body nests deeper than ${MAX_JSON_NESTING} levels`;
+      expectRefused(`${"[".repeat(MAX_JSON_NESTING + 1)}${"]".repeat(MAX_JSON_NESTING + 1)}`, -32600, tooDeep);
+      // The message and its params take two levels.
+      const deepest = JSON.parse(`${'{"a":'.repeat(MAX_JSON_NESTING - 2)}1${"}".repeat(MAX_JSON_NESTING - 2)}`);
+      expect(read(JSON.stringify(request("tools/call", { name: "a", arguments: deepest })))).to.deep.equal(single({ method: "tools/call", item: "a" }));
+      expectRefused(JSON.stringify(request("tools/call", { name: "a", arguments: { deeper: deepest } })), -32600, tooDeep);
+    });
+  });
+
+  describe("subscriptions/listen (MCP 2026-07-28): each resource subscription is a resources/subscribe", () => {
+    const listen = (notifications: unknown) => JSON.stringify(request("subscriptions/listen", { notifications }));
+    const subscribe = (item: string, resolvedItem?: string): JsonRpcCall => ({ method: "resources/subscribe", item, ...(resolvedItem === undefined ? {} : { resolvedItem }) });
+
+    it("implies one resources/subscribe per URI, in every spelling an upstream binds", () => {
+      expect(read(listen({ resourceSubscriptions: ["file:///a", "FILE:///b"] }))).to.deep.equal(
+        single({ method: "subscriptions/listen", impliedCalls: [subscribe("file:///a"), subscribe("FILE:///b", "file:///b")] }),
+      );
+      for (const name of ["resource_subscriptions", "ResourceSubscriptions", "RESOURCE_SUBSCRIPTIONS", "resource\u200bSubscriptions"]) {
+        const body = `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"${name}":["file:///x"]}}}`;
+        expect(read(body), name).to.deep.equal(single({ method: "subscriptions/listen", impliedCalls: [subscribe("file:///x")] }));
+      }
+      expect(listAuthorizedCalls(readJsonRpcBody(Buffer.from(listen({ resourceSubscriptions: ["file:///a"] }))).calls)).to.deep.equal([
+        { method: "subscriptions/listen", impliedCalls: [subscribe("file:///a")] },
+        subscribe("file:///a"),
+      ]);
+    });
+
+    it("implies nothing without subscriptions, and for other methods", () => {
+      expect(read(listen({ toolsListChanged: true }))).to.deep.equal(single({ method: "subscriptions/listen" }));
+      expect(read(listen({ resourceSubscriptions: [] }))).to.deep.equal(single({ method: "subscriptions/listen" }));
+      expect(read(JSON.stringify(request("tools/list", { notifications: { resourceSubscriptions: ["file:///a"] } })))).to.deep.equal(single({ method: "tools/list" }));
+    });
+
+    it("refuses subscriptions named twice, given as anything but a list of strings, or spelled to resolve elsewhere", () => {
+      expectRefused(listen({ resourceSubscriptions: ["file:///a"], resource_subscriptions: ["file:///b"] }), -32600, "params.notifications names its resource subscriptions more than once");
+      expectRefused(
+        '{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["file:///secret"]}}}',
+        -32600,
+        'the body repeats the member name "resourceSubscriptions"',
+      );
+      for (const value of ["file:///a", [1], [null], { uri: "file:///a" }]) {
+        expectRefused(listen({ resourceSubscriptions: value }), -32602, "params.notifications.resourceSubscriptions must be a list of resource URIs");
+      }
+      expectRefused(listen({ resourceSubscriptions: ["file:///public/../secret"] }), -32602, 'the resource URI "file:///public/../secret" has dot segments, encoded dots or slashes, backslashes, spaces or control characters');
+      expectRefused(JSON.stringify(request("subscriptions/listen", { Notifications: { resourceSubscriptions: ["file:///secret"] } })), -32600, 'the member name "Notifications" differs from another only by case or ignorable characters');
     });
   });
 });

@@ -4,11 +4,12 @@ import { findFoldedMemberName, foldMemberName } from "../../plugins/mcp-oauth2/c
 const STRUCTURAL = new Set(["method", "params", "name"]);
 
 describe("member-name-folding", () => {
-  it("folds case, the long s, the Kelvin sign, dotless i, NUL, ignorable and compatibility characters", () => {
+  it("folds case, the long s, the Kelvin sign, dotless and dotted i, NUL, ignorable and compatibility characters", () => {
     expect(foldMemberName("METHOD")).to.equal("method");
     expect(foldMemberName("param\u017f")).to.equal("params");
     expect(foldMemberName("\u212aind")).to.equal("kind");
     expect(foldMemberName("\u0131d")).to.equal("id");
+    expect(foldMemberName("ur\u0130")).to.equal("uri");
     expect(foldMemberName("name\u0000")).to.equal("name");
     expect(foldMemberName("na\u200bme\ufeff")).to.equal("name");
     expect(foldMemberName("\uff4e\uff41\uff4d\uff45")).to.equal("name");

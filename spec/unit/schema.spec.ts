@@ -9,7 +9,9 @@ import { skipBecause } from "../support/skip-suite";
 
 type Attributes = Record<string, unknown>;
 const STRING_VALIDATORS = ["match_all", "match_none", "match_any"];
-const ALLOWED_ATTRIBUTES = new Set(["type", "required", "default", "description", "elements", "fields", "one_of", "between", "len_min", ...STRING_VALIDATORS]);
+// Kong 3.9.3 kong/db/schema/metaschema.lua field_schema: referenceable and encrypted are booleans it accepts on any field.
+const SECRET_MARKERS = ["referenceable", "encrypted"];
+const ALLOWED_ATTRIBUTES = new Set(["type", "required", "default", "description", "elements", "fields", "one_of", "between", "len_min", ...STRING_VALIDATORS, ...SECRET_MARKERS]);
 
 /** Every field definition in the schema, nested ones included, with its dotted path. */
 function walk(fields: readonly Record<string, Attributes>[], prefix = ""): Array<[string, Attributes]> {
@@ -34,6 +36,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "token_cache_ttl", "token_cache_size",
       "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
       "run_on_preflight", "jwks_refetch_cooldown", "consumer_claim", "consumer_by", "consumer_optional", "anonymous", "log_decisions",
+      "introspection_negative_cache_ttl",
     ]);
   });
 
@@ -61,6 +64,8 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
     expect(defaults).to.deep.equal({
       metadata_path: CONFIG_DEFAULTS.metadata_path,
       "authorization_servers.jwks_uri": "/.well-known/jwks.json",
+      "authorization_servers.introspection": "off",
+      "authorization_servers.client_auth_method": "client_secret_basic",
       scopes_supported: [],
       header_name: "Authorization",
       forward_authorization_header: false,
@@ -83,6 +88,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       consumer_by: ["username", "id"],
       consumer_optional: false,
       log_decisions: false,
+      introspection_negative_cache_ttl: 30,
     });
   });
 
@@ -108,6 +114,22 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
     const hierarchy = recordOf("scope_hierarchy");
     expect(Object.keys(hierarchy)).to.deep.equal(["scope", "implies"]);
     expect([hierarchy.scope.required, hierarchy.implies.required, hierarchy.implies.len_min, hierarchy.implies.elements!.type]).to.deep.equal([true, true, 1, "string"]);
+  });
+
+  it("marks the introspection client secret, and only it, as Kong marks secrets: referenceable (vault references) and encrypted", () => {
+    const marked = all.filter(([, attributes]) => "referenceable" in attributes || "encrypted" in attributes);
+    expect(marked.map(([path, attributes]) => [path, attributes.type, attributes.referenceable, attributes.encrypted])).to.deep.equal([
+      ["authorization_servers.client_secret", "string", true, true],
+    ]);
+  });
+
+  it("offers introspection off, opaque and always, and the two client secret methods, per authorization server", () => {
+    const servers = schema.find((field) => "authorization_servers" in field)!.authorization_servers;
+    const record = Object.fromEntries(servers.elements!.fields!.map((field) => Object.entries(field)[0]));
+    expect(Object.keys(record)).to.deep.equal(["url", "issuer", "audience", "jwks_uri", "introspection", "introspection_endpoint", "client_id", "client_secret", "client_auth_method"]);
+    expect([record.introspection.required, record.introspection.one_of]).to.deep.equal([true, ["off", "opaque", "always"]]);
+    expect([record.client_auth_method.required, record.client_auth_method.one_of]).to.deep.equal([true, ["client_secret_basic", "client_secret_post"]]);
+    expect([record.introspection_endpoint.required, record.client_id.required, record.client_secret.required]).to.deep.equal([false, false, false]);
   });
 
   it("requires at least one authorization server with url and audience", () => {
@@ -147,6 +169,8 @@ const SCOPE_ERR = "must be an OAuth scope: printable ASCII without spaces, doubl
 const URL_ERR = "must be an absolute http(s) URL, e.g. https://sso.example.com/realms/mcp";
 const FRAGMENT_ERR = "must not contain '#': no fragment";
 const WHITESPACE_ERR = "must not contain spaces or control characters";
+const CREDENTIALS_ERR = "must not contain credentials (user:password@)";
+const introspectingServer = (server: Record<string, unknown>) => withServer({ introspection: "always", introspection_endpoint: "/introspect", client_id: "mcp-gateway", client_secret: "s3cret", ...server });
 const METHOD_ERR =
   "must be a method pattern: a method (tools/list), a prefix (notifications/*), * or an item glob (tools/call:weather_*) for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe";
 const RESERVED_ERR = "identity headers cannot replace the headers that frame, route or identify the request";
@@ -211,6 +235,7 @@ const STRING_FIELD_CASES: readonly StringFieldCase[] = [
       ["https://", URL_ERR],
       [`${KEYCLOAK}#realm`, FRAGMENT_ERR],
       ["https://sso.example.com/realms/my realm", WHITESPACE_ERR],
+      ["https://kong:pw@sso.example.com/realms/mcp", CREDENTIALS_ERR],
     ],
   },
   {
@@ -223,6 +248,20 @@ const STRING_FIELD_CASES: readonly StringFieldCase[] = [
       ["localhost:8080/jwks", "must be a path appended to the url (/protocol/openid-connect/certs) or an absolute http(s) URL"],
       ["/certs#key", FRAGMENT_ERR],
       ["/protocol/openid-connect/ certs", WHITESPACE_ERR],
+      ["https://kong:pw@keycloak:8080/certs", CREDENTIALS_ERR],
+    ],
+  },
+  {
+    path: ["authorization_servers", "introspection_endpoint"],
+    configWith: (endpoint) => introspectingServer({ introspection_endpoint: endpoint }),
+    compilerPath: "authorization_servers[1].introspection_endpoint",
+    valid: ["/protocol/openid-connect/token/introspect", "protocol/openid-connect/token/introspect", "http://keycloak:8080/realms/mcp/protocol/openid-connect/token/introspect"],
+    mistakes: [
+      ["file:///introspect", "must be a path appended to the url (/protocol/openid-connect/token/introspect) or an absolute http(s) URL"],
+      ["keycloak:8080/introspect", "must be a path appended to the url (/protocol/openid-connect/token/introspect) or an absolute http(s) URL"],
+      ["/introspect#token", FRAGMENT_ERR],
+      ["/token/ introspect", WHITESPACE_ERR],
+      ["https://kong:pw@keycloak:8080/introspect", CREDENTIALS_ERR],
     ],
   },
   {
@@ -470,6 +509,21 @@ const PLUGIN_ONLY_MISTAKES: ReadonlyArray<readonly [string, Record<string, unkno
     "an identity header listed twice",
     { ...withServer({}), upstream_headers: [{ header: "X-MCP-Subject", claim: "sub" }, { header: "x-mcp-subject", claim: "azp" }] },
     "upstream_headers[2].header: 'x-mcp-subject' is listed twice: each header carries one claim",
+  ],
+  [
+    "introspection on without an endpoint",
+    introspectingServer({ introspection_endpoint: undefined }),
+    "authorization_servers[1].introspection_endpoint: is required when introspection is always",
+  ],
+  [
+    "introspection on without client_secret",
+    introspectingServer({ client_secret: undefined }),
+    "authorization_servers[1].client_secret: is required when introspection is always",
+  ],
+  [
+    "introspection on at five servers",
+    { authorization_servers: [0, 1, 2, 3, 4].map((index) => ({ ...introspectingServer({}).authorization_servers[0], url: `https://sso${index}.example.com/realms/mcp` })) },
+    "authorization_servers: at most 4 servers may have introspection on (an opaque token is offered to each in turn)",
   ],
   [
     "a scope_hierarchy cycle",

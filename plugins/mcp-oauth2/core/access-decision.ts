@@ -1,4 +1,4 @@
-import { isExpired, verifyAccessToken, type VerifiedToken } from "./access-token-verifier";
+import { isExpired, type VerifiedToken } from "./access-token-verifier";
 import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import { describeConsumerHeaders, identifyConsumer, type ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type ConsumerLoader } from "./consumer-identity";
@@ -6,10 +6,10 @@ import { recordDecision, type DecisionRecord, type DecisionTrail } from "./decis
 import type { GatePolicy } from "./gate-config";
 import { answerDocument, renderRefusal, toRefusal, type ChallengeContext, type GateResponse } from "./gate-response";
 import { checkBodyHeaders, checkJsonContentType } from "./json-body-headers";
-import { readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
+import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
 import type { JwksRegistry } from "./jwks-registry";
 import { checkStandardHeaders, hasStandardHeaders } from "./mcp-standard-headers";
-import { findDeniedCalls, findStepUpScopes, findSufficientScopes, type MethodAcl } from "./method-acl";
+import { findDeniedCalls, grantsAnything, findStepUpScopes, findSufficientScopes, type MethodAcl } from "./method-acl";
 import { buildProtectedResourceMetadata, encodeUrlPath, formatResourceMetadataUrl, matchMetadataRequest } from "./protected-resource-metadata";
 import {
   BodyTooLarge,
@@ -26,6 +26,7 @@ import {
   shortenText,
 } from "./refusals";
 import { hashToken, type TokenCache } from "./token-cache";
+import { verifyOrIntrospect, type TokenIntrospector } from "./token-introspection";
 
 /** Request headers as Kong's header map gives them: lower-case names, every value. */
 export type HeaderMap = ReadonlyMap<string, readonly string[]>;
@@ -46,9 +47,10 @@ export interface RequestSource {
   loadConsumer: ConsumerLoader;
 }
 
-/** Module-level state shared by every instance: key sets, verified tokens, the clock. */
+/** Module-level state shared by every instance: key sets, introspection, verified tokens, the clock. */
 export interface GateServices {
   readonly registry: JwksRegistry;
+  readonly introspector: TokenIntrospector;
   readonly tokenCache: TokenCache;
   readonly consumerCache: ConsumerCache;
   /** Milliseconds since the epoch. */
@@ -119,11 +121,23 @@ function rememberAnswers(source: RequestSource): RequestSource {
 }
 
 /**
+ * Characters a log line must not carry raw: C0 and C1 controls and DEL (a terminal or a log viewer
+ * acts on them), the Unicode line and paragraph separators (some viewers break lines there) and
+ * the bidirectional controls (they reorder what an operator reads).
+ */
+const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeForLog(character: string): string {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
  * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
  * line may grow with what a client sends (each value is cut where it is quoted, the line here).
  */
 function formatOperatorLog(level: OperatorLogLevel, message: string): OperatorLog {
-  return { level, message: shortenText(`mcp-oauth2: ${message}`, MAX_LOG_MESSAGE).replace(/[\x00-\x1f\x7f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`) };
+  return { level, message: shortenText(`mcp-oauth2: ${message}`, MAX_LOG_MESSAGE).replace(LOG_UNSAFE, escapeForLog) };
 }
 
 function firstHeader(headers: HeaderMap, name: string): string | undefined {
@@ -157,7 +171,7 @@ async function authenticate(policy: GatePolicy, token: string, services: GateSer
     if (isExpired(cached.expiresAt, policy.verification.clockSkewSeconds, nowSeconds)) throw new InvalidToken("the token has expired");
     return cached;
   }
-  const verified = await verifyAccessToken(token, policy.verification, services.registry, nowSeconds);
+  const verified = await verifyOrIntrospect(token, tokenKey, policy, services, nowSeconds);
   services.tokenCache.remember(policy, tokenKey, verified, nowSeconds);
   return verified;
 }
@@ -188,11 +202,30 @@ async function readJsonRpcRequest(request: RequestSource, headers: HeaderMap, ma
   return readJsonRpcBody(body);
 }
 
-function authorizeCalls(acl: MethodAcl, body: JsonRpcBody | undefined, verified: VerifiedToken): void {
+function refuseEmptyMapping(acl: MethodAcl): void {
   if (acl.entries.length === 0) {
     throw new InsufficientScope("no JSON-RPC method is allowed on this resource", "scope_method_mapping is empty, so the ACL refuses every request", []);
   }
-  const denied = findDeniedCalls(acl, verified.scopes, body?.calls ?? []);
+}
+
+/**
+ * A token none of whose scopes the ACL knows is allowed nothing, so its body is not worth reading:
+ * refused before the body is read (a valid token costs no more than a missing one to turn away),
+ * asking for the scopes a 401 would.
+ */
+async function refuseTokenWithoutGrant(policy: GatePolicy, acl: MethodAcl, request: RequestSource, verified: VerifiedToken): Promise<void> {
+  refuseEmptyMapping(acl);
+  if (grantsAnything(acl, verified.scopes)) return;
+  throw new InsufficientScope(
+    "the token's scopes allow nothing on this resource",
+    `token of ${verified.subject ?? verified.clientId ?? "unknown subject"} holds [${verified.scopes.join(" ")}], none of which scope_method_mapping or scope_hierarchy names`,
+    await findChallengeScopes(policy, request),
+  );
+}
+
+function authorizeCalls(acl: MethodAcl, body: JsonRpcBody | undefined, verified: VerifiedToken): void {
+  refuseEmptyMapping(acl);
+  const denied = findDeniedCalls(acl, verified.scopes, listAuthorizedCalls(body?.calls ?? []));
   if (denied.length === 0) return;
   const required = findStepUpScopes(acl, denied, verified.scopes);
   throw new InsufficientScope(
@@ -246,6 +279,7 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
   if (policy.consumerMapping !== null) trail.identity = await identifyConsumer(policy.consumerMapping, verified, request.loadConsumer, services.consumerCache);
   // After an upgrade the connection carries messages the ACL never sees (WebSocket frames).
   if (policy.acl !== null && headers.has("upgrade")) throw new ProtocolUpgradeRefused(firstHeader(headers, "upgrade") ?? "");
+  if (policy.acl !== null && !policy.aclDryRun) await refuseTokenWithoutGrant(policy, policy.acl, request, verified);
   const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(request, headers, policy.maxBodySize) : undefined;
   trail.calls = body?.calls;
   checkStandardHeaders(headers, body);
@@ -281,7 +315,7 @@ async function findChallengeScopes(policy: GatePolicy, request: RequestSource): 
   } catch {
     return policy.scopesSupported;
   }
-  const calls = (body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/"));
+  const calls = listAuthorizedCalls(body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/"));
   const sufficient = calls.length === 0 ? [] : findSufficientScopes(policy.acl, calls);
   return sufficient.length > 0 ? sufficient : policy.scopesSupported;
 }

@@ -22,6 +22,7 @@ export interface VerifiedToken {
 /** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
 const MAX_TOKEN_LENGTH = 16384;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const COMPACT_JWS_SHAPE = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
 const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
@@ -29,7 +30,7 @@ const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "applicat
 const NESTED_TOKEN_TYPES = new Set(["jwt", "application/jwt"]);
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
 /** The token is past `exp`, allowing `clockSkew` seconds (RFC 7519 §4.1.4). */
 export function isExpired(expiresAt: number, clockSkewSeconds: number, nowSeconds: number): boolean {
@@ -37,7 +38,7 @@ export function isExpired(expiresAt: number, clockSkewSeconds: number, nowSecond
 }
 
 /** A claim or header value for the operator's log, as JSON, cut to 120 characters. */
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   return shortenText(JSON.stringify(value) ?? String(value), 120);
 }
 
@@ -65,8 +66,22 @@ function isCanonicalBase64url(part: string): boolean {
   return (BASE64URL_ALPHABET.indexOf(part[part.length - 1]) & unusedBits) === 0;
 }
 
-function splitCompactJws(token: string): [string, string, string] {
+/** Refuses tokens far larger than any real access token, before anything else is done with them. */
+export function checkTokenLength(token: string): void {
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidToken("the token is too large", `token of ${token.length} characters`);
+}
+
+/**
+ * Whether the token has the shape of a compact JWS (RFC 7515 §7.1): exactly three base64url
+ * segments. Only this shape is verified locally; any other token is opaque to the gate. The
+ * decision reads nothing else, so no token can be taken both ways.
+ */
+export function isCompactJws(token: string): boolean {
+  return COMPACT_JWS_SHAPE.test(token);
+}
+
+function splitCompactJws(token: string): [string, string, string] {
+  checkTokenLength(token);
   const parts = token.split(".");
   // RFC 7516 §7.1: five parts is an encrypted JWT, which this resource server cannot read.
   if (parts.length === 5) throw new InvalidToken("encrypted tokens (JWE) are not accepted");
@@ -189,8 +204,8 @@ function readOptionalString(value: unknown): string | undefined {
  * issuer fails before anything is fetched), `aud` containing that server's audience, `exp`
  * required, `exp`/`nbf`/`iat` within clock skew. Throws InvalidToken or KeysUnavailable.
  *
- * Does NOT check revocation (no introspection) or any claim beyond these; `jku`, `x5u`, `jwk` and
- * `x5c` headers are ignored, never fetched or trusted.
+ * Does NOT check revocation (token-introspection.ts does, where configured) or any claim beyond
+ * these; `jku`, `x5u`, `jwk` and `x5c` headers are ignored, never fetched or trusted.
  */
 export async function verifyAccessToken(token: string, policy: VerificationPolicy, registry: JwksRegistry, nowSeconds: number): Promise<VerifiedToken> {
   const [encodedHeader, encodedPayload, encodedSignature] = splitCompactJws(token);
@@ -206,6 +221,17 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
   if (!keys.some((signingKey) => signingKey.verifiers.get(algorithm)?.(signingInput, signature) === true)) {
     throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid ${quoteText(kid)}`}`);
   }
+  return readVerifiedClaims(payload, server, policy, nowSeconds);
+}
+
+/**
+ * The claim checks every accepted token passes, whether its claims come from a verified JWT or
+ * from an authorization server's introspection answer (RFC 7662 §2.2 uses the same names): `exp`
+ * required, `exp`/`nbf`/`iat` within clock skew, the Keycloak preset's checks, `aud` containing
+ * `server`'s audience. Returns what the gate keeps: issuer, subject, client id, grants, identity
+ * values. Throws InvalidToken. Does NOT check `iss` (the caller has matched `server` already).
+ */
+export function readVerifiedClaims(payload: JsonObject, server: AuthorizationServer, policy: VerificationPolicy, nowSeconds: number): VerifiedToken {
   const expiresAt = checkTimes(payload, policy, nowSeconds);
   if (policy.keycloakCompat) checkKeycloakToken(payload);
   checkAudience(payload, server);

@@ -25,10 +25,25 @@ export const CONFIG_DEFAULTS = {
   consumer_by: ["username", "id"],
   consumer_optional: false,
   log_decisions: false,
+  introspection: "off",
+  client_auth_method: "client_secret_basic",
+  introspection_negative_cache_ttl: 30,
 } as const;
 
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
+
+/** `introspection` per authorization server: never, for tokens that are not JWS, or for every token. */
+export const INTROSPECTION_MODES = ["off", "opaque", "always"] as const;
+
+/** How the gate authenticates to an introspection endpoint (RFC 6749 §2.3.1, RFC 7662 §2.1). */
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] as const;
+
+/**
+ * Authorization servers that may have introspection on: an opaque token is sent to each in turn
+ * until one vouches for it, so this bounds the calls one unknown token can cause.
+ */
+export const MAX_INTROSPECTING_SERVERS = 4;
 
 /**
  * `consumer_by`: the consumer fields a claim value is looked up by. Kong 3.9 gives external plugins
@@ -49,6 +64,7 @@ export const CONFIG_BOUNDS = {
   clock_skew: [0, 300],
   max_body_size: [1, 67108864],
   jwks_refetch_cooldown: [1, 3600],
+  introspection_negative_cache_ttl: [0, 3600],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /**
@@ -80,6 +96,22 @@ export const RESERVED_UPSTREAM_HEADER_PREFIXES = ["Proxy-"] as const;
 type NumericField = keyof typeof CONFIG_BOUNDS;
 type BooleanField = { [Field in keyof typeof CONFIG_DEFAULTS]: (typeof CONFIG_DEFAULTS)[Field] extends boolean ? Field : never }[keyof typeof CONFIG_DEFAULTS];
 
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** Where and how the gate asks an authorization server whether a token is active (RFC 7662). */
+export interface IntrospectionEndpoint {
+  /** opaque: tokens that are not JWS; always: JWTs too, after local verification (a revocation check). */
+  readonly mode: "opaque" | "always";
+  readonly url: string;
+  readonly clientId: string;
+  /** Sent to the endpoint only: never logged, never part of a cache key. */
+  readonly clientSecret: string;
+  readonly authMethod: ClientAuthMethod;
+}
+
+/** An authorization server with introspection on. */
+export type IntrospectingServer = AuthorizationServer & { readonly introspection: IntrospectionEndpoint };
+
 export interface AuthorizationServer {
   /** Listed in the metadata document; clients discover the server's own metadata from it. */
   readonly url: string;
@@ -87,6 +119,8 @@ export interface AuthorizationServer {
   readonly issuer: string;
   readonly audience: string;
   readonly jwksUri: string;
+  /** Null when `introspection` is off: no token is ever sent to this server. */
+  readonly introspection: IntrospectionEndpoint | null;
 }
 
 /** An identity header for the upstream (`upstream_headers`): its name and the claim it carries. */
@@ -109,6 +143,8 @@ export interface VerificationPolicy {
   readonly consumerClaims: readonly (readonly string[])[];
   readonly httpTimeoutMs: number;
   readonly jwksRefetchCooldownMs: number;
+  /** Servers with introspection on, in configured order: where an opaque token may be sent. */
+  readonly introspectingServers: readonly IntrospectingServer[];
 }
 
 /** How a verified token becomes a Kong consumer (`consumer_claim`, `consumer_by`, ...). */
@@ -148,6 +184,8 @@ export interface GatePolicy {
   readonly runOnPreflight: boolean;
   readonly tokenCacheTtlSeconds: number;
   readonly tokenCacheSize: number;
+  /** How long an introspection's "not active" answer is remembered per token. */
+  readonly introspectionNegativeCacheTtlSeconds: number;
   readonly verification: VerificationPolicy;
   /** Identifies the verification settings: cached verdicts are only reused under the same ones. */
   readonly verificationFingerprint: string;
@@ -232,15 +270,50 @@ function readHttpUrl(value: string, path: string): URL {
 /** RFC 9110 §5.6.2 token, for header names. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A relative jwks_uri is appended to the server url's path; an absolute one is used as it is. */
-function resolveJwksUri(serverUrl: URL, jwksUri: string, path: string): string {
-  checkNoWhitespace(jwksUri, path);
-  if (jwksUri.includes("#")) throw new ConfigError(path, `'${jwksUri}' must not have a fragment (#)`);
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(jwksUri)) return readHttpUrl(jwksUri, path).href;
-  const resolved = new URL(serverUrl.href);
-  resolved.pathname = resolved.pathname.replace(/\/+$/, "") + (jwksUri.startsWith("/") ? jwksUri : `/${jwksUri}`);
-  resolved.search = "";
-  return readHttpUrl(resolved.href, path).href;
+/**
+ * An endpoint of the server (jwks_uri, introspection_endpoint): a relative one is appended to the
+ * server url's path, an absolute one is used as it is. Credentials in the URL are refused: they
+ * would end up in log lines.
+ */
+function resolveServerEndpoint(serverUrl: URL, endpoint: string, path: string): string {
+  checkNoWhitespace(endpoint, path);
+  if (endpoint.includes("#")) throw new ConfigError(path, `'${endpoint}' must not have a fragment (#)`);
+  let resolved: URL;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(endpoint)) resolved = readHttpUrl(endpoint, path);
+  else {
+    resolved = new URL(serverUrl.href);
+    resolved.pathname = resolved.pathname.replace(/\/+$/, "") + (endpoint.startsWith("/") ? endpoint : `/${endpoint}`);
+    resolved.search = "";
+    resolved = readHttpUrl(resolved.href, path);
+  }
+  if (resolved.username !== "" || resolved.password !== "") throw new ConfigError(path, "must not contain credentials (user:password@)");
+  return resolved.href;
+}
+
+/** One of `allowed`, or `fallback` when absent. */
+function readChoice<Choice extends string>(record: RawRecord, key: string, path: string, allowed: readonly Choice[], fallback: Choice): Choice {
+  const value = readString(record, key, path, fallback);
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(path, `must be one of ${allowed.join(", ")}`);
+  return value as Choice;
+}
+
+/**
+ * The server's introspection settings, or null when `introspection` is off. With it on, the
+ * endpoint and the client credentials are required; their shape is checked even while it is off.
+ */
+function compileIntrospectionEndpoint(entry: RawRecord, serverUrl: URL, path: string): IntrospectionEndpoint | null {
+  const mode = readChoice(entry, "introspection", `${path}.introspection`, INTROSPECTION_MODES, CONFIG_DEFAULTS.introspection);
+  const endpoint = readOptionalString(entry, "introspection_endpoint", `${path}.introspection_endpoint`);
+  const url = endpoint === undefined ? undefined : resolveServerEndpoint(serverUrl, endpoint, `${path}.introspection_endpoint`);
+  const clientId = readOptionalString(entry, "client_id", `${path}.client_id`);
+  const clientSecret = readOptionalString(entry, "client_secret", `${path}.client_secret`);
+  const authMethod = readChoice(entry, "client_auth_method", `${path}.client_auth_method`, CLIENT_AUTH_METHODS, CONFIG_DEFAULTS.client_auth_method);
+  if (mode === "off") return null;
+  const required = (value: string | undefined, field: string): string => {
+    if (value === undefined) throw new ConfigError(`${path}.${field}`, `is required when introspection is ${mode}`);
+    return value;
+  };
+  return { mode, url: required(url, "introspection_endpoint"), clientId: required(clientId, "client_id"), clientSecret: required(clientSecret, "client_secret"), authMethod };
 }
 
 /** Characters that would break a quoted-string (RFC 9110 §5.6.4) where the value is echoed in a challenge. */
@@ -258,15 +331,25 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
     if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const url = readString(entry, "url", `${path}.url`);
     const parsedUrl = readHttpUrl(checkNoWhitespace(url, `${path}.url`), `${path}.url`);
+    // Clients read the url in the metadata: credentials in it would be published.
+    if (parsedUrl.username !== "" || parsedUrl.password !== "") throw new ConfigError(`${path}.url`, "must not contain credentials (user:password@)");
     const issuer = readString(entry, "issuer", `${path}.issuer`, url);
     if (seenIssuers.has(issuer)) {
       throw new ConfigError(`${path}.issuer`, `'${issuer}' is the issuer of an earlier server too: a token's iss must name one authorization server`);
     }
     seenIssuers.add(issuer);
     const audience = readString(entry, "audience", `${path}.audience`);
-    const jwksUri = resolveJwksUri(parsedUrl, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
-    return { url, issuer, audience, jwksUri };
+    const jwksUri = resolveServerEndpoint(parsedUrl, readString(entry, "jwks_uri", `${path}.jwks_uri`, CONFIG_DEFAULTS.jwks_uri), `${path}.jwks_uri`);
+    return { url, issuer, audience, jwksUri, introspection: compileIntrospectionEndpoint(entry, parsedUrl, path) };
   });
+}
+
+function selectIntrospectingServers(servers: readonly AuthorizationServer[]): IntrospectingServer[] {
+  const introspecting = servers.filter((server): server is IntrospectingServer => server.introspection !== null);
+  if (introspecting.length > MAX_INTROSPECTING_SERVERS) {
+    throw new ConfigError("authorization_servers", `at most ${MAX_INTROSPECTING_SERVERS} servers may have introspection on (an opaque token is offered to each in turn)`);
+  }
+  return introspecting;
 }
 
 function compileAllowedAlgorithms(raw: RawRecord): Set<string> {
@@ -341,7 +424,8 @@ function compileIdentityHeaders(raw: RawRecord, tokenHeader: string): IdentityHe
 
 function fingerprintVerification(servers: readonly AuthorizationServer[], verification: Omit<VerificationPolicy, "issuers">, cacheTtl: number): string {
   const material = JSON.stringify([
-    servers.map((server) => [server.issuer, server.audience, server.jwksUri]),
+    // The client secret is left out: it changes who may ask, not what an answer means.
+    servers.map(({ issuer, audience, jwksUri, introspection }) => [issuer, audience, jwksUri, introspection && [introspection.mode, introspection.url, introspection.clientId, introspection.authMethod]]),
     [...verification.allowedAlgorithms].sort(),
     verification.clockSkewSeconds,
     verification.aclClaimPath,
@@ -384,8 +468,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   const aclClaimPath = readDotPath(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
   // Checked even while the ACL is off, so that turning it on cannot reveal a broken mapping.
   const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"));
-  const aclMode = readString(raw, "acl_mode", "acl_mode", CONFIG_DEFAULTS.acl_mode);
-  if (!(ACL_MODES as readonly string[]).includes(aclMode)) throw new ConfigError("acl_mode", `must be one of ${ACL_MODES.join(", ")}`);
+  const aclMode = readChoice(raw, "acl_mode", "acl_mode", ACL_MODES, CONFIG_DEFAULTS.acl_mode);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
   const consumerMapping = compileConsumerMapping(raw);
   const tokenCacheTtlSeconds = readNumber(raw, "token_cache_ttl");
@@ -398,6 +481,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     consumerClaims: consumerMapping?.claims.map((claim) => claim.path) ?? [],
     httpTimeoutMs: readNumber(raw, "http_timeout"),
     jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown"),
+    introspectingServers: selectIntrospectingServers(authorizationServers),
   };
   return {
     metadataPath: compileMetadataPath(raw),
@@ -417,6 +501,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     runOnPreflight: readBoolean(raw, "run_on_preflight"),
     tokenCacheTtlSeconds,
     tokenCacheSize: readNumber(raw, "token_cache_size"),
+    introspectionNegativeCacheTtlSeconds: readNumber(raw, "introspection_negative_cache_ttl"),
     verification: {
       issuers: new Map(authorizationServers.map((server) => [server.issuer, server])),
       ...verificationSettings,

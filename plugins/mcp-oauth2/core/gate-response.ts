@@ -1,4 +1,15 @@
-import { GateFailure, InsufficientScope, InvalidJsonRpc, InvalidRequest, InvalidToken, KeysUnavailable, MetadataMethodNotAllowed, MissingToken, Refusal, shortenText } from "./refusals";
+import {
+  AuthorizationServerUnavailable,
+  GateFailure,
+  InsufficientScope,
+  InvalidJsonRpc,
+  InvalidRequest,
+  InvalidToken,
+  MetadataMethodNotAllowed,
+  MissingToken,
+  Refusal,
+  shortenText,
+} from "./refusals";
 
 /** A complete answer for kong.response.exit: the body is always a non-empty string. */
 export interface GateResponse {
@@ -53,14 +64,14 @@ function describeRefusalHeaders(refusal: Refusal, context: ChallengeContext): Re
   if (refusal instanceof InsufficientScope) {
     return { "WWW-Authenticate": formatBearerChallenge(refusal.errorCode, refusal.description, { ...context, scopes: refusal.requiredScopes }) };
   }
-  if (refusal instanceof KeysUnavailable) return { "Retry-After": String(refusal.retryAfterSeconds) };
+  if (refusal instanceof AuthorizationServerUnavailable) return { "Retry-After": String(refusal.retryAfterSeconds) };
   if (refusal instanceof MetadataMethodNotAllowed) return { Allow: "GET, HEAD" };
   return {};
 }
 
 /**
  * The one place refusals become responses: status, `WWW-Authenticate` for authentication and
- * authorization failures (RFC 6750 §3), `Retry-After` for unavailable keys, a JSON body always.
+ * authorization failures (RFC 6750 §3), `Retry-After` when the authorization server is unavailable, a JSON body always.
  */
 export function renderRefusal(refusal: Refusal, context: ChallengeContext): GateResponse {
   if (refusal instanceof InvalidJsonRpc) {

@@ -4,6 +4,8 @@ import { InvalidRequest, quoteText, UnsupportedMediaType } from "./refusals";
 /** RFC 9110 §5.6.2 token characters. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TOKEN_CHARACTER = /[!#$%&'*+.^_`|~0-9A-Za-z-]/;
+/** The charset labels every upstream reads as UTF-8 or refuses (iconv-lite, Python and Go take `utf8` too). */
+const UTF8_LABELS: ReadonlySet<string> = new Set(["utf-8", "utf8"]);
 /** Media types whose bodies the gate reads as JSON-RPC (MCP Streamable HTTP posts application/json). */
 const JSON_SUFFIX = "+json";
 
@@ -101,7 +103,8 @@ export function checkBodyHeaders(headers: HeaderMap): void {
 }
 
 /**
- * A JSON-RPC body must be `application/json` (or `+json`) in UTF-8: no charset, or `utf-8` once.
+ * A JSON-RPC body must be `application/json` (or `+json`) in UTF-8: no charset, or `utf-8` (or
+ * `utf8`) once.
  * Express's body parser and the MCP SDK transports decode other charsets (utf-7, utf-16) with
  * iconv-lite, so bytes the gate reads as one message would run upstream as another. Throws
  * UnsupportedMediaType (415).
@@ -112,7 +115,7 @@ export function checkJsonContentType(contentType: string | undefined): void {
     return refuseMediaType("JSON-RPC bodies must be sent as application/json", contentType);
   }
   const charsets = mediaType.parameters.filter(([name]) => name === "charset");
-  if (charsets.length > 1 || charsets.some(([, charset]) => charset.toLowerCase() !== "utf-8")) {
+  if (charsets.length > 1 || charsets.some(([, charset]) => !UTF8_LABELS.has(charset.toLowerCase()))) {
     return refuseMediaType("JSON-RPC bodies must be UTF-8: send no charset, or charset=utf-8", contentType);
   }
 }

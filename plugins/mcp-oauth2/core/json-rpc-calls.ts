@@ -1,4 +1,4 @@
-import { findFoldedMemberName } from "./member-name-folding";
+import { findFoldedMemberName, foldMemberName } from "./member-name-folding";
 import { InvalidJsonRpc, quoteText } from "./refusals";
 import { readResourceUri } from "./resource-uri";
 import { DuplicateKeyError, isJsonObject, MAX_JSON_NESTING, NestingTooDeep, parseJsonWithUniqueKeys } from "./unique-key-json";
@@ -10,6 +10,8 @@ export interface JsonRpcCall {
   readonly item?: string;
   /** A resource URI as WHATWG parsers resolve it, when that differs from `item`: the ACL must allow both. */
   readonly resolvedItem?: string;
+  /** Calls the message makes besides its own method, which the ACL must allow too (subscriptions/listen). */
+  readonly impliedCalls?: readonly JsonRpcCall[];
 }
 
 /** What a POST body holds for the gate: its calls, and whether it was a batch. */
@@ -28,7 +30,14 @@ export const ITEM_MEMBER: ReadonlyMap<string, "name" | "uri"> = new Map([
 ]);
 
 /** Member names of JSON-RPC messages and of the params the ACL reads. */
-const STRUCTURAL_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "method", "params", "result", "error", "name", "uri"]);
+const STRUCTURAL_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "method", "params", "result", "error", "name", "uri", "notifications"]);
+/**
+ * MCP 2026-07-28 `subscriptions/listen` subscribes to resources through
+ * `params.notifications.resourceSubscriptions` (Python's SDK also binds `resource_subscriptions`,
+ * Go's any case): each URI is a resources/subscribe the ACL must allow.
+ */
+const LISTEN_METHOD = "subscriptions/listen";
+const RESOURCE_SUBSCRIPTIONS = "resourcesubscriptions";
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
 
@@ -40,13 +49,30 @@ function checkMemberNames(object: Readonly<Record<string, unknown>>): void {
   }
 }
 
+function readUriItem(item: string): Pick<JsonRpcCall, "item" | "resolvedItem"> {
+  const { uri, resolved } = readResourceUri(item);
+  return resolved === undefined ? { item: uri } : { item: uri, resolvedItem: resolved };
+}
+
 function readItem(method: string, params: Readonly<Record<string, unknown>>): Pick<JsonRpcCall, "item" | "resolvedItem"> {
   const member = ITEM_MEMBER.get(method);
   const item = member === undefined ? undefined : params[member];
   if (typeof item !== "string") return {};
-  if (member !== "uri") return { item };
-  const { uri, resolved } = readResourceUri(item);
-  return resolved === undefined ? { item: uri } : { item: uri, resolvedItem: resolved };
+  return member === "uri" ? readUriItem(item) : { item };
+}
+
+/** The resources/subscribe calls a subscriptions/listen makes, from every spelling an upstream binds. */
+function readListenSubscriptions(params: Readonly<Record<string, unknown>>): JsonRpcCall[] {
+  const { notifications } = params;
+  if (!isJsonObject(notifications)) return [];
+  const members = Object.keys(notifications).filter((name) => foldMemberName(name).replaceAll("_", "") === RESOURCE_SUBSCRIPTIONS);
+  if (members.length > 1) throw new InvalidJsonRpc("params.notifications names its resource subscriptions more than once", -32600);
+  if (members.length === 0) return [];
+  const uris = notifications[members[0]];
+  if (!Array.isArray(uris) || !uris.every((uri): uri is string => typeof uri === "string")) {
+    throw new InvalidJsonRpc("params.notifications.resourceSubscriptions must be a list of resource URIs", -32602);
+  }
+  return uris.map((uri) => ({ method: "resources/subscribe", ...readUriItem(uri) }));
 }
 
 function readCall(message: unknown): JsonRpcCall | undefined {
@@ -61,7 +87,33 @@ function readCall(message: unknown): JsonRpcCall | undefined {
   if (typeof method !== "string") throw new InvalidJsonRpc("the JSON-RPC method must be a string", -32600);
   if (!isJsonObject(params)) return { method };
   checkMemberNames(params);
-  return { method, ...readItem(method, params) };
+  if (method !== LISTEN_METHOD) return { method, ...readItem(method, params) };
+  const impliedCalls = readListenSubscriptions(params);
+  return impliedCalls.length === 0 ? { method } : { method, impliedCalls };
+}
+
+/** Every call the ACL must allow for these messages: each one's method, then what it implies. */
+export function listAuthorizedCalls(calls: readonly JsonRpcCall[]): JsonRpcCall[] {
+  return calls.flatMap((call) => (call.impliedCalls === undefined ? [call] : [call, ...call.impliedCalls]));
+}
+
+function decodeUtf8(body: Uint8Array): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new InvalidJsonRpc("the body is not valid UTF-8 JSON", -32700);
+  }
+}
+
+/** JSON.parse with the gate's refusals: nesting, and member names repeated down to `maxDepth`. */
+function parseJsonRpcText(text: string, maxDepth: number | ((value: unknown) => number)): unknown {
+  try {
+    return parseJsonWithUniqueKeys(text, maxDepth);
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) throw new InvalidJsonRpc(`the body repeats the member name ${quoteText(error.key)}`, -32600);
+    if (error instanceof NestingTooDeep) throw new InvalidJsonRpc(`the body nests deeper than ${MAX_JSON_NESTING} levels`, -32600);
+    throw new InvalidJsonRpc("the body is not valid UTF-8 JSON", -32700);
+  }
 }
 
 /**
@@ -74,15 +126,9 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
   // Refused rather than stripped: no MCP client sends one, and upstreams disagree on it (the
   // TypeScript SDK strips it, Go's encoding/json refuses the body).
   if (BYTE_ORDER_MARK.every((byte, index) => body[index] === byte)) throw new InvalidJsonRpc("the body must not start with a byte order mark", -32700);
-  let parsed: unknown;
-  try {
-    // Messages sit at depth 1 (single) or 2 (batch), their params one level deeper.
-    parsed = parseJsonWithUniqueKeys(utf8.decode(body), (value) => (Array.isArray(value) ? 3 : 2));
-  } catch (error) {
-    if (error instanceof DuplicateKeyError) throw new InvalidJsonRpc(`the body repeats the member name ${quoteText(error.key)}`, -32600);
-    if (error instanceof NestingTooDeep) throw new InvalidJsonRpc(`the body nests deeper than ${MAX_JSON_NESTING} levels`, -32600);
-    throw new InvalidJsonRpc("the body is not valid UTF-8 JSON", -32700);
-  }
+  const text = decodeUtf8(body);
+  // Messages sit at depth 1 (single) or 2 (batch), their params one level deeper.
+  const parsed = parseJsonRpcText(text, (value) => (Array.isArray(value) ? 3 : 2));
   const batch = Array.isArray(parsed);
   const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
   if (messages.length === 0) throw new InvalidJsonRpc("an empty JSON-RPC batch is invalid", -32600);
@@ -91,5 +137,8 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
     const call = readCall(message);
     if (call !== undefined) calls.push(call);
   }
+  // The subscriptions of a subscriptions/listen sit one level deeper (params.notifications), where
+  // a repeated member would be read first-wins by some parsers and last-wins by JSON.parse.
+  if (calls.some((call) => call.method === LISTEN_METHOD)) parseJsonRpcText(text, batch ? 4 : 3);
   return { calls, batch };
 }

@@ -1,6 +1,7 @@
 import { KeyObject } from "node:crypto";
 import { importJWK, type JWK } from "jose";
 import { prepareJwsVerifiers, type JwsVerifier } from "./jws-signature";
+import { describeFetchError, readBoundedText } from "./outbound-http";
 import { InvalidToken, KeysUnavailable, quoteText } from "./refusals";
 import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
@@ -52,17 +53,7 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
     await response.body?.cancel();
     throw new Error(`answered HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get("content-length") ?? 0);
-  if (declared > MAX_JWKS_BYTES) throw new Error(`is larger than ${MAX_JWKS_BYTES} bytes`);
-  const text = await response.text();
-  if (text.length > MAX_JWKS_BYTES) throw new Error(`is larger than ${MAX_JWKS_BYTES} bytes`);
-  return text;
-}
-
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) return `timed out after ${timeoutMs} ms`;
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return `${error instanceof Error ? error.message : String(error)}${cause}`;
+  return readBoundedText(response.body, response.headers.get("content-length"), MAX_JWKS_BYTES);
 }
 
 /**

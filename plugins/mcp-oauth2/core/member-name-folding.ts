@@ -13,12 +13,14 @@ const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
 /**
  * The name as the most lenient of those parsers could match it: compatibility forms unified
- * (NFKC), ignorable characters removed, then case folded through upper case so that ſ, K and ı
- * meet s, k and i.
+ * (NFKC), ignorable characters removed, then case folded through upper case so that ſ, K, ı
+ * and İ meet s, k, i and i.
  */
 export function foldMemberName(name: string): string {
   if (PRINTABLE_ASCII.test(name)) return name.toLowerCase();
-  return name.normalize("NFKC").replace(IGNORABLE, "").toUpperCase().toLowerCase();
+  // U+0130 (İ): full lower-casing gives "i" and a combining dot; binders that lower-case one
+  // character at a time (Java's equalsIgnoreCase) give "i".
+  return name.normalize("NFKC").replace(IGNORABLE, "").replaceAll("\u0130", "i").toUpperCase().toLowerCase();
 }
 
 /**

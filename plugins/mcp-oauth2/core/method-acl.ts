@@ -209,6 +209,12 @@ function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
   return globs !== undefined && allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
 }
 
+/** Whether any granted scope, or a scope it implies, is one the mapping names. */
+export function grantsAnything(acl: MethodAcl, grantedScopes: readonly string[]): boolean {
+  for (const scope of expandScopes(acl, grantedScopes)) if (acl.mappedScopes.has(scope)) return true;
+  return false;
+}
+
 /** The calls that none of the granted scopes allows. */
 export function findDeniedCalls(acl: MethodAcl, grantedScopes: readonly string[], calls: readonly JsonRpcCall[]): JsonRpcCall[] {
   const grant = lookUpGrant(acl, grantedScopes);

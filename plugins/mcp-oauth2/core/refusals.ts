@@ -77,18 +77,34 @@ export class InsufficientScope extends Refusal {
 }
 
 /**
- * The authorization server's keys cannot be had (unreachable, timed out, invalid answer) and no
- * cached key can decide. Not the client's fault: a 401 would send it into a login loop.
+ * The authorization server cannot be asked right now (unreachable, timed out, invalid answer), so
+ * the token cannot be judged. Not the client's fault: a 401 would send it into a login loop.
+ * Answered with 503 and Retry-After.
  */
-export class KeysUnavailable extends Refusal {
+export abstract class AuthorizationServerUnavailable extends Refusal {
   readonly status = 503;
   readonly errorCode = "temporarily_unavailable";
   override readonly logLevel = "err";
   constructor(
+    description: string,
     detail: string,
     readonly retryAfterSeconds: number,
   ) {
-    super("the authorization server's signing keys are temporarily unavailable", detail);
+    super(description, detail);
+  }
+}
+
+/** The authorization server's keys cannot be had and no cached key can decide. */
+export class KeysUnavailable extends AuthorizationServerUnavailable {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super("the authorization server's signing keys are temporarily unavailable", detail, retryAfterSeconds);
+  }
+}
+
+/** No introspection endpoint (RFC 7662) could say whether the token is active. */
+export class IntrospectionUnavailable extends AuthorizationServerUnavailable {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super("the authorization server cannot check the token right now", detail, retryAfterSeconds);
   }
 }
 

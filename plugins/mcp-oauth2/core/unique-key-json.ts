@@ -19,10 +19,11 @@ export class DuplicateKeyError extends SyntaxError {
 
 /**
  * JSON nested deeper than this is refused before it is parsed. MCP messages, token claims and key
- * sets nest a few levels; hostile nesting (a megabyte of `[`) would otherwise cost every later
- * step, and parsers upstream stop at different depths (Python's recursion limit, Go's 10,000).
+ * sets nest a few levels and tool arguments rarely a dozen; hostile nesting (a megabyte of `[`)
+ * would otherwise cost every later step. Upstreams stop at different depths (pydantic's 200,
+ * Python's recursion limit, Go's 10,000): below all of them, a refused body is one no upstream runs.
  */
-export const MAX_JSON_NESTING = 64;
+export const MAX_JSON_NESTING = 128;
 
 /** JSON nested deeper than MAX_JSON_NESTING. */
 export class NestingTooDeep extends SyntaxError {

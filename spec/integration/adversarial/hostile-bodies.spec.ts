@@ -117,11 +117,11 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
     });
   });
 
-  it("refuses nesting deeper than 64 levels anywhere in the body, up to 100,000 levels, without exhausting a stack", async () => {
+  it("refuses nesting deeper than 128 levels anywhere in the body, up to 100,000 levels, without exhausting a stack", async () => {
     const depth = 100_000;
     const nestedArrays = `${"[".repeat(depth)}${"]".repeat(depth)}`;
     expect(await answerTo(["mcp:basic"], call("tools/list", { cursor: "RAW" }).replace('"RAW"', nestedArrays))).to.equal("400 jsonrpc -32600 from plugin");
-    const deepest = `${"[".repeat(62)}${"]".repeat(62)}`;
+    const deepest = `${"[".repeat(126)}${"]".repeat(126)}`;
     expect(await answerTo(["mcp:basic"], call("tools/list", { cursor: "RAW" }).replace('"RAW"', deepest))).to.equal("proceed");
     expect(await answerTo(["mcp:basic"], call("tools/list", { cursor: "RAW" }).replace('"RAW"', `[${deepest}]`))).to.equal("400 jsonrpc -32600 from plugin");
     expect(await answerTo(["mcp:basic"], nestedArrays)).to.equal("400 jsonrpc -32600 from plugin");
@@ -168,7 +168,7 @@ describe("adversarial: hostile JSON-RPC bodies through Kong and the real plugin 
     expect(await answerTo(undefined, "")).to.equal("401 unauthorized from plugin");
     const answers: Record<string, string> = {};
     for (const method of ["GET", "HEAD", "DELETE", "OPTIONS", "PUT", "PATCH", "PROPFIND", "TRACE", "BREW"]) {
-      answers[method] = summarizeOutcome(ledger.watch(await gate.send({ method, headers: [["Authorization", `Bearer ${await tokenFor([])}`]] })));
+      answers[method] = summarizeOutcome(ledger.watch(await gate.send({ method, headers: [["Authorization", `Bearer ${await tokenFor(["mcp:basic"])}`]] })));
     }
     const refused = "400 jsonrpc -32600 from plugin";
     expect(answers).to.deep.equal({ GET: "proceed", HEAD: "proceed", DELETE: "proceed", OPTIONS: "proceed", PUT: refused, PATCH: refused, PROPFIND: refused, TRACE: refused, BREW: refused });

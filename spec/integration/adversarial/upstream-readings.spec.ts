@@ -50,7 +50,10 @@ describe("adversarial: requests the upstream reads differently from a naive gate
       scopes_supported: [PUBLIC_SCOPE, "mcp:admin"],
       enable_acl: true,
       scope_method_mapping: [
-        { scope: PUBLIC_SCOPE, methods: ["initialize", "notifications/*", "tools/call:weather_*", "resources/read:file:///srv/public/*", "resources/subscribe:https://docs.example.com/public/*"] },
+        {
+          scope: PUBLIC_SCOPE,
+          methods: ["initialize", "notifications/*", "subscriptions/listen", "tools/call:weather_*", "resources/read:file:///srv/public/*", "resources/subscribe:https://docs.example.com/public/*"],
+        },
         { scope: "mcp:admin", methods: ["*"] },
       ],
     });
@@ -153,6 +156,26 @@ describe("adversarial: requests the upstream reads differently from a naive gate
     expect(await answerTo('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"weather_now","arguments":{"Name":"x","name":"y"}}}')).to.equal("proceed");
   });
 
+  it("judges each resource subscription of subscriptions/listen (MCP 2026-07-28) as a resources/subscribe", async () => {
+    const listen = (notifications: unknown) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: { notifications } });
+    expect(await answerTo(listen({ resourceSubscriptions: ["https://docs.example.com/public/a"], toolsListChanged: true }))).to.equal("proceed");
+    expect(await answerTo(listen({ toolsListChanged: true }))).to.equal("proceed");
+    const secret = "https://docs.example.com/admin/keys";
+    for (const notifications of [{ resourceSubscriptions: [secret] }, { resource_subscriptions: [secret] }, { ResourceSubscriptions: ["https://docs.example.com/public/a", secret] }]) {
+      expect(await answerTo(listen(notifications)), JSON.stringify(notifications)).to.equal("403 insufficient_scope from plugin");
+    }
+    expect(await answerTo(listen({ resourceSubscriptions: ["https://docs.example.com/public/../admin/keys"] }))).to.equal(INVALID_PARAMS);
+    expect(await answerTo(listen({ resourceSubscriptions: ["https://docs.example.com/public/a"], resource_subscriptions: [secret] }))).to.equal(INVALID_MESSAGE);
+  });
+
+  it("refuses a token holding no mapped scope before reading a large body", async () => {
+    const outsider = ledger.add(await signAccessToken(key, { issuer: jwks.url, audience: MCP_RESOURCE, claims: { sub: "mallory", scope: "openid profile" } }));
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, result: { pad: Array.from({ length: 90_000 }, (_, index) => index) } });
+    const outcome = await send(body, [["Content-Type", "application/json"], ["Content-Length", String(body.length)]], outsider);
+    expect(summarizeOutcome(outcome)).to.equal("403 insufficient_scope from plugin");
+    expect(outcome.pdkCalls.map((pdkCall) => pdkCall.method)).not.to.include("kong.request.get_raw_body");
+  });
+
   it("refuses a protocol upgrade with the ACL on (400): what follows it would never be judged", async () => {
     const outcome = await send("", [["Upgrade", "websocket"], ["Connection", "Upgrade"], ["Sec-WebSocket-Version", "13"], ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="]], publicToken, "GET");
     expect(summarizeOutcome(outcome)).to.equal("400 invalid_request from plugin");
@@ -170,6 +193,14 @@ describe("adversarial: requests the upstream reads differently from a naive gate
       const variant = ledger.add(`${token.slice(0, -1)}${alphabet[last | unusedBits]}`);
       expect(await answerTo(body, undefined, variant), variant.slice(-4)).to.equal("401 invalid_token from plugin");
     }
+  });
+
+  it("escapes controls, line separators and bidirectional controls a client puts in a log line", async () => {
+    const outcome = await send(call("tools/call", { name: "admin\r\n\u2028\u0085\u202eliw" }));
+    expect(summarizeOutcome(outcome)).to.equal("403 insufficient_scope from plugin");
+    const line = outcome.logs.find((entry) => entry.source === "plugin")?.message ?? "";
+    expect(line).to.contain("tools/call admin\\x0d\\x0a\\u2028\\x85\\u202eliw");
+    expect(line).not.to.match(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
   });
 
   it("cuts client-chosen values in log lines: a 6 KB kid and a 10 KB path", async () => {
@@ -193,11 +224,11 @@ describe("adversarial: requests the upstream reads differently from a naive gate
       expect(outcome.pdkCalls.map((pdkCall) => pdkCall.method)).not.to.include("kong.request.get_raw_body");
     });
 
-    it("refuses the same nesting with a valid token as soon as it passes 64 levels (400, -32600)", async () => {
+    it("refuses the same nesting with a valid token as soon as it passes 128 levels (400, -32600)", async () => {
       const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"weather_now","arguments":${nested(500_000)}}}`;
       const outcome = await send(body);
       expect(summarizeOutcome(outcome)).to.equal(INVALID_MESSAGE);
-      expect(JSON.parse(outcome.kind === "exit" ? outcome.body.toString() : "{}").error.message).to.equal("the body nests deeper than 64 levels");
+      expect(JSON.parse(outcome.kind === "exit" ? outcome.body.toString() : "{}").error.message).to.equal("the body nests deeper than 128 levels");
     });
   });
 });

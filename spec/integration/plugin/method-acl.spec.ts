@@ -95,14 +95,14 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expectProxied(await post("mcp:tools", batch));
       });
 
-      it("lets responses to server requests through for any valid token: there is no call to authorize", async () => {
-        expectProxied(await post("", JSON.stringify({ jsonrpc: "2.0", id: 7, result: { content: [] } })));
-        expectProxied(await post("", JSON.stringify([{ jsonrpc: "2.0", id: 8, error: { code: -1, message: "declined" } }])));
+      it("lets responses to server requests through for a token holding any mapped scope: there is no call to authorize", async () => {
+        expectProxied(await post("mcp:resources", JSON.stringify({ jsonrpc: "2.0", id: 7, result: { content: [] } })));
+        expectProxied(await post("mcp:resources", JSON.stringify([{ jsonrpc: "2.0", id: 8, error: { code: -1, message: "declined" } }])));
       });
 
-      it("lets a bodiless GET (the SSE stream) and DELETE (session end) through for any valid token", async () => {
+      it("lets a bodiless GET (the SSE stream) and DELETE (session end) through for a token holding any mapped scope", async () => {
         for (const method of ["GET", "DELETE"]) {
-          const outcome = expectProxied(await sendThroughGate(fixture.driver, { method, path: "/mcp", headers: [["Authorization", `Bearer ${await issueToken("")}`]] }));
+          const outcome = expectProxied(await sendThroughGate(fixture.driver, { method, path: "/mcp", headers: [["Authorization", `Bearer ${await issueToken("mcp:admin")}`]] }));
           expect(listPdkMethods(outcome), method).to.deep.equal([
             "kong.request.get_path",
             "kong.request.get_headers",
@@ -112,6 +112,24 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
             "kong.ctx.shared.set",
           ]);
         }
+      });
+
+      it("refuses a token holding no mapped scope before reading its body (403, asking for what the body needs)", async () => {
+        const response = JSON.stringify({ jsonrpc: "2.0", id: 7, result: { content: [] } });
+        for (const scope of ["", "openid profile"]) {
+          const outcome = await post(scope, response);
+          const body = { error: "insufficient_scope", error_description: "the token's scopes allow nothing on this resource" };
+          expect(readAnswer(outcome)).to.deep.include({ status: 403, body });
+          expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(
+            `Bearer error="insufficient_scope", error_description="the token's scopes allow nothing on this resource", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,
+          );
+          expect(listPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.log.notice", "kong.response.exit"]);
+        }
+        const call = formatJsonRpc("resources/read", { uri: "docs://readme" });
+        const outcome = await post("", call);
+        expect(readAnswer(outcome).headers["www-authenticate"]).to.contain('scope="mcp:resources"');
+        const bodiless = await sendThroughGate(fixture.driver, { method: "GET", path: "/mcp", headers: [["Authorization", `Bearer ${await issueToken("")}`]] });
+        expect(readAnswer(bodiless).status).to.equal(403);
       });
 
       it("grants what a broader scope implies (scope_hierarchy) and reads grants from a dot-path claim", async () => {
