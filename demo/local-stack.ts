@@ -97,7 +97,7 @@ async function startStack<Server extends StackAuthorizationServer>(
  * mcp:resources (members hold the first, admins both). Like kong/kong.yml's route, with a
  * smaller mapping: there, prompts belong to mcp:tools and either scope alone opens a session.
  */
-function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
+export function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
   const { issuer, jwksUri } = authorizationServer;
   return {
     id: "mcp",

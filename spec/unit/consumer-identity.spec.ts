@@ -71,7 +71,7 @@ describe("consumer-identity", () => {
   it("refuses with 401 invalid_token naming the claims when none matches, the details for the operator", async () => {
     const refusal = await expectRejection(identifyConsumer(azpThenSub, tokenWith({ subject: "mallory" }, [undefined, "mallory"]), table(), new ConsumerCache()), InvalidToken);
     expect([refusal.status, refusal.errorCode, refusal.description]).to.deep.equal([401, "invalid_token", "no consumer matches the token's claims azp, sub"]);
-    expect(refusal.detail).to.equal('no Kong consumer for the token of mallory: azp: absent; sub "mallory": no consumer with that username or id');
+    expect(refusal.detail).to.equal('no Kong consumer for the token of mallory: azp: absent; sub "mallory": no consumer with that username');
     const single = await expectRejection(identifyConsumer(mappingOf({ consumer_claim: ["azp"] }), tokenWith({}, ["x"]), table(), new ConsumerCache()), InvalidToken);
     expect(single.description).to.equal("no consumer matches the token's azp claim");
   });

@@ -24,6 +24,13 @@ describe("decision-record", () => {
     expect(record.calls?.[0]?.item).to.equal(`${"i".repeat(97)}...`);
   });
 
+  it("cuts a subject and a client id to 256 characters: the issuer's claims, of any length", () => {
+    const long = { ...verified, subject: "s".repeat(50_000), clientId: "c".repeat(300) };
+    const record = recordDecision(policyWith(), { verified: long }, "allowed");
+    expect(record.subject).to.equal(`${"s".repeat(253)}...`);
+    expect(record.client_id).to.equal(`${"c".repeat(253)}...`);
+  });
+
   it("names no scope with the ACL off, and leaves an empty call list out", () => {
     expect(recordDecision(policyWith(), { verified, calls: [{ method: "tools/list" }] }, "allowed").calls).to.deep.equal([{ method: "tools/list" }]);
     expect(recordDecision(policyWith(), { verified, calls: [] }, "allowed")).not.to.have.property("calls");

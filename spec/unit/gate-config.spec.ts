@@ -45,7 +45,7 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     run_on_preflight: true,
     jwks_refetch_cooldown: 10,
     consumer_claim: {},
-    consumer_by: ["username", "id"],
+    consumer_by: ["username"],
     consumer_optional: false,
     anonymous: null,
     log_decisions: false,
@@ -463,7 +463,8 @@ describe("gate-config", () => {
         anonymous: "guest",
       });
       expect(policy.verification.consumerClaims).to.deep.equal([["azp"], ["client_id"], ["ext", "consumer"]]);
-      expect(compileGatePolicy(kongConfig({ consumer_claim: ["sub"] })).consumerMapping).to.deep.equal({ claims: [{ name: "sub", path: ["sub"] }], byUsername: true, byId: true, optional: false });
+      // By username only unless asked: consumer ids are not secret.
+      expect(compileGatePolicy(kongConfig({ consumer_claim: ["sub"] })).consumerMapping).to.deep.equal({ claims: [{ name: "sub", path: ["sub"] }], byUsername: true, byId: false, optional: false });
     });
 
     it("refuses custom_id, saying why, other lookup fields, an empty list and broken claim paths", () => {

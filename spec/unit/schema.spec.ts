@@ -85,7 +85,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       run_on_preflight: true,
       jwks_refetch_cooldown: 10,
       consumer_claim: [],
-      consumer_by: ["username", "id"],
+      consumer_by: ["username"],
       consumer_optional: false,
       log_decisions: false,
       introspection_negative_cache_ttl: 30,

@@ -1,7 +1,7 @@
 import { isExpired, type VerifiedToken } from "./access-token-verifier";
 import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
-import { describeConsumerHeaders, identifyConsumer, type ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type ConsumerLoader } from "./consumer-identity";
+import { CLEARED_CONSUMER_HEADERS, describeConsumerHeaders, identifyConsumer, type ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type ConsumerLoader } from "./consumer-identity";
 import { recordDecision, type DecisionRecord, type DecisionTrail } from "./decision-record";
 import type { GatePolicy } from "./gate-config";
 import { answerDocument, renderRefusal, toRefusal, type ChallengeContext, type GateResponse } from "./gate-response";
@@ -375,8 +375,9 @@ export async function decideAccess(policy: GatePolicy | ConfigError, source: Req
     try {
       // Kong's run_on_preflight=false: CORS preflights pass without a token.
       if (!policy.runOnPreflight && (await request.method()) === "OPTIONS") {
-        // No verified identity: client-sent identity headers must not reach the upstream either.
-        const preflight = { kind: "proceed", shared: { preflight: true }, ...rewriteUpstreamHeaders(policy, []) } as const;
+        // No verified identity: client-sent identity and consumer headers must not reach the upstream either.
+        const preflight: Writable<Decision & { kind: "proceed" }> = { kind: "proceed", shared: { preflight: true }, ...rewriteUpstreamHeaders(policy, []) };
+        if (policy.consumerMapping !== null) preflight.consumerHeaders = CLEARED_CONSUMER_HEADERS;
         return policy.logDecisions ? { ...preflight, record: { decision: "allowed", preflight: true } } : preflight;
       }
       return await refuse(policy, request, toRefusal(error), trail);

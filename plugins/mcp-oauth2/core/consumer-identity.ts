@@ -146,6 +146,15 @@ function headerValue(value: unknown): string | readonly never[] {
   return typeof value === "string" && value !== "" ? value : [];
 }
 
+/** Kong's consumer headers all removed: for a request let through without an identity (a preflight). */
+export const CLEARED_CONSUMER_HEADERS: ConsumerHeaders = {
+  "X-Consumer-ID": [],
+  "X-Consumer-Custom-ID": [],
+  "X-Consumer-Username": [],
+  "X-Credential-Identifier": [],
+  "X-Anonymous-Consumer": [],
+};
+
 /**
  * Kong's upstream headers for an authenticated request, as its jwt and key-auth plugins set them:
  * each set when it applies and removed otherwise, so that a client cannot send its own.

@@ -9,6 +9,8 @@ import { shortenText, type Refusal } from "./refusals";
 const MAX_LISTED_CALLS = 20;
 /** Client-chosen method and item names are cut to this many characters. */
 const MAX_NAME_LENGTH = 100;
+/** A subject or client id as the record keeps it: claims are the issuer's, their length is not. */
+const MAX_IDENTITY_LENGTH = 256;
 
 /** One JSON-RPC call of the request, with the mapped scope that allowed it (absent when none did). */
 export interface RecordedCall {
@@ -85,8 +87,8 @@ export function recordDecision(policy: GatePolicy, trail: DecisionTrail, decisio
   const { verified, calls } = trail;
   if (verified !== undefined) {
     record.issuer = verified.issuer;
-    if (verified.subject !== undefined) record.subject = verified.subject;
-    if (verified.clientId !== undefined) record.client_id = verified.clientId;
+    if (verified.subject !== undefined) record.subject = shortenText(verified.subject, MAX_IDENTITY_LENGTH);
+    if (verified.clientId !== undefined) record.client_id = shortenText(verified.clientId, MAX_IDENTITY_LENGTH);
   }
   const consumer = describeConsumer(trail.identity);
   if (consumer !== undefined) record.consumer = consumer;

@@ -22,7 +22,9 @@ export const CONFIG_DEFAULTS = {
   jwks_refetch_cooldown: 10,
   acl_mode: "enforce",
   keycloak_compat: false,
-  consumer_by: ["username", "id"],
+  // Not id by default: consumer ids are not secret (X-Consumer-ID, logs), and a claim a user or
+  // client can influence (a chosen username, a registered client name) must not pick any consumer.
+  consumer_by: ["username"],
   consumer_optional: false,
   log_decisions: false,
   introspection: "off",

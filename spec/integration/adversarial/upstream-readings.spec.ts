@@ -10,16 +10,12 @@ import { MCP_RESOURCE } from "../../support/gate-requests";
 import { JwksServer } from "../../support/jwks-server";
 import { TokenLedger } from "../../support/token-ledger";
 import { createSigningKey, encodeSegment, signAccessToken, type TestSigningKey } from "../../support/token-factory";
+import { encodeUtf7Run } from "../../support/utf7";
 
 const PUBLIC_SCOPE = "mcp:public";
 const UNSUPPORTED_MEDIA_TYPE = "415 unsupported_media_type from plugin";
 const INVALID_PARAMS = "400 jsonrpc -32602 from plugin";
 const INVALID_MESSAGE = "400 jsonrpc -32600 from plugin";
-
-/** RFC 2152 UTF-7: `+`, the UTF-16BE code units in base64 without padding, `-`. */
-function encodeUtf7Run(text: string): string {
-  return `+${Buffer.from(text, "utf16le").swap16().toString("base64").replace(/=+$/, "")}-`;
-}
 
 /**
  * Bytes that UTF-8 reads as a harmless JSON-RPC response (one string member) and UTF-7 as the

@@ -117,6 +117,13 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expect(KONG_HEADERS.map((name) => findHeaderValues(proxied.upstreamRequest.headers, name))).to.deep.equal([[MACHINE.id], [], ["mcp-machine"], ["mcp-machine"], []]);
         expect(proxied.consumer).to.deep.equal(MACHINE_AS_READ);
       });
+
+      it("lets a preflight through (run_on_preflight off) with none of the consumer headers the client sent", async () => {
+        route({ consumer_claim: ["azp"], run_on_preflight: false }, { reader: false });
+        const preflight = expectProxied(await sendThroughGate(fixture.driver, { method: "OPTIONS", path: "/mcp", headers: SPOOFED }));
+        expect(KONG_HEADERS.map((name) => findHeaderValues(preflight.upstreamRequest.headers, name))).to.deep.equal([[], [], [], [], []]);
+        expect(preflight.consumer).to.equal(undefined);
+      });
     });
 
     describe("no consumer matched", () => {
@@ -133,7 +140,7 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         // The body is read for the challenge's scope (ACL on); one lookup for the claim that has a value.
         expect(ourPdkMethods(outcome)).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.client.load_consumer", "kong.request.get_raw_body", "kong.log.warn", "kong.response.exit"]);
         expect(outcome.logs.map((entry) => entry.message)).to.include(
-          'mcp-oauth2: 401 on /mcp: no Kong consumer for the token of svc-9: azp "unknown-client": no consumer with that username or id; client_id: absent',
+          'mcp-oauth2: 401 on /mcp: no Kong consumer for the token of svc-9: azp "unknown-client": no consumer with that username; client_id: absent',
         );
       });
 
