@@ -5,7 +5,7 @@ import {
   CONFIG_DEFAULTS,
   CONSUMER_LOOKUP_FIELDS,
   INTROSPECTION_MODES,
-  MAX_INTROSPECTING_SERVERS,
+  MAX_OPAQUE_TOKEN_SERVERS,
   RESERVED_UPSTREAM_HEADER_PREFIXES,
   RESERVED_UPSTREAM_HEADERS,
 } from "./core/gate-config";
@@ -161,7 +161,7 @@ const authorizationServerFields: readonly KongField[] = [
       required: true,
       default: CONFIG_DEFAULTS.introspection,
       one_of: INTROSPECTION_MODES,
-      description: `Token introspection (RFC 7662) at this server. off: JWTs only, verified locally. opaque: tokens that are not JWTs are sent to the introspection endpoint. always: JWTs too, after local verification, so revoked tokens are refused. At most ${MAX_INTROSPECTING_SERVERS} servers.`,
+      description: `Token introspection (RFC 7662) at this server. off: JWTs only, verified locally. opaque: tokens that are not JWTs are sent to the introspection endpoint. jwt: this server's JWTs, after local verification, so revoked ones are refused; no opaque token is sent. always: both. At most ${MAX_OPAQUE_TOKEN_SERVERS} servers with opaque or always; all of them must trust each other.`,
     },
   },
   {
@@ -247,7 +247,7 @@ export const schema: readonly KongField[] = [
       required: true,
       len_min: 1,
       elements: { type: "record", description: "One trusted authorization server: its URL, issuer, audience, JWKS and token introspection.", fields: authorizationServerFields },
-      description: "Authorization servers whose tokens are accepted. A JWT is checked only against the server whose issuer equals its iss claim; an opaque token goes to the servers with introspection on, in this order.",
+      description: "Authorization servers whose tokens are accepted. A JWT is checked only against the server whose issuer equals its iss claim; an opaque token goes to the servers with introspection opaque or always, in this order.",
     },
   },
   {

@@ -30,7 +30,7 @@ async function ensureGatewayClient(keycloak: KeycloakServer): Promise<void> {
   expect((await fetch(`${clients}/${existing?.id}`, { method: "PUT", headers, body: client })).status).to.equal(204);
 }
 
-describe("Keycloak: a JWT refused at the gateway once its user logs out (introspection always)", function () {
+describe("Keycloak: a JWT refused at the gateway once its user logs out (introspection jwt or always)", function () {
   this.timeout(120_000);
   let keycloak: KeycloakServer;
   let fixture: DriverFixture;
@@ -58,7 +58,7 @@ describe("Keycloak: a JWT refused at the gateway once its user logs out (introsp
   }
 
   /** The README's Keycloak configuration, with `introspection` as given and a 1 s token cache. */
-  function guard(introspection: "off" | "always"): void {
+  function guard(introspection: "off" | "jwt" | "always"): void {
     routeThroughGate(fixture.driver, {
       authorization_servers: [
         {
@@ -78,14 +78,16 @@ describe("Keycloak: a JWT refused at the gateway once its user logs out (introsp
     });
   }
 
-  it("lets alice's JWT through while her session lives, and refuses it with 401 once she logs out and the cache lets go", async () => {
-    guard("always");
-    const { accessToken, refreshToken } = await signInAlice();
-    const allowed = expectProxied(await sendToolsList(fixture.driver, accessToken));
-    expect(allowed.ctxShared.mcp_oauth2).to.deep.include({ issuer: issuer(), client_id: "mcp-dev-cli", scopes: ["mcp:tools"] });
-    await logOut(refreshToken);
-    expectRefusedToken(await sendUntilRefused(fixture.driver, accessToken), "the token is not active (expired, revoked or unknown)");
-  });
+  for (const mode of ["jwt", "always"] as const) {
+    it(`lets alice's JWT through while her session lives, and refuses it with 401 once she logs out and the cache lets go (introspection ${mode})`, async () => {
+      guard(mode);
+      const { accessToken, refreshToken } = await signInAlice();
+      const allowed = expectProxied(await sendToolsList(fixture.driver, accessToken));
+      expect(allowed.ctxShared.mcp_oauth2).to.deep.include({ issuer: issuer(), client_id: "mcp-dev-cli", scopes: ["mcp:tools"] });
+      await logOut(refreshToken);
+      expectRefusedToken(await sendUntilRefused(fixture.driver, accessToken), "the token is not active (expired, revoked or unknown)");
+    });
+  }
 
   it("without introspection, the logged-out JWT still passes: its signature and exp are all a JWT can tell", async () => {
     guard("off");

@@ -7,7 +7,8 @@ import { listenOn, readRequestBody } from "../../demo/http-server";
 export type IntrospectionFault =
   | { kind: "status"; status: number; body?: string }
   | { kind: "body"; body: string }
-  | { kind: "delay"; ms: number }
+  /** Answers late: every request, or (unknownOnly) only those about tokens it would answer inactive. */
+  | { kind: "delay"; ms: number; unknownOnly?: boolean }
   | { kind: "redirect"; location: string };
 
 /** The last request the endpoint received: what the gate sent besides the token. */
@@ -28,6 +29,8 @@ export const INTROSPECTION_PATH = "/introspect";
 export class IntrospectionServer {
   fault: IntrospectionFault | undefined;
   requestCount = 0;
+  /** How many requests asked about a token it answers active (issued or activated, not revoked). */
+  issuedTokenRequestCount = 0;
   lastRequest: ReceivedIntrospection | undefined;
   private readonly active = new Map<string, Record<string, unknown>>();
   private readonly server: Server;
@@ -47,12 +50,14 @@ export class IntrospectionServer {
         (body) => {
           const form = new URLSearchParams(body);
           this.lastRequest = { headers: request.headers, form };
+          const issued = this.active.has(form.get("token") ?? "");
+          if (issued) this.issuedTokenRequestCount++;
           if (fault?.kind === "status") answer(fault.status, fault.body ?? '{"error":"server_error"}');
           else if (fault?.kind === "body") answer(200, fault.body);
           else if (fault?.kind === "redirect") answer(307, "", { location: fault.location });
           else {
             const reply = () => (this.isAuthenticated(request.headers, form) ? answer(200, JSON.stringify(this.describe(form.get("token")))) : answer(401, '{"error":"invalid_client"}'));
-            if (fault?.kind === "delay") {
+            if (fault?.kind === "delay" && !(fault.unknownOnly === true && issued)) {
               const timer = setTimeout(reply, fault.ms);
               request.socket.once("close", () => clearTimeout(timer));
             } else reply();

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
-import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, MAX_INTROSPECTING_SERVERS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, MAX_OPAQUE_TOKEN_SERVERS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
@@ -99,7 +99,7 @@ describe("gate-config", () => {
           consumerClaims: [],
           httpTimeoutMs: 10000,
           jwksRefetchCooldownMs: 10000,
-          introspectingServers: [],
+          opaqueTokenServers: [],
         },
       });
       expect(verificationFingerprint).to.match(/^[A-Za-z0-9_-]{43}$/);
@@ -201,7 +201,7 @@ describe("gate-config", () => {
     it("is off by default: no endpoint, nothing to introspect with, whatever else is filled in", () => {
       expect(compileServer({}).introspection).to.equal(null);
       expect(compileServer({ ...introspecting, introspection: "off" }).introspection).to.equal(null);
-      expect(compileGatePolicy(kongConfig()).verification.introspectingServers).to.deep.equal([]);
+      expect(compileGatePolicy(kongConfig()).verification.opaqueTokenServers).to.deep.equal([]);
     });
 
     it("resolves the endpoint like jwks_uri and keeps the client, its secret and its authentication method", () => {
@@ -216,21 +216,23 @@ describe("gate-config", () => {
       expect(absolute.introspection).to.deep.include({ mode: "always", url: "http://keycloak:8080/realms/mcp/introspect", authMethod: "client_secret_post" });
     });
 
-    it("lists the introspecting servers in configured order", () => {
+    it("lists the servers an opaque token may go to (opaque, always) in configured order, never one with jwt", () => {
       const policy = compileGatePolicy(
         kongConfig({
           authorization_servers: [
             { url: "https://a.example.com", audience: AUDIENCE, ...introspecting },
             { url: "https://b.example.com", audience: AUDIENCE },
             { url: "https://c.example.com", audience: AUDIENCE, ...introspecting, introspection: "always" },
+            { url: "https://d.example.com", audience: AUDIENCE, ...introspecting, introspection: "jwt" },
           ],
         }),
       );
-      expect(policy.verification.introspectingServers.map((server) => server.url)).to.deep.equal(["https://a.example.com", "https://c.example.com"]);
+      expect(policy.verification.opaqueTokenServers.map((server) => server.url)).to.deep.equal(["https://a.example.com", "https://c.example.com"]);
+      expect(policy.verification.issuers.get("https://d.example.com")?.introspection?.mode).to.equal("jwt");
     });
 
     it("needs the endpoint, client_id and client_secret unless introspection is off", () => {
-      for (const mode of ["opaque", "always"]) {
+      for (const mode of ["opaque", "jwt", "always"]) {
         for (const field of ["introspection_endpoint", "client_id", "client_secret"]) {
           expectConfigError(kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, ...introspecting, introspection: mode, [field]: null }] }), `${serverPath}.${field}`, `is required when introspection is ${mode}`);
         }
@@ -239,7 +241,7 @@ describe("gate-config", () => {
 
     it("refuses unknown modes and methods, non-http(s) endpoints and credentials in any endpoint URL", () => {
       const server = (overrides: Record<string, unknown>) => kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, ...introspecting, ...overrides }] });
-      expectConfigError(server({ introspection: "jwt" }), `${serverPath}.introspection`, "must be one of off, opaque, always");
+      expectConfigError(server({ introspection: "revocation" }), `${serverPath}.introspection`, "must be one of off, opaque, jwt, always");
       expectConfigError(server({ client_auth_method: "private_key_jwt" }), `${serverPath}.client_auth_method`, "must be one of client_secret_basic, client_secret_post");
       expectConfigError(server({ introspection_endpoint: "ftp://kc.example.com/introspect" }), `${serverPath}.introspection_endpoint`, "'ftp://kc.example.com/introspect' must be an http(s) URL");
       expectConfigError(server({ introspection_endpoint: "https://gw:pw@kc.example.com/introspect" }), `${serverPath}.introspection_endpoint`, "must not contain credentials (user:password@)");
@@ -254,13 +256,16 @@ describe("gate-config", () => {
       }
     });
 
-    it(`allows introspection on at most ${MAX_INTROSPECTING_SERVERS} servers`, () => {
-      const servers = (count: number) => Array.from({ length: count }, (_, index) => ({ url: `https://as${index}.example.com`, audience: AUDIENCE, ...introspecting }));
-      expect(compileGatePolicy(kongConfig({ authorization_servers: servers(MAX_INTROSPECTING_SERVERS) })).verification.introspectingServers).to.have.length(MAX_INTROSPECTING_SERVERS);
+    it(`allows at most ${MAX_OPAQUE_TOKEN_SERVERS} servers to introspect opaque tokens, and any number to check their JWTs only`, () => {
+      const servers = (count: number, introspection = "opaque") =>
+        Array.from({ length: count }, (_, index) => ({ url: `https://as-${introspection}-${index}.example.com`, audience: AUDIENCE, ...introspecting, introspection }));
+      expect(compileGatePolicy(kongConfig({ authorization_servers: servers(MAX_OPAQUE_TOKEN_SERVERS) })).verification.opaqueTokenServers).to.have.length(MAX_OPAQUE_TOKEN_SERVERS);
+      const withJwtOnly = compileGatePolicy(kongConfig({ authorization_servers: [...servers(MAX_OPAQUE_TOKEN_SERVERS, "always"), ...servers(MAX_OPAQUE_TOKEN_SERVERS + 1, "jwt")] }));
+      expect(withJwtOnly.verification.opaqueTokenServers).to.have.length(MAX_OPAQUE_TOKEN_SERVERS);
       expectConfigError(
-        kongConfig({ authorization_servers: servers(MAX_INTROSPECTING_SERVERS + 1) }),
+        kongConfig({ authorization_servers: [...servers(1, "always"), ...servers(MAX_OPAQUE_TOKEN_SERVERS)] }),
         "authorization_servers",
-        `at most ${MAX_INTROSPECTING_SERVERS} servers may have introspection on (an opaque token is offered to each in turn)`,
+        `at most ${MAX_OPAQUE_TOKEN_SERVERS} servers may introspect opaque tokens (introspection opaque or always): an opaque token is offered to each in turn`,
       );
     });
   });

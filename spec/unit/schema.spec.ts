@@ -123,11 +123,11 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
     ]);
   });
 
-  it("offers introspection off, opaque and always, and the two client secret methods, per authorization server", () => {
+  it("offers introspection off, opaque, jwt and always, and the two client secret methods, per authorization server", () => {
     const servers = schema.find((field) => "authorization_servers" in field)!.authorization_servers;
     const record = Object.fromEntries(servers.elements!.fields!.map((field) => Object.entries(field)[0]));
     expect(Object.keys(record)).to.deep.equal(["url", "issuer", "audience", "jwks_uri", "introspection", "introspection_endpoint", "client_id", "client_secret", "client_auth_method"]);
-    expect([record.introspection.required, record.introspection.one_of]).to.deep.equal([true, ["off", "opaque", "always"]]);
+    expect([record.introspection.required, record.introspection.one_of]).to.deep.equal([true, ["off", "opaque", "jwt", "always"]]);
     expect([record.client_auth_method.required, record.client_auth_method.one_of]).to.deep.equal([true, ["client_secret_basic", "client_secret_post"]]);
     expect([record.introspection_endpoint.required, record.client_id.required, record.client_secret.required]).to.deep.equal([false, false, false]);
   });
@@ -523,7 +523,7 @@ const PLUGIN_ONLY_MISTAKES: ReadonlyArray<readonly [string, Record<string, unkno
   [
     "introspection on at five servers",
     { authorization_servers: [0, 1, 2, 3, 4].map((index) => ({ ...introspectingServer({}).authorization_servers[0], url: `https://sso${index}.example.com/realms/mcp` })) },
-    "authorization_servers: at most 4 servers may have introspection on (an opaque token is offered to each in turn)",
+    "authorization_servers: at most 4 servers may introspect opaque tokens (introspection opaque or always): an opaque token is offered to each in turn",
   ],
   [
     "a scope_hierarchy cycle",

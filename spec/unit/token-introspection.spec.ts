@@ -6,7 +6,8 @@ import { IntrospectionUnavailable, InvalidToken } from "../../plugins/mcp-oauth2
 import { hashToken } from "../../plugins/mcp-oauth2/core/token-cache";
 import {
   INTROSPECTION_RETRY_AFTER_SECONDS,
-  MAX_INTROSPECTIONS_IN_FLIGHT,
+  MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT,
+  MAX_REVOCATION_CHECKS_PER_ENDPOINT,
   TokenIntrospector,
   verifyOrIntrospect,
 } from "../../plugins/mcp-oauth2/core/token-introspection";
@@ -59,6 +60,26 @@ function fakeEndpoint(reply: (request: FormPost) => HttpAnswer | Promise<HttpAns
     },
   };
 }
+
+/** A fake endpoint whose answers wait until releaseAll() (calls stay in flight meanwhile), and come at once after it. */
+function heldEndpoint(reply: (request: FormPost) => HttpAnswer) {
+  let holding = true;
+  const releases: Array<() => void> = [];
+  const endpoint = fakeEndpoint((request) => (holding ? new Promise<HttpAnswer>((resolve) => releases.push(() => resolve(reply(request)))) : reply(request)));
+  return {
+    ...endpoint,
+    releaseAll: () => {
+      holding = false;
+      for (const release of releases.splice(0)) release();
+    },
+  };
+}
+
+/** Lets pending promise callbacks run (the fake endpoint records a request asynchronously). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A JWT's verdict as local verification reaches it, before its revocation check. */
+const verifiedJwt = { issuer: ISSUER, subject: "jwt-user", scopes: [], expiresAt: Math.floor(Date.now() / 1000) + 600, identityValues: [], consumerClaimValues: [] };
 
 describe("token-introspection", () => {
   let clock: number;
@@ -232,24 +253,54 @@ describe("token-introspection", () => {
       expect(endpoint.requests).to.have.length(1);
     });
 
-    it(`introspects at most ${MAX_INTROSPECTIONS_IN_FLIGHT} tokens at once: more get 503 without a call`, async () => {
-      const releases: Array<() => void> = [];
-      const endpoint = fakeEndpoint(() => new Promise<HttpAnswer>((resolve) => releases.push(() => resolve(activeAnswer()))));
+    it(`introspects at most ${MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT} opaque tokens at once per endpoint: more get 503 without a call, not remembered`, async () => {
+      const endpoint = heldEndpoint(() => activeAnswer());
       const introspector = new TokenIntrospector(endpoint.post, now);
       const policy = policyWith([introspectingServer(ISSUER)]);
       const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
-      const pending = Array.from({ length: MAX_INTROSPECTIONS_IN_FLIGHT }, (_, index) => verify(`token-${index}`));
+      const pending = Array.from({ length: MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT }, (_, index) => verify(`token-${index}`));
       const busy = await expectRejection(verify("one-too-many"), IntrospectionUnavailable);
-      expect([busy.detail, busy.retryAfterSeconds]).to.deep.equal([`${MAX_INTROSPECTIONS_IN_FLIGHT} tokens are being introspected already; this one is not asked about`, 1]);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(endpoint.requests).to.have.length(MAX_INTROSPECTIONS_IN_FLIGHT);
-      for (const release of releases) release();
+      expect([busy.detail, busy.retryAfterSeconds]).to.deep.equal([`introspection endpoint ${ENDPOINT} not asked: ${MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT} opaque-token introspections are in flight there already`, 1]);
+      expect(endpoint.requests).to.have.length(MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT);
+      endpoint.releaseAll();
       await Promise.all(pending);
       // Being busy is not the token's fault: it is not remembered.
-      const later = verify("one-too-many");
-      await new Promise((resolve) => setImmediate(resolve));
-      releases.at(-1)?.();
-      expect((await later).subject).to.equal("alice");
+      expect((await verify("one-too-many")).subject).to.equal("alice");
+    });
+  });
+
+  describe("call budgets under floods", () => {
+    const OTHER = "https://other.example.com";
+
+    it("keeps the revocation checks of verified JWTs out of reach of opaque tokens holding the endpoint's opaque budget, with a budget of their own", async () => {
+      const endpoint = heldEndpoint(() => activeAnswer());
+      const introspector = new TokenIntrospector(endpoint.post, now);
+      const policy = policyWith([introspectingServer(ISSUER, { introspection: "always" })]);
+      const server = policy.verification.opaqueTokenServers[0]!;
+      const flood = Array.from({ length: MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT + 10 }, (_, index) => introspector.introspectOpaqueToken(`flood-${index}`, hashToken(`flood-${index}`), policy, nowSeconds()).catch((error: unknown) => error));
+      const confirm = (jwt: string) => introspector.confirmActive(jwt, hashToken(jwt), verifiedJwt, server, server.introspection, policy);
+      const checks = Array.from({ length: MAX_REVOCATION_CHECKS_PER_ENDPOINT }, (_, index) => confirm(`jwt-${index}`));
+      const busy = await expectRejection(confirm("one-too-many"), IntrospectionUnavailable);
+      expect(busy.detail).to.equal(`introspection endpoint ${ENDPOINT} not asked: ${MAX_REVOCATION_CHECKS_PER_ENDPOINT} revocation checks are in flight there already`);
+      expect(endpoint.requests).to.have.length(MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT + MAX_REVOCATION_CHECKS_PER_ENDPOINT);
+      endpoint.releaseAll();
+      expect(new Set((await Promise.all(checks)).map((verified) => verified.subject))).to.deep.equal(new Set(["jwt-user"]));
+      expect((await Promise.all(flood)).filter((outcome) => outcome instanceof IntrospectionUnavailable)).to.have.length(10);
+    });
+
+    it("passes over a server whose opaque budget is spent, so that another server still vouches for its tokens", async () => {
+      const endpoint = heldEndpoint((request) => (request.url === ENDPOINT ? json(200, { active: false }) : activeAnswer({ iss: OTHER })));
+      const introspector = new TokenIntrospector(endpoint.post, now);
+      const policy = policyWith([introspectingServer(ISSUER), introspectingServer(OTHER, { introspection_endpoint: `${OTHER}/introspect` })]);
+      const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
+      const flood = Array.from({ length: MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT }, (_, index) => verify(`flood-${index}`).catch((error: unknown) => error));
+      const asked = endpoint.requests.length;
+      const rescued = verify(TOKEN);
+      await settle();
+      expect(endpoint.requests.slice(asked).map((request) => request.url)).to.deep.equal([`${OTHER}/introspect`]);
+      endpoint.releaseAll();
+      expect((await rescued).issuer).to.equal(OTHER);
+      await Promise.all(flood);
     });
   });
 
@@ -337,20 +388,35 @@ describe("token-introspection", () => {
 
     const jwksServer = (introspection: string) => introspectingServer(jwks.url, { introspection, introspection_endpoint: "/introspect" });
 
-    it("introspects what is not three base64url segments, and never a JWS-shaped token with introspection opaque", async () => {
+    it("introspects tokens without exactly two dots (Ory Hydra's ory_at_… have one), and never a three-part token, whatever its characters", async () => {
       const endpoint = fakeEndpoint(() => activeAnswer({ iss: jwks.url }));
-      const policy = policyWith([jwksServer("opaque")]);
-      for (const opaque of ["opaque-token", "a.b", "a.b.c.d", "a.b.c.d.e", "a~b.c.d", "abc+/=", "a.b.c="]) {
+      const policy = policyWith([jwksServer("always")]);
+      for (const opaque of ["opaque-token", "ory_at_a1B2.c3D4", "a.b.c.d", "a.b.c.d.e", "abc+/=", "a~b.c.d.e="]) {
         expect((await verifyWith(endpoint, policy, opaque)).issuer, opaque).to.equal(jwks.url);
         expect(new URLSearchParams(endpoint.requests.at(-1)?.form).get("token"), opaque).to.equal(opaque);
       }
       const asked = endpoint.requests.length;
-      for (const jwsShaped of ["a.b.c", "..", "eyJhbGciOiJub25lIn0.e30."]) {
-        await expectRejection(verifyWith(endpoint, policy, jwsShaped), InvalidToken);
+      const jwt = await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE });
+      // Respellings of a real JWT would each be a token of their own to the cache and the endpoint.
+      for (const threeParts of ["a.b.c", "..", "eyJhbGciOiJub25lIn0.e30.", "a.b.c=", "a~b.c.d", `${jwt}=`, `${jwt}==`, `${jwt.slice(0, -1)}+`, `${jwt} `]) {
+        const refused = await expectRejection(verifyWith(endpoint, policy, threeParts), InvalidToken);
+        if (threeParts.startsWith(jwt.slice(0, -1))) expect(refused.description, threeParts).to.equal("the token is not a signed JWT");
       }
+      expect(endpoint.requests).to.have.length(asked);
+      await verifyWith(endpoint, policyWith([jwksServer("opaque")]), jwt);
+      expect(endpoint.requests).to.have.length(asked);
+    });
+
+    it("with introspection jwt, confirms a verified JWT at its server and refuses opaque tokens as not a JWT without sending them", async () => {
+      const endpoint = fakeEndpoint(() => activeAnswer({ iss: jwks.url }));
+      const policy = policyWith([jwksServer("jwt")]);
+      for (const opaque of ["opaque-token", "ory_at_a1B2.c3D4"]) {
+        expect((await expectRejection(verifyWith(endpoint, policy, opaque), InvalidToken)).description, opaque).to.equal("the token is not a signed JWT");
+      }
+      expect(endpoint.requests).to.deep.equal([]);
       const jwt = await signAccessToken(key, { issuer: jwks.url, audience: AUDIENCE });
       expect((await verifyWith(endpoint, policy, jwt)).subject).to.equal("user-1");
-      expect(endpoint.requests).to.have.length(asked);
+      expect(endpoint.requests.map((request) => new URLSearchParams(request.form).get("token"))).to.deep.equal([jwt]);
     });
 
     it("refuses an opaque token as not a JWT when no server introspects, and one over 16384 characters without asking", async () => {

@@ -22,7 +22,7 @@ export interface VerifiedToken {
 /** Far above any real access token (Keycloak's carry a few KB) and below nginx's header limits. */
 const MAX_TOKEN_LENGTH = 16384;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const COMPACT_JWS_SHAPE = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const THREE_PARTS = /^[^.]*\.[^.]*\.[^.]*$/;
 const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 /** RFC 9068 §2.1 `at+jwt` (with or without the `application/` prefix, RFC 7515 §4.1.9) or Keycloak's `JWT`. */
 const ACCEPTED_TYPES = new Set(["jwt", "at+jwt", "application/at+jwt", "application/jwt"]);
@@ -72,12 +72,15 @@ export function checkTokenLength(token: string): void {
 }
 
 /**
- * Whether the token has the shape of a compact JWS (RFC 7515 §7.1): exactly three base64url
- * segments. Only this shape is verified locally; any other token is opaque to the gate. The
- * decision reads nothing else, so no token can be taken both ways.
+ * Whether the token takes the JWT path: three dot-separated parts (a compact JWS, RFC 7515 §7.1),
+ * whatever their characters. Such a token is verified locally and refused there unless it is a
+ * canonical compact JWS; it is never introspected, so no respelling of a real JWT (`<jwt>=`, a
+ * character outside base64url) reaches an introspection endpoint as a token of its own. Any other
+ * number of dots is an opaque token (Ory Hydra's have one). The decision reads nothing else, so no
+ * token can be taken both ways.
  */
-export function isCompactJws(token: string): boolean {
-  return COMPACT_JWS_SHAPE.test(token);
+export function hasJwtShape(token: string): boolean {
+  return THREE_PARTS.test(token);
 }
 
 function splitCompactJws(token: string): [string, string, string] {

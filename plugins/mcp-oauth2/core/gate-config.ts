@@ -35,17 +35,21 @@ export const CONFIG_DEFAULTS = {
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
 export const ACL_MODES = ["enforce", "dry_run"] as const;
 
-/** `introspection` per authorization server: never, for tokens that are not JWS, or for every token. */
-export const INTROSPECTION_MODES = ["off", "opaque", "always"] as const;
+/**
+ * `introspection` per authorization server: never; for opaque tokens (not JWTs); for its JWTs only,
+ * after local verification (a revocation check; no opaque token is sent to it); or for both.
+ */
+export const INTROSPECTION_MODES = ["off", "opaque", "jwt", "always"] as const;
 
 /** How the gate authenticates to an introspection endpoint (RFC 6749 §2.3.1, RFC 7662 §2.1). */
 export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"] as const;
 
 /**
- * Authorization servers that may have introspection on: an opaque token is sent to each in turn
- * until one vouches for it, so this bounds the calls one unknown token can cause.
+ * Authorization servers that may introspect opaque tokens (`opaque` or `always`): an opaque token
+ * is sent to each in turn until one vouches for it, so this bounds the calls one unknown token can
+ * cause. Servers with `jwt` are not counted: they are asked about their own verified JWTs only.
  */
-export const MAX_INTROSPECTING_SERVERS = 4;
+export const MAX_OPAQUE_TOKEN_SERVERS = 4;
 
 /**
  * `consumer_by`: the consumer fields a claim value is looked up by. Kong 3.9 gives external plugins
@@ -102,8 +106,8 @@ export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /** Where and how the gate asks an authorization server whether a token is active (RFC 7662). */
 export interface IntrospectionEndpoint {
-  /** opaque: tokens that are not JWS; always: JWTs too, after local verification (a revocation check). */
-  readonly mode: "opaque" | "always";
+  /** opaque: tokens that are not JWTs; jwt: its JWTs, after local verification (a revocation check); always: both. */
+  readonly mode: "opaque" | "jwt" | "always";
   readonly url: string;
   readonly clientId: string;
   /** Sent to the endpoint only: never logged, never part of a cache key. */
@@ -145,8 +149,8 @@ export interface VerificationPolicy {
   readonly consumerClaims: readonly (readonly string[])[];
   readonly httpTimeoutMs: number;
   readonly jwksRefetchCooldownMs: number;
-  /** Servers with introspection on, in configured order: where an opaque token may be sent. */
-  readonly introspectingServers: readonly IntrospectingServer[];
+  /** Servers with introspection opaque or always, in configured order: where an opaque token may be sent. */
+  readonly opaqueTokenServers: readonly IntrospectingServer[];
 }
 
 /** How a verified token becomes a Kong consumer (`consumer_claim`, `consumer_by`, ...). */
@@ -346,10 +350,20 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
   });
 }
 
-function selectIntrospectingServers(servers: readonly AuthorizationServer[]): IntrospectingServer[] {
-  const introspecting = servers.filter((server): server is IntrospectingServer => server.introspection !== null);
-  if (introspecting.length > MAX_INTROSPECTING_SERVERS) {
-    throw new ConfigError("authorization_servers", `at most ${MAX_INTROSPECTING_SERVERS} servers may have introspection on (an opaque token is offered to each in turn)`);
+/** Whether the server's introspection endpoint is asked about opaque tokens (`opaque`, `always`). */
+function introspectsOpaqueTokens(server: AuthorizationServer): server is IntrospectingServer {
+  return server.introspection?.mode === "opaque" || server.introspection?.mode === "always";
+}
+
+/** Whether the server's endpoint is asked whether its locally verified JWTs are still active (`jwt`, `always`). */
+export function checksJwtRevocation(server: AuthorizationServer): server is IntrospectingServer {
+  return server.introspection?.mode === "jwt" || server.introspection?.mode === "always";
+}
+
+function selectOpaqueTokenServers(servers: readonly AuthorizationServer[]): IntrospectingServer[] {
+  const introspecting = servers.filter(introspectsOpaqueTokens);
+  if (introspecting.length > MAX_OPAQUE_TOKEN_SERVERS) {
+    throw new ConfigError("authorization_servers", `at most ${MAX_OPAQUE_TOKEN_SERVERS} servers may introspect opaque tokens (introspection opaque or always): an opaque token is offered to each in turn`);
   }
   return introspecting;
 }
@@ -483,7 +497,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     consumerClaims: consumerMapping?.claims.map((claim) => claim.path) ?? [],
     httpTimeoutMs: readNumber(raw, "http_timeout"),
     jwksRefetchCooldownMs: 1000 * readNumber(raw, "jwks_refetch_cooldown"),
-    introspectingServers: selectIntrospectingServers(authorizationServers),
+    opaqueTokenServers: selectOpaqueTokenServers(authorizationServers),
   };
   return {
     metadataPath: compileMetadataPath(raw),

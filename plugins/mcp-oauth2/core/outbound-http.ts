@@ -8,14 +8,18 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Concurrent connections per authorization server host, shared by every configuration. */
-const MAX_SOCKETS_PER_HOST = 64;
 /**
  * Idle kept-alive connections are closed after this long, before common servers close them
  * (Node's default keep-alive timeout is 5 s), so a request rarely meets a connection being closed.
  */
 const IDLE_CONNECTION_MS = 4_000;
-const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_HOST, timeout: IDLE_CONNECTION_MS };
+/**
+ * No cap on connections per host here: the introspector bounds its calls per endpoint and purpose
+ * (token-introspection.ts), and refuses past its limits instead of queueing. A per-host cap would
+ * queue revocation checks behind a flood of opaque tokens at the same server, and one Keycloak
+ * realm's calls behind another's on the same host.
+ */
+const agentOptions = { keepAlive: true, timeout: IDLE_CONNECTION_MS };
 /** Kept-alive connections: a call costs a request, not a TCP (and TLS) handshake. */
 const agents = { "http:": new HttpAgent(agentOptions), "https:": new HttpsAgent(agentOptions) };
 

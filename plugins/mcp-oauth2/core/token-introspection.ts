@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
-import { checkTokenLength, describeValue, isCompactJws, readVerifiedClaims, verifyAccessToken, type JsonObject, type VerifiedToken } from "./access-token-verifier";
-import type { AuthorizationServer, IntrospectionEndpoint, VerificationPolicy } from "./gate-config";
+import { checkTokenLength, describeValue, hasJwtShape, readVerifiedClaims, verifyAccessToken, type JsonObject, type VerifiedToken } from "./access-token-verifier";
+import { checksJwtRevocation, type AuthorizationServer, type IntrospectionEndpoint, type VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
 import { describeFetchError, postBoundedForm, type FormPost, type HttpAnswer } from "./outbound-http";
 import { IntrospectionUnavailable, InvalidToken } from "./refusals";
@@ -20,16 +20,48 @@ export interface IntrospectionSettings {
 /** An answer carries a token's claims: a few KB even for Keycloak's role-laden tokens. */
 const MAX_INTROSPECTION_BYTES = 64 * 1024;
 /**
- * Tokens being decided at once in this process. Past it, a new token gets 503 at once instead of
- * one more outbound call: a flood of unknown tokens cannot pile up sockets or waiting requests.
+ * Calls in flight at once per introspection endpoint, in two budgets. Past its limit, a token gets
+ * 503 (Retry-After 1) at once instead of one more outbound call, so a flood cannot pile up sockets
+ * or waiting requests. Anyone can send opaque tokens: a flood of them spends the opaque budget
+ * only. A revocation check needs a JWT that passed local verification (a valid signature), so it
+ * keeps a budget of its own. Per endpoint, so that one slow server does not starve another.
  */
-export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
+export const MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT = 64;
+export const MAX_REVOCATION_CHECKS_PER_ENDPOINT = 64;
+/** Retry-After of a token not asked about because its endpoint's budget was spent. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
 /** A failed introspection is remembered (and Retry-After says) this long, per token. */
 export const INTROSPECTION_RETRY_AFTER_SECONDS = 5;
 /** Tokens whose refusal is remembered; each entry is a few hundred bytes. */
 const MAX_REMEMBERED_REFUSALS = 10_000;
 /** RFC 6749 §5.2 and RFC 7662 §2.3 error codes worth an operator's attention; other text is never logged. */
 const KNOWN_ERROR_CODES = new Set(["invalid_client", "invalid_request", "unauthorized_client", "unsupported_token_type", "invalid_token", "access_denied", "server_error", "temporarily_unavailable"]);
+
+/** The endpoint's budget was spent: the token was not asked about, so the refusal is never remembered for it. */
+class IntrospectionBusy extends IntrospectionUnavailable {}
+
+/** Calls in flight per endpoint URL for one purpose, at most `limit` each. */
+class CallBudget {
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(
+    private readonly purpose: string,
+    private readonly limit: number,
+  ) {}
+
+  /** Takes a call slot at `url`; IntrospectionBusy when all are taken. */
+  take(url: string): void {
+    const taken = this.inFlight.get(url) ?? 0;
+    if (taken >= this.limit) throw new IntrospectionBusy(`introspection endpoint ${url} not asked: ${this.limit} ${this.purpose} are in flight there already`, BUSY_RETRY_AFTER_SECONDS);
+    this.inFlight.set(url, taken + 1);
+  }
+
+  release(url: string): void {
+    const taken = (this.inFlight.get(url) ?? 1) - 1;
+    if (taken === 0) this.inFlight.delete(url);
+    else this.inFlight.set(url, taken);
+  }
+}
 
 interface RememberedRefusal {
   readonly kind: "inactive" | "unavailable";
@@ -111,10 +143,11 @@ function checkActiveAnswer(answer: JsonObject, server: AuthorizationServer, endp
   }
 }
 
-/** One refusal for the servers asked in turn: unavailable if any could not answer, else invalid. */
+/** One refusal for the servers asked in turn: busy or unavailable if any could not answer (busy first), else invalid. */
 function combineRefusals(refusals: readonly (InvalidToken | IntrospectionUnavailable)[]): InvalidToken | IntrospectionUnavailable {
   const detail = refusals.map((refusal) => refusal.detail).join("; ");
   if (refusals.length === 1) return refusals[0] as InvalidToken | IntrospectionUnavailable;
+  if (refusals.some((refusal) => refusal instanceof IntrospectionBusy)) return new IntrospectionBusy(detail, BUSY_RETRY_AFTER_SECONDS);
   if (refusals.some((refusal) => refusal instanceof IntrospectionUnavailable)) return new IntrospectionUnavailable(detail, INTROSPECTION_RETRY_AFTER_SECONDS);
   return new InvalidToken((refusals[0] as InvalidToken).description, detail);
 }
@@ -125,11 +158,15 @@ function combineRefusals(refusals: readonly (InvalidToken | IntrospectionUnavail
  * call at a time however many requests carry it; a "not active" answer remembered for
  * `introspection_negative_cache_ttl`, a failure for INTROSPECTION_RETRY_AFTER_SECONDS, so a
  * flood of one token causes at most one call per period. Positive verdicts are the token
- * cache's (the caller remembers them until min(token_cache_ttl, exp)).
+ * cache's (the caller remembers them until min(token_cache_ttl, exp)). Calls per endpoint are
+ * bounded in two budgets (MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT, MAX_REVOCATION_CHECKS_PER_ENDPOINT);
+ * a pending decision always holds a call slot, so they bound the decisions in flight too.
  */
 export class TokenIntrospector {
   private readonly refusals = new LRUCache<string, RememberedRefusal>({ max: MAX_REMEMBERED_REFUSALS });
   private readonly inflight = new Map<string, Promise<VerifiedToken>>();
+  private readonly opaqueBudget = new CallBudget("opaque-token introspections", MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT);
+  private readonly revocationBudget = new CallBudget("revocation checks", MAX_REVOCATION_CHECKS_PER_ENDPOINT);
 
   constructor(
     private readonly post: PostIntrospection = postIntrospectionRequest,
@@ -139,16 +176,17 @@ export class TokenIntrospector {
   /**
    * The verdict on an opaque token: the first introspecting server, in configured order, whose
    * answer is active with a fitting iss, aud and exp gives the identity and grants (the claim
-   * checks of JWTs, readVerifiedClaims). All servers share one http_timeout. Throws InvalidToken,
-   * or IntrospectionUnavailable when a server that might have vouched could not be asked.
+   * checks of JWTs, readVerifiedClaims). All servers share one http_timeout; a server whose
+   * opaque budget is spent is passed over. Throws InvalidToken, or IntrospectionUnavailable when a
+   * server that might have vouched could not be asked.
    */
   introspectOpaqueToken(token: string, tokenKey: string, settings: IntrospectionSettings, nowSeconds: number): Promise<VerifiedToken> {
     return this.decideOnce(tokenKey, settings, async () => {
       const deadline = this.now() + settings.verification.httpTimeoutMs;
       const refusals: (InvalidToken | IntrospectionUnavailable)[] = [];
-      for (const server of settings.verification.introspectingServers) {
+      for (const server of settings.verification.opaqueTokenServers) {
         try {
-          return readVerifiedClaims(await this.askServer(server, server.introspection, token, deadline), server, settings.verification, nowSeconds);
+          return readVerifiedClaims(await this.askServer(server, server.introspection, token, deadline, this.opaqueBudget), server, settings.verification, nowSeconds);
         } catch (error) {
           if (!(error instanceof InvalidToken || error instanceof IntrospectionUnavailable)) throw error;
           refusals.push(error);
@@ -159,25 +197,28 @@ export class TokenIntrospector {
   }
 
   /**
-   * The revocation check of a locally verified JWT (`introspection: always`): `server` must
+   * The revocation check of a locally verified JWT (`introspection: jwt` or `always`): `server` must
    * answer it active. The identity stays the JWT's. Throws InvalidToken or IntrospectionUnavailable.
    */
   confirmActive(token: string, tokenKey: string, verified: VerifiedToken, server: AuthorizationServer, endpoint: IntrospectionEndpoint, settings: IntrospectionSettings): Promise<VerifiedToken> {
     return this.decideOnce(tokenKey, settings, async () => {
-      await this.askServer(server, endpoint, token, this.now() + settings.verification.httpTimeoutMs);
+      await this.askServer(server, endpoint, token, this.now() + settings.verification.httpTimeoutMs, this.revocationBudget);
       return verified;
     });
   }
 
-  /** The answer of `server` at its `endpoint`, checked to vouch for the token (checkActiveAnswer). */
-  private async askServer(server: AuthorizationServer, endpoint: IntrospectionEndpoint, token: string, deadline: number): Promise<JsonObject> {
+  /** The answer of `server` at its `endpoint`, asked within a slot of `budget`, checked to vouch for the token (checkActiveAnswer). */
+  private async askServer(server: AuthorizationServer, endpoint: IntrospectionEndpoint, token: string, deadline: number, budget: CallBudget): Promise<JsonObject> {
     const timeoutMs = deadline - this.now();
     if (timeoutMs <= 0) throw unavailable(endpoint, "not asked: http_timeout was spent on the servers before it");
+    budget.take(endpoint.url);
     let reply: HttpAnswer;
     try {
       reply = await this.post(formatIntrospectionRequest(endpoint, token, timeoutMs));
     } catch (error) {
       throw unavailable(endpoint, describeFetchError(error, timeoutMs));
+    } finally {
+      budget.release(endpoint.url);
     }
     const answer = readIntrospectionAnswer(reply, endpoint);
     checkActiveAnswer(answer, server, endpoint);
@@ -191,9 +232,6 @@ export class TokenIntrospector {
     if (remembered !== undefined) return Promise.reject(remembered);
     const flight = this.inflight.get(key);
     if (flight !== undefined) return flight;
-    if (this.inflight.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
-      return Promise.reject(new IntrospectionUnavailable(`${MAX_INTROSPECTIONS_IN_FLIGHT} tokens are being introspected already; this one is not asked about`, 1));
-    }
     const started = decide()
       .catch((error: unknown) => {
         this.remember(key, error, settings);
@@ -206,6 +244,8 @@ export class TokenIntrospector {
 
   private remember(key: string, error: unknown, settings: IntrospectionSettings): void {
     const now = this.now();
+    // Being busy is not the token's fault.
+    if (error instanceof IntrospectionBusy) return;
     if (error instanceof IntrospectionUnavailable) {
       this.refusals.set(key, { kind: "unavailable", description: error.description, detail: error.detail, until: now + 1000 * INTROSPECTION_RETRY_AFTER_SECONDS });
     } else if (error instanceof InvalidToken && settings.introspectionNegativeCacheTtlSeconds > 0) {
@@ -234,19 +274,19 @@ export interface TokenVerifiers {
 }
 
 /**
- * Verifies a bearer token as the configuration says. A compact JWS is verified locally and, when
- * its server introspects `always`, then confirmed active there (a revocation check). Any other
- * token is opaque: introspected at the servers that introspect, never sent anywhere else; refused
- * as not a JWT when none does. Throws InvalidToken, KeysUnavailable or IntrospectionUnavailable.
+ * Verifies a bearer token as the configuration says. A token of three dot-separated parts takes the
+ * JWT path (hasJwtShape): verified locally and, when its server introspects `jwt` or `always`,
+ * then confirmed active there (a revocation check). Any other token is opaque: introspected at the
+ * servers that introspect opaque tokens, never sent anywhere else; refused as not a JWT when none
+ * does. Throws InvalidToken, KeysUnavailable or IntrospectionUnavailable.
  */
 export async function verifyOrIntrospect(token: string, tokenKey: string, settings: IntrospectionSettings, verifiers: TokenVerifiers, nowSeconds: number): Promise<VerifiedToken> {
   const { verification } = settings;
-  if (isCompactJws(token) || verification.introspectingServers.length === 0) {
+  if (hasJwtShape(token) || verification.opaqueTokenServers.length === 0) {
     const verified = await verifyAccessToken(token, verification, verifiers.registry, nowSeconds);
     const server = verification.issuers.get(verified.issuer);
-    const endpoint = server?.introspection;
-    if (server === undefined || endpoint?.mode !== "always") return verified;
-    return verifiers.introspector.confirmActive(token, tokenKey, verified, server, endpoint, settings);
+    if (server === undefined || !checksJwtRevocation(server)) return verified;
+    return verifiers.introspector.confirmActive(token, tokenKey, verified, server, server.introspection, settings);
   }
   checkTokenLength(token);
   return verifiers.introspector.introspectOpaqueToken(token, tokenKey, settings, nowSeconds);

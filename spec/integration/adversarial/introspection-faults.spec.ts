@@ -4,9 +4,12 @@ import { expect } from "chai";
 import { readResponseHeader, startGateDriver, summarizeOutcome, type GateDriver } from "../../support/gate-driver";
 import { MCP_RESOURCE } from "../../support/gate-requests";
 import { IntrospectionServer, type IntrospectionFault } from "../../support/introspection-server";
+import { JwksServer } from "../../support/jwks-server";
+import { createSigningKey, signAccessToken, type TestSigningKey } from "../../support/token-factory";
 
 const UNAVAILABLE = "503 temporarily_unavailable from plugin";
-/** Tokens being introspected at once in the plugin server (MAX_INTROSPECTIONS_IN_FLIGHT). */
+const INVALID_TOKEN = "401 invalid_token from plugin";
+/** Opaque tokens being introspected at once per endpoint in the plugin server (MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT). */
 const MAX_IN_FLIGHT = 64;
 
 function countAnswers(answers: readonly string[]): Map<string, number> {
@@ -19,8 +22,12 @@ describe("adversarial: introspection endpoint faults through Kong and the real p
   this.timeout(60_000);
   const servers: IntrospectionServer[] = [];
   let gate: GateDriver;
+  let key: TestSigningKey;
+  let jwks: JwksServer;
 
   before(async () => {
+    key = await createSigningKey("ES256", "flood-key");
+    jwks = await JwksServer.start([key.publicJwk]);
     // Kong's own call timeout stays far above http_timeout: a late answer would show as a fail-open.
     gate = await startGateDriver({ authorization_servers: [{ url: "http://127.0.0.1:9", audience: MCP_RESOURCE }] }, { callTimeoutMs: 5_000 });
   });
@@ -28,21 +35,39 @@ describe("adversarial: introspection endpoint faults through Kong and the real p
   after(async () => {
     await gate?.close();
     await Promise.all(servers.map((server) => server.close()));
+    await jwks?.close();
   });
 
-  /** A fresh introspection endpoint guarding /mcp for opaque tokens, failing with `fault`. */
-  async function guardWith(fault: IntrospectionFault | undefined, settings: Record<string, unknown> = {}): Promise<IntrospectionServer> {
+  /** A fresh introspection endpoint guarding /mcp (for opaque tokens unless `mode` says otherwise), failing with `fault`. */
+  async function guardWith(fault: IntrospectionFault | undefined, settings: Record<string, unknown> = {}, mode = "opaque"): Promise<IntrospectionServer> {
     const server = await IntrospectionServer.start();
     servers.push(server);
     server.fault = fault;
     gate.configure({
       authorization_servers: [
-        { url: server.url, audience: MCP_RESOURCE, introspection: "opaque", introspection_endpoint: "/introspect", client_id: server.clientId, client_secret: server.clientSecret },
+        {
+          url: server.url,
+          audience: MCP_RESOURCE,
+          jwks_uri: jwks.jwksUri,
+          introspection: mode,
+          introspection_endpoint: "/introspect",
+          client_id: server.clientId,
+          client_secret: server.clientSecret,
+        },
       ],
       ...settings,
     });
     return server;
   }
+
+  /** `count` fresh JWTs of `server`, validly signed for the resource, which it answers active. */
+  async function issueJwts(server: IntrospectionServer, count: number): Promise<string[]> {
+    const jwts = await Promise.all(Array.from({ length: count }, () => signAccessToken(key, { issuer: server.url, audience: MCP_RESOURCE, claims: { jti: randomBytes(8).toString("hex") } })));
+    for (const jwt of jwts) server.activate(jwt, { aud: MCP_RESOURCE });
+    return jwts;
+  }
+
+  const randomTokens = (count: number) => Array.from({ length: count }, () => randomBytes(32).toString("base64url"));
 
   async function answerTo(token: string): Promise<string> {
     const outcome = await gate.send({ method: "GET", headers: [["Authorization", `Bearer ${token}`]] });
@@ -92,6 +117,30 @@ describe("adversarial: introspection endpoint faults through Kong and the real p
     const tokens = Array.from({ length: 300 }, () => randomBytes(32).toString("base64url"));
     expect(await answerAll(tokens)).to.deep.equal(new Map([[UNAVAILABLE, 300]]));
     expect(slow.requestCount).to.be.within(1, MAX_IN_FLIGHT);
+  });
+
+  it(`keeps the revocation checks of valid JWTs out of reach of a flood of unknown opaque tokens holding all ${MAX_IN_FLIGHT} opaque calls (introspection always)`, async () => {
+    // Unknown tokens are answered after http_timeout, so the flood holds its calls until they time out.
+    const slow = await guardWith({ kind: "delay", ms: 10_000, unknownOnly: true }, { http_timeout: 3_000 }, "always");
+    const flood = Promise.all(randomTokens(300).map(answerTo));
+    // Bounded wait until the flood holds every opaque call the endpoint may get (no timing is asserted).
+    for (let attempt = 0; slow.requestCount < MAX_IN_FLIGHT && attempt < 150; attempt++) await sleep(20);
+    expect(slow.requestCount, "the flood holds the opaque budget").to.equal(MAX_IN_FLIGHT);
+    const jwts = await issueJwts(slow, 5);
+    expect(Object.fromEntries(await answerAll(jwts))).to.deep.equal({ proceed: 5 });
+    expect(slow.issuedTokenRequestCount, "one revocation check per JWT").to.equal(5);
+    expect(Object.fromEntries(countAnswers(await flood))).to.deep.equal({ [UNAVAILABLE]: 300 });
+  });
+
+  it("sends no opaque token anywhere with introspection jwt, while still checking JWTs for revocation", async () => {
+    const server = await guardWith(undefined, {}, "jwt");
+    const opaque = server.issue({ aud: MCP_RESOURCE });
+    expect(await answerAll([opaque, ...randomTokens(300)])).to.deep.equal(new Map([[INVALID_TOKEN, 301]]));
+    expect(server.requestCount).to.equal(0);
+    const [active, revoked] = await issueJwts(server, 2);
+    server.revoke(revoked!);
+    expect([await answerTo(active!), await answerTo(revoked!)]).to.deep.equal(["proceed", INVALID_TOKEN]);
+    expect(server.requestCount).to.equal(2);
   });
 
   it("recovers once the endpoint answers again: other tokens at once, a token refused for the fault after its Retry-After", async () => {

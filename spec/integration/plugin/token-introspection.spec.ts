@@ -223,6 +223,18 @@ describe("mcp-oauth2 introspection always: a revocation check of JWTs (our plugi
     expect(introspection.requestCount - before).to.equal(2);
   });
 
+  it("refuses a JWT with padding appended, and any two-dot token outside base64url, as not a signed JWT: 401, never introspected", async () => {
+    guard("always");
+    const jwt = await signJwt();
+    introspection.activate(jwt, { aud: MCP_RESOURCE });
+    const before = introspection.requestCount;
+    // Each spelling would be a token of its own to the cache and the endpoint: one real token, unlimited calls.
+    for (const variant of [`${jwt}=`, `${jwt}==`, `${jwt.slice(0, -1)}~`, "a+b.c/d.e~"]) {
+      expectRefusedToken(await sendToolsList(fixture.driver, variant), "the token is not a signed JWT");
+    }
+    expect(introspection.requestCount - before).to.equal(0);
+  });
+
   it("does not ask about JWTs with introspection opaque, revoked or not", async () => {
     guard("opaque");
     const jwt = await signJwt();
