@@ -12,7 +12,6 @@ import {
   type AdapterFactory,
   type Client,
   type ClientCredentials,
-  type ClientMetadata,
   type JWK,
   type JWTStructured,
   type ResourceServer,
@@ -108,6 +107,9 @@ export interface AuthorizationServer {
 }
 
 /** Everything a Provider instance is built from; shared by the instances that key rotation creates. */
+/** Human-facing URIs of client metadata (RFC 7591 §2) that some clients register empty. */
+const EMPTY_URI_MEMBERS = ["client_uri", "logo_uri", "policy_uri", "tos_uri"];
+
 interface RealmSettings {
   readonly issuer: string;
   readonly mcpResourceUrl: string;
@@ -252,12 +254,13 @@ function createProvider(realm: RealmSettings, signingKeys: readonly JWK[], log: 
       },
     },
     extraClientMetadata: {
-      properties: ["scope"],
+      properties: ["scope", ...EMPTY_URI_MEMBERS],
       // RFC 7591 §2 lets a server ignore requested metadata. A registered `scope` would pin a
       // dynamically registered client to the scopes of its first request (oidc-provider refuses
       // any other), which breaks the step-up request that follows a 403 insufficient_scope.
-      validator: (_ctx, key, _value, metadata) => {
-        if (key === "scope") delete (metadata as Partial<ClientMetadata>).scope;
+      // mcp-use 1.34 registers with `client_uri: ""`, which oidc-provider would refuse.
+      validator: (_ctx, key, value, metadata) => {
+        if (key === "scope" || value === "") delete (metadata as Record<string, unknown>)[key];
       },
     },
     findAccount: (_ctx, accountId) => findRealmAccount(realm.users, accountId),

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { builtPluginsDirectory, startPluginServerDriver, type KongDriver, type RouteDefinition } from "../kong/driver";
+import { builtListFilterPluginsDirectory, builtPluginsDirectory, startPluginServerDriver, type KongDriver, type RouteDefinition } from "../kong/driver";
 import { startAuthorizationServer, type AuthorizationServer } from "./authorization-server";
 import { startKeycloakAuthorizationServer, type KeycloakAuthorizationServer } from "./keycloak-authorization-server";
 import { MCP_PATH, startMcpServer, type DemoMcpServer } from "./mcp-server";
@@ -70,6 +70,8 @@ async function startStack<Server extends StackAuthorizationServer>(
     closers.push(() => mcpServer.close());
 
     const { driver, close: closeDriver } = await startPluginServerDriver("ours", builtPluginsDirectory(), {
+      // mcp-oauth2-list-filter under a plugin server of its own, as kong/kong.conf runs it.
+      otherPluginsDirectories: [builtListFilterPluginsDirectory()],
       // kong/kong.yml's post-function: a request the plugin did not vouch for (plugin server
       // down) gets 503 instead of reaching the MCP server, where Kong alone would fail open.
       nativeGuard: true,
@@ -92,10 +94,36 @@ async function startStack<Server extends StackAuthorizationServer>(
 }
 
 /**
- * The local stack's route: the MCP endpoint and the metadata path, proxied unchanged to the MCP
- * server, with `mcp-oauth2` granting tools to mcp:tools and resources and prompts to
- * mcp:resources (members hold the first, admins both). Like kong/kong.yml's route, with a
- * smaller mapping: there, prompts belong to mcp:tools and either scope alone opens a session.
+ * The ACL of the demo, the same as kong/kong.yml's: members (mcp:tools) may call every tool of the
+ * demo server but admin_*, read prompts, complete and set the log level; admins (mcp:resources
+ * as well) may call admin_* too and read resources. Either scope opens a session (session_methods);
+ * tools/list stays with mcp:tools, so that a 401 for it asks for mcp:tools.
+ */
+export const DEMO_ACL = {
+  enable_acl: true,
+  acl_claim: "mcp_scopes",
+  scope_method_mapping: [
+    {
+      scope: "mcp:tools",
+      methods: [
+        "notifications/*",
+        "tools/list",
+        ...["weather", "math", "text", "time", "units", "hash", "identity"].map((group) => `tools/call:${group}_*`),
+        "prompts/*",
+        "completion/complete",
+        "logging/setLevel",
+      ],
+    },
+    { scope: "mcp:resources", methods: ["notifications/*", "tools/call:admin_*", "resources/*", "subscriptions/listen"] },
+  ],
+  session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
+  filter_lists: true,
+} as const;
+
+/**
+ * The local stack's route, like kong/kong.yml's: the MCP endpoint and the metadata path, proxied
+ * unchanged to the MCP server, through `mcp-oauth2` with DEMO_ACL and `mcp-oauth2-list-filter`,
+ * so that each token lists only the tools, prompts and resources it may use.
  */
 export function describeMcpRoute(mcpServerOrigin: string, authorizationServer: { readonly issuer: string; readonly jwksUri: string }, mcpEndpoint: string): RouteDefinition {
   const { issuer, jwksUri } = authorizationServer;
@@ -112,14 +140,10 @@ export function describeMcpRoute(mcpServerOrigin: string, authorizationServer: {
           resource: mcpEndpoint,
           resource_name: "mcp-oauth2 demo MCP server",
           scopes_supported: [...MCP_SCOPES],
-          enable_acl: true,
-          acl_claim: "mcp_scopes",
-          scope_method_mapping: [
-            { scope: "mcp:tools", methods: ["initialize", "ping", "notifications/*", "tools/*"] },
-            { scope: "mcp:resources", methods: ["resources/*", "prompts/*"] },
-          ],
+          ...DEMO_ACL,
         },
       },
+      { id: randomUUID(), name: "mcp-oauth2-list-filter", config: {} },
     ],
   };
 }

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   log("mcp-oauth2 local stack");
   log(`  authorization server  ${authorizationServer.issuer}  (${description})`);
   log(`  demo MCP server       ${mcpServer.url}  (upstream only: it checks no token)`);
-  log(`  gateway               ${stack.gatewayUrl}  (Kong-protocol local gateway, mcp-oauth2 via our plugin server)`);
+  log(`  gateway               ${stack.gatewayUrl}  (Kong-protocol local gateway, mcp-oauth2 and mcp-oauth2-list-filter via our plugin servers)`);
   for (const user of authorizationServer.users) {
     log(`  user                  ${user.username} / ${user.password}  (${user.groups.join(", ")}: ${resolveRealmRoles(user.groups).join(" ")})`);
   }

@@ -37,6 +37,11 @@ export interface DemoMcpServer {
   /** The requests received so far, oldest first: what the gateway forwarded, headers included. */
   receivedRequests(): readonly ReceivedRequest[];
   clearReceivedRequests(): void;
+  /**
+   * Tells every open session that the tool list changed (notifications/tools/list_changed): a
+   * notification of no request, so it travels on the session's GET SSE stream when one is open.
+   */
+  announceToolListChange(): void;
   close(): Promise<void>;
 }
 
@@ -49,12 +54,13 @@ export interface DemoMcpServer {
 export async function startMcpServer(options: McpServerOptions): Promise<DemoMcpServer> {
   const host = options.host ?? "127.0.0.1";
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const servers = new Set<McpServer>();
   const received: ReceivedRequest[] = [];
 
   const server = createServer((req, res) => {
     received.push({ method: req.method ?? "", url: req.url ?? "", headers: { ...req.headers } });
     if (received.length > MAX_RECORDED_REQUESTS) received.shift();
-    routeMcpRequest(sessions, req, res).catch(() => {
+    routeMcpRequest(sessions, servers, req, res).catch(() => {
       if (!res.headersSent) sendJsonRpcError(res, 500, -32603, "Internal error");
     });
   });
@@ -67,6 +73,9 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
     clearReceivedRequests: () => {
       received.length = 0;
     },
+    announceToolListChange: () => {
+      for (const server of servers) server.sendToolListChanged();
+    },
     close: async () => {
       await Promise.all([...sessions.values()].map((transport) => transport.close()));
       await closeServer(server);
@@ -76,6 +85,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
 
 async function routeMcpRequest(
   sessions: Map<string, StreamableHTTPServerTransport>,
+  servers: Set<McpServer>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -95,7 +105,7 @@ async function routeMcpRequest(
       return;
     }
     if (sessionId === undefined && isInitializeRequest(body)) {
-      const transport = await openSession(sessions);
+      const transport = await openSession(sessions, servers);
       await transport.handleRequest(req, res, body);
       return;
     }
@@ -112,7 +122,7 @@ async function routeMcpRequest(
 }
 
 /** A session is one transport bound to one McpServer (an McpServer serves a single transport). */
-async function openSession(sessions: Map<string, StreamableHTTPServerTransport>): Promise<StreamableHTTPServerTransport> {
+async function openSession(sessions: Map<string, StreamableHTTPServerTransport>, servers: Set<McpServer>): Promise<StreamableHTTPServerTransport> {
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: randomUUID,
     onsessioninitialized: (id) => {
@@ -122,12 +132,14 @@ async function openSession(sessions: Map<string, StreamableHTTPServerTransport>)
       sessions.delete(id);
     },
   });
+  const server = new McpServer({ name: "mcp-oauth2-demo", version: "1.0.0" });
   transport.onclose = () => {
     if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
+    servers.delete(server);
   };
-  const server = new McpServer({ name: "mcp-oauth2-demo", version: "1.0.0" });
   registerDemoCatalog(server, { countSessions: () => sessions.size });
   await server.connect(transport);
+  servers.add(server);
   return transport;
 }
 

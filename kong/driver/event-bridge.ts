@@ -1,5 +1,6 @@
 // Kong's handle_event and bridge_loop (rpc/mp_rpc.lua): HandleEvent, then one Step per PDK call
 // until the plugin server answers "ret"; kong.response.exit ends the conversation without a reply.
+// The same for every phase: the driver runs access and response.
 import {
   isKnownPdkMethod,
   runPdkMethod,
@@ -24,7 +25,7 @@ export interface FailOpen {
   reason: string;
 }
 
-/** How the access phase ended. */
+/** How a phase ended. */
 export type PhaseEnding =
   | { kind: "ret" }
   | { kind: "exit"; response: KongResponse }
@@ -61,7 +62,11 @@ const STEP_METHODS: Record<string, string> = {
   "kong.router.get_service": "plugin.StepService",
   "kong.request.get_query": MULTI_MAP_STEP,
   "kong.request.get_headers": MULTI_MAP_STEP,
+  "kong.service.response.get_headers": MULTI_MAP_STEP,
 };
+
+/** mp_rpc.lua must_fix: results packed as msgpack bin (fix_raw). */
+const RAW_RESULTS = new Set(["kong.request.get_raw_body", "kong.response.get_raw_body", "kong.service.response.get_raw_body"]);
 
 /** mp_rpc.lua fix_mmap: every value becomes a list (`true` an empty one); no entries is an empty map. */
 function multiMapData(value: LuaValue): unknown {
@@ -77,7 +82,7 @@ function multiMapData(value: LuaValue): unknown {
 /** The Data of the Step reply, as Kong packs the PDK result. */
 function stepData(stepMethod: string, method: string, value: LuaValue): unknown {
   if (stepMethod === MULTI_MAP_STEP) return multiMapData(value);
-  if (method === "kong.request.get_raw_body") {
+  if (RAW_RESULTS.has(method)) {
     // fix_raw packs the result as bin; packing nil raises "attempt to get length of a nil value".
     if (typeof value !== "string") throw new LuaError("attempt to get length of local 'str' (a nil value)");
     return Buffer.from(value, "latin1");
@@ -128,7 +133,7 @@ async function runBridgeLoop(
   state: PdkRequestState,
   record: PhaseRecord,
 ): Promise<BridgeResult> {
-  let stepIn = (await rpc.call("plugin.HandleEvent", [{ InstanceId: instanceId, EventName: "access" }])) as
+  let stepIn = (await rpc.call("plugin.HandleEvent", [{ InstanceId: instanceId, EventName: state.phase }])) as
     | { Data?: unknown; EventId?: unknown }
     | null
     | undefined;
@@ -169,11 +174,11 @@ async function runOnce(
 }
 
 /**
- * Runs the access phase of `plugin` for one request as Kong 3.9 does. An error that says "no plugin
- * instance" resets the instances and runs the phase again once (Kong recurses without limit); any
- * other RPC failure is logged and the request proceeds: Kong fails open.
+ * Runs the phase `state.phase` of `plugin` for one request as Kong 3.9 does. An error that says "no
+ * plugin instance" resets the instances and runs the phase again once (Kong recurses without
+ * limit); any other RPC failure is logged and the request goes on: Kong fails open.
  */
-export async function runAccessPhase(
+export async function runPluginPhase(
   rpc: RpcClient,
   instances: PluginInstances,
   plugin: ConfiguredPlugin,

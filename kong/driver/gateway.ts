@@ -1,14 +1,16 @@
-// A small local Kong over HTTP: runs the access phase through the plugin server, then answers
-// Kong's response or proxies to the route's upstream, streaming bodies both ways (MCP uses SSE).
+// A small local Kong over HTTP: runs the access phase through the plugin servers, then answers
+// Kong's response or proxies to the route's upstream, streaming bodies both ways (MCP uses SSE),
+// or, with buffered proxying, capturing the whole upstream response for the response phase.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import { headerListFromRawHeaders, headerListToRawHeaders, HOP_BY_HOP_HEADERS, type HeaderList } from "./header-list";
+import type { ServiceResponse } from "./kong-pdk-emulation";
 import { receiveRequest, type ReceivedRequest } from "./kong-request";
 import { buildErrorResponse } from "./kong-response";
 import type { Outcome, UpstreamRequest } from "./outcome";
 
-/** Runs Kong's router and access phase for a request. */
-export type RequestProcessor = (request: ReceivedRequest) => Promise<Outcome>;
+/** Runs Kong's router and phases for a request; `upstream` captures the upstream's response when Kong buffers it. */
+export type RequestProcessor = (request: ReceivedRequest, upstream: (request: UpstreamRequest) => Promise<ServiceResponse>) => Promise<Outcome>;
 
 export interface GatewayOptions {
   /** 0 (default) picks a free port. */
@@ -77,6 +79,54 @@ function writeKongError(response: ServerResponse, received: ReceivedRequest, sta
   writeKongResponse(response, received.method, answer.status, answer.headers, Buffer.from(answer.body, "latin1"));
 }
 
+/** The upstream's response headers a proxy passes on: hop-by-hop fields removed. */
+function endToEndHeaders(upstreamResponse: IncomingMessage): HeaderList {
+  return headerListFromRawHeaders(upstreamResponse.rawHeaders).filter(([name]) => !HOP_BY_HOP_HEADERS.includes(name.toLowerCase()));
+}
+
+/** The request to the upstream, with Kong's idle timeout. */
+function requestUpstream(upstream: UpstreamRequest & { url: string }, timeoutMs: number) {
+  const outgoing = httpRequest(upstream.url, {
+    method: upstream.method,
+    headers: headerListToRawHeaders(upstream.headers),
+    setHost: false,
+    timeout: timeoutMs,
+  });
+  outgoing.on("timeout", () => outgoing.destroy(Object.assign(new Error("upstream timed out"), { code: "ETIMEDOUT" })));
+  return outgoing;
+}
+
+/** The status of Kong's answer when the upstream failed: 504 after a timeout, else 502. */
+function upstreamFailureStatus(error: NodeJS.ErrnoException): number {
+  return error.code === "ETIMEDOUT" ? 504 : 502;
+}
+
+/** An upstream failure while capturing its response, with the status Kong answers it with. */
+class UpstreamFailure extends Error {
+  override readonly name = "UpstreamFailure";
+  constructor(readonly status: number) {
+    super(`the upstream failed (Kong answers ${status})`);
+  }
+}
+
+/**
+ * Kong's buffered proxying (ngx.location.capture of /kong_buffered_http): the request with the
+ * whole body read first, the whole response captured before anything is sent.
+ */
+function captureUpstreamResponse(upstream: UpstreamRequest & { url: string }, body: Buffer, timeoutMs: number): Promise<ServiceResponse> {
+  return new Promise((resolve, reject) => {
+    const outgoing = requestUpstream(upstream, timeoutMs);
+    outgoing.on("error", (error: NodeJS.ErrnoException) => reject(new UpstreamFailure(upstreamFailureStatus(error))));
+    outgoing.on("response", (upstreamResponse) => {
+      const chunks: Buffer[] = [];
+      upstreamResponse.on("data", (chunk: Buffer) => chunks.push(chunk));
+      upstreamResponse.on("error", () => reject(new UpstreamFailure(502)));
+      upstreamResponse.on("end", () => resolve({ status: upstreamResponse.statusCode ?? 502, headers: endToEndHeaders(upstreamResponse), body: Buffer.concat(chunks) }));
+    });
+    outgoing.end(body);
+  });
+}
+
 function proxyToUpstream(
   upstream: UpstreamRequest & { url: string },
   request: IncomingMessage,
@@ -85,17 +135,10 @@ function proxyToUpstream(
   body: { read(): Promise<Buffer>; wasRead(): boolean },
   timeoutMs: number,
 ): void {
-  const outgoing = httpRequest(upstream.url, {
-    method: upstream.method,
-    headers: headerListToRawHeaders(upstream.headers),
-    setHost: false,
-    timeout: timeoutMs,
-  });
-  outgoing.on("timeout", () => outgoing.destroy(Object.assign(new Error("upstream timed out"), { code: "ETIMEDOUT" })));
-  outgoing.on("error", (error: NodeJS.ErrnoException) => writeKongError(response, received, error.code === "ETIMEDOUT" ? 504 : 502));
+  const outgoing = requestUpstream(upstream, timeoutMs);
+  outgoing.on("error", (error: NodeJS.ErrnoException) => writeKongError(response, received, upstreamFailureStatus(error)));
   outgoing.on("response", (upstreamResponse) => {
-    const headers = headerListFromRawHeaders(upstreamResponse.rawHeaders).filter(([name]) => !HOP_BY_HOP_HEADERS.includes(name.toLowerCase()));
-    response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headerListToRawHeaders(headers));
+    response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.statusMessage, headerListToRawHeaders(endToEndHeaders(upstreamResponse)));
     // Send the head now: an SSE stream may not produce its first event for a while.
     response.flushHeaders();
     upstreamResponse.pipe(response);
@@ -143,10 +186,16 @@ export async function startGateway(
       // nginx reads the body only when the PDK asks; an unread body is piped upstream.
       readBody: body.read,
     };
-    runRequest(received)
+    const capture = async (upstream: UpstreamRequest): Promise<ServiceResponse> => {
+      if (upstream.url === undefined) throw new UpstreamFailure(503);
+      return captureUpstreamResponse({ ...upstream, url: upstream.url }, await body.read(), upstreamTimeoutMs);
+    };
+    runRequest(received, capture)
       .then((outcome) => {
         if (outcome.kind === "exit") {
           writeKongResponse(response, received.method, outcome.status, outcome.headers, outcome.body);
+        } else if (outcome.response !== undefined) {
+          writeKongResponse(response, received.method, outcome.response.status, outcome.response.headers, outcome.response.body);
         } else if (outcome.upstreamRequest.url === undefined) {
           writeKongError(response, received, 503, "no Service found with those values");
         } else {
@@ -154,6 +203,7 @@ export async function startGateway(
         }
       })
       .catch((error: unknown) => {
+        if (error instanceof UpstreamFailure) return writeKongError(response, received, error.status, error.status === 503 ? "no Service found with those values" : undefined);
         reportError(error);
         writeKongError(response, received, error instanceof RequestBodyTooLargeError ? 413 : 500);
       });

@@ -1,14 +1,14 @@
-export { KongDriver, type KongDriverOptions } from "./kong-driver";
+export { KongDriver, type KongDriverOptions, type UpstreamCall } from "./kong-driver";
 export type { ConsumerEntity } from "./client-consumers";
 export type { PluginServerSettings } from "./plugin-server-connection";
 export type { KongGateway, GatewayOptions } from "./gateway";
 export { formatHttpOrigin } from "./gateway";
 export type { KongRequest } from "./kong-request";
 export type { HeaderList } from "./header-list";
-export type { Outcome, ExitOutcome, ProceedOutcome, UpstreamRequest } from "./outcome";
-export { NATIVE_GUARD_BODY, VERIFIED_CONTEXT_KEY } from "./outcome";
+export type { Outcome, ExitOutcome, ProceedOutcome, UpstreamRequest, BufferedProxyResponse } from "./outcome";
+export { NATIVE_GUARD_BODY, NATIVE_LIST_GUARD_BODY, VERIFIED_CONTEXT_KEY } from "./outcome";
 export type { FailOpen, PdkCall } from "./event-bridge";
-export type { LogEntry, LogLevel } from "./kong-pdk-emulation";
+export type { LogEntry, LogLevel, ServiceResponse } from "./kong-pdk-emulation";
 export { UnemulatedPdkMethodError } from "./kong-pdk-emulation";
 export type { InstanceEvent } from "./plugin-instances";
 export type { RouteDefinition, PluginConfiguration } from "./route-table";
@@ -19,6 +19,7 @@ export { normalizePath } from "./path-normalization";
 export { runAccessPhaseInProcess, type InProcessPhase, type InProcessPhaseOptions } from "./in-process-phase";
 export {
   buildPluginServerCommands,
+  builtListFilterPluginsDirectory,
   builtPluginsDirectory,
   findProjectRoot,
   ourPluginServerEntry,

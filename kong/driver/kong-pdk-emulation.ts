@@ -1,5 +1,6 @@
 // The PDK functions Kong 3.9 runs for a plugin server (kong/pdk/*.lua and the overrides in
-// kong/runloop/plugin_servers/plugin.lua), for one request in the access phase.
+// kong/runloop/plugin_servers/plugin.lua), for one request in the access phase and, with buffered
+// proxying, in the response phase.
 import { hostname } from "node:os";
 import { authenticate, getConsumer, getCredential, loadConsumer, setSerializeValue, type ConsumerEntity, type SerializeValue } from "./client-consumers";
 import { readForwardedHeader, realClientIp } from "./forwarded-headers";
@@ -47,10 +48,25 @@ export interface PdkSettings {
   nodeId: string;
 }
 
-/** The state of one request while its access phase runs. */
+/** The phases the driver runs: access, and the response phase of buffered proxying. */
+export type PdkPhase = "access" | "response";
+
+/** The service's response as Kong buffered it (Kong.response in kong/init.lua). */
+export interface ServiceResponse {
+  readonly status: number;
+  /** As the upstream sent them, hop-by-hop fields removed. */
+  readonly headers: HeaderList;
+  readonly body: Buffer;
+}
+
+/** The state of one request while its phases run. */
 export interface PdkRequestState {
   readonly request: ReceivedRequest;
-  readonly scope: PdkScope;
+  /** The route, and the plugin whose phase runs (kong.plugin.get_id). */
+  scope: PdkScope;
+  phase: PdkPhase;
+  /** In the response phase: what the service answered. */
+  serviceResponse: ServiceResponse | undefined;
   readonly settings: PdkSettings;
   /** The request headers; kong.service.request.* change them, as ngx.req.set_header does. */
   headers: HeaderList;
@@ -67,7 +83,7 @@ export interface PdkRequestState {
 
 /** A request's state before its access phase: the client's headers, empty contexts, no logs, Kong's consumers. */
 export function createPdkRequestState(request: ReceivedRequest, scope: PdkScope, settings: PdkSettings, consumers: readonly ConsumerEntity[] = []): PdkRequestState {
-  return { request, scope, settings, headers: request.headers, upstreamHost: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [], consumers, serializeValues: [] };
+  return { request, scope, phase: "access", serviceResponse: undefined, settings, headers: request.headers, upstreamHost: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [], consumers, serializeValues: [] };
 }
 
 /** What running a PDK method produced: a value for the plugin, or a response that ends the request. */
@@ -222,6 +238,12 @@ function nginxVariable(state: PdkRequestState, name: string): LuaValue {
   return variables[name];
 }
 
+function bufferedResponseOf(state: PdkRequestState): ServiceResponse {
+  // Guarded by the phase check: only the response phase reaches here, and only with buffering.
+  if (state.serviceResponse === undefined) throw new LuaError("service body is only available with buffered proxying (see: kong.service.request.enable_buffering function)");
+  return state.serviceResponse;
+}
+
 const PDK_FUNCTIONS: Record<string, PdkFunction> = {
   "kong.request.get_scheme": ({ request }) => request.scheme,
   "kong.request.get_host": ({ request }) => virtualHostOf(request),
@@ -284,6 +306,16 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
       { headers: state.headers, requestId: state.request.requestId },
       (warning) => state.logs.push({ level: "warn", message: warning, source: "kong" }),
     ),
+
+  "kong.service.response.get_status": (state) => bufferedResponseOf(state).status,
+  "kong.service.response.get_header": (state, [name]) => getFirstHeaderValue(bufferedResponseOf(state).headers, checkString(name, "name must be a string")),
+  // Kong answers with a lookup table over the buffered headers that pairs() cannot walk: through
+  // the plugin-server bridge (fix_mmap) it arrives as an empty map.
+  "kong.service.response.get_headers": (state) => {
+    bufferedResponseOf(state);
+    return new Map();
+  },
+  "kong.service.response.get_raw_body": (state) => bufferedResponseOf(state).body.toString("latin1"),
 
   "kong.service.request.set_header": (state, [name, value]) => setServiceHeader(state, checkHeader(name, value)),
   "kong.service.request.add_header": (state, [name, value]) => changeServiceHeader(state, checkHeader(name, value), addHeader),
@@ -348,19 +380,45 @@ const UNEMULATED_KONG_FUNCTIONS = new Set([
   "kong.request.get_body",
   "kong.response.get_status", "kong.response.get_header", "kong.response.get_headers", "kong.response.get_source",
   "kong.response.set_status", "kong.response.set_header", "kong.response.add_header", "kong.response.clear_header",
-  "kong.response.set_headers", "kong.response.get_raw_body", "kong.response.set_raw_body",
+  "kong.response.set_headers",
   "kong.service.set_upstream", "kong.service.set_target", "kong.service.set_retries", "kong.service.set_timeouts",
   "kong.service.set_tls_verify", "kong.service.set_tls_verify_depth", "kong.service.set_tls_cert_key",
   "kong.service.request.enable_buffering", "kong.service.request.set_scheme", "kong.service.request.set_path",
   "kong.service.request.set_raw_query", "kong.service.request.set_method", "kong.service.request.set_query",
   "kong.service.request.clear_query_arg", "kong.service.request.set_raw_body", "kong.service.request.set_body",
   "kong.service.request.disable_tls",
-  "kong.service.response.get_status", "kong.service.response.get_headers", "kong.service.response.get_header",
-  "kong.service.response.get_raw_body", "kong.service.response.get_body",
+  "kong.service.response.get_body",
   "kong.nginx.get_statistics", "kong.nginx.get_tls1_version_str",
   "kong.node.get_memory_stats", "kong.cluster.get_id", "kong.log.inspect",
   "kong.vault.get", "kong.vault.is_reference", "kong.vault.parse_reference", "kong.telemetry.log",
 ]);
+
+/**
+ * Kong's phase names in the order its phase checks list them (kong/pdk/private/phases.lua), and
+ * the functions whose checks allow only some of the driver's phases: each one raises "function
+ * cannot be called in <phase> phase" elsewhere.
+ */
+const PHASE_CHECKS: Record<string, readonly string[]> = {
+  "kong.service.request.set_header": ["rewrite", "access", "balancer"],
+  "kong.service.request.add_header": ["rewrite", "access"],
+  "kong.service.request.clear_header": ["rewrite", "access"],
+  "kong.service.request.set_headers": ["rewrite", "access"],
+  "kong.service.response.get_status": ["response", "header_filter", "body_filter", "log"],
+  "kong.service.response.get_header": ["response", "header_filter", "body_filter", "log"],
+  "kong.service.response.get_headers": ["response", "header_filter", "body_filter", "log"],
+  "kong.service.response.get_raw_body": ["response", "header_filter", "body_filter", "log"],
+  // The response body can be replaced only chunk by chunk in body_filter, which plugin servers
+  // do not get: a response-phase plugin answers with kong.response.exit instead.
+  "kong.response.get_raw_body": ["body_filter"],
+  "kong.response.set_raw_body": ["body_filter"],
+};
+
+function checkPhase(state: PdkRequestState, method: string): void {
+  const allowed = PHASE_CHECKS[method];
+  if (allowed !== undefined && !allowed.includes(state.phase)) {
+    throw new LuaError(`function cannot be called in ${state.phase} phase (only in: ${allowed.join(", ")})`);
+  }
+}
 
 /** Thrown when a plugin calls a real Kong PDK function the driver does not emulate. */
 export class UnemulatedPdkMethodError extends Error {
@@ -372,7 +430,7 @@ export class UnemulatedPdkMethodError extends Error {
 
 /** Whether Kong exposes `method` to plugin servers (else Kong logs "could not find pdk method"). */
 export function isKnownPdkMethod(method: string): boolean {
-  return method in PDK_FUNCTIONS || UNEMULATED_KONG_FUNCTIONS.has(method);
+  return method in PDK_FUNCTIONS || method in PHASE_CHECKS || UNEMULATED_KONG_FUNCTIONS.has(method);
 }
 
 /**
@@ -380,6 +438,7 @@ export function isKnownPdkMethod(method: string): boolean {
  * UnemulatedPdkMethodError for a real Kong function the driver lacks; call isKnownPdkMethod first.
  */
 export async function runPdkMethod(state: PdkRequestState, method: string, args: readonly LuaValue[]): Promise<PdkResult> {
+  checkPhase(state, method);
   const pdkFunction = PDK_FUNCTIONS[method];
   if (pdkFunction === undefined) throw new UnemulatedPdkMethodError(method);
   const result = await pdkFunction(state, args);

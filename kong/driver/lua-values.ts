@@ -23,6 +23,11 @@ export function bytesToText(bytes: string): string {
   return /^[\x00-\x7f]*$/.test(bytes) ? bytes : Buffer.from(bytes, "latin1").toString("utf8");
 }
 
+/** Lua's truth: everything but nil and false. */
+export function isTruthy(value: LuaValue): boolean {
+  return value !== undefined && value !== false;
+}
+
 /** A Lua table built from entries, dropping nil values as Lua does. */
 export function createLuaTable(entries: Iterable<[string | number, LuaValue]> = []): LuaTable {
   const table: LuaTable = new Map();

@@ -64,10 +64,27 @@ export interface ExitOutcome extends OutcomeCommon {
   body: Buffer;
 }
 
+/**
+ * What Kong sends after buffered proxying. `source`: the service's response as it was, a plugin's
+ * kong.response.exit in the response phase, Kong's 500 for a phase that raised, or the native guard.
+ */
+export interface BufferedProxyResponse {
+  source: "service" | "plugin" | "kong" | "native-guard";
+  status: number;
+  headers: HeaderList;
+  body: Buffer;
+  /** Every PDK call of the response phase, in order. */
+  pdkCalls: PdkCall[];
+}
+
 /** Kong proxies the request. */
 export interface ProceedOutcome extends OutcomeCommon {
   kind: "proceed";
   upstreamRequest: UpstreamRequest;
+  /** A plugin with a response phase is on the route and none turned buffering off: Kong captures the whole upstream response first. */
+  bufferedProxying: boolean;
+  /** With buffered proxying, when the driver was given the upstream to call: what Kong then sends. */
+  response?: BufferedProxyResponse;
 }
 
 export type Outcome = ExitOutcome | ProceedOutcome;
@@ -78,11 +95,23 @@ export type OutcomeDetails = Omit<OutcomeCommon, "ctxShared" | "verified" | "gua
 /** What Kong does after the access phase: answer itself (`source` says who decided), or proxy. */
 export type Decision =
   | { kind: "exit"; source: ExitOutcome["source"]; response: KongResponse }
-  | { kind: "proceed"; upstreamRequest: UpstreamRequest };
+  | { kind: "proceed"; upstreamRequest: UpstreamRequest; bufferedProxying: boolean; response?: BufferedProxyResponse };
 
 /** The native guard's 503: NATIVE_GUARD_BODY with Retry-After: 5. */
 export function buildNativeGuardResponse(): KongResponse {
   return buildExitResponse(503, createLuaTable(Object.entries(NATIVE_GUARD_BODY)), createLuaTable([["Retry-After", "5"]]), () => undefined);
+}
+
+/**
+ * The body the native guard (header_filter and body_filter of kong/kong.yml's post-function)
+ * sends instead of a response to a list request that no plugin answered.
+ */
+export const NATIVE_LIST_GUARD_BODY = '{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"the list response could not be filtered"}}';
+
+/** The native guard's 502 over the service's headers: its Content-Type, no Content-Length (the body changed). */
+export function buildNativeListGuardResponse(serviceHeaders: HeaderList): { status: number; headers: HeaderList; body: Buffer } {
+  const kept = serviceHeaders.filter(([name]) => !["content-type", "content-length"].includes(name.toLowerCase()));
+  return { status: 502, headers: [...kept, ["Content-Type", "application/json"]], body: Buffer.from(NATIVE_LIST_GUARD_BODY) };
 }
 
 /** The serialized values, or none when Kong's log phase would raise (the log plugin then logs nothing). */
@@ -112,5 +141,5 @@ export function buildOutcome(details: OutcomeDetails, state: PdkRequestState, de
     const { status, headers, body } = decision.response;
     return { ...common, kind: "exit", source: decision.source, status, headers, body: Buffer.from(body, "latin1") };
   }
-  return { ...common, kind: "proceed", upstreamRequest: decision.upstreamRequest };
+  return { ...common, kind: "proceed", upstreamRequest: decision.upstreamRequest, bufferedProxying: decision.bufferedProxying, ...(decision.response === undefined ? {} : { response: decision.response }) };
 }

@@ -34,6 +34,11 @@ export function builtPluginsDirectory(): string {
   return join(findProjectRoot(), "dist", "plugins");
 }
 
+/** The plugins directory of mcp-oauth2-list-filter, served by a plugin server of its own. */
+export function builtListFilterPluginsDirectory(): string {
+  return join(findProjectRoot(), "dist", "plugins-list-filter");
+}
+
 /** The stock kong-js-pluginserver script of kong-pdk. */
 export function stockPluginServerEntry(): string {
   return require.resolve("kong-pdk/bin/kong-js-pluginserver");

@@ -95,7 +95,8 @@ export class RouteTable {
       const plugins = (definition.plugins ?? []).map((entity) => configurePlugin(definition, entity, served, nextSeq()));
       if (new Set(plugins.map((plugin) => plugin.name)).size < plugins.length) throw new Error(`route ${definition.id}: a plugin is configured twice`);
       const priority = (plugin: ConfiguredPlugin) => (served[plugin.server] as PluginInfo).Priority;
-      return { definition, stripPath: definition.stripPath ?? true, plugins: plugins.sort((a, b) => priority(b) - priority(a)) };
+      // Kong's handler order (kong/db/dao/plugins.lua): priority, highest first; ties by name, descending.
+      return { definition, stripPath: definition.stripPath ?? true, plugins: plugins.sort((a, b) => priority(b) - priority(a) || (a.name > b.name ? -1 : 1)) };
     });
     return new RouteTable(routes);
   }

@@ -38,7 +38,7 @@ interface KongPdk {
     };
   };
   ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
-  nginx: { set_ctx(key: "authenticated_credential", value: TokenCredential): Promise<void> };
+  nginx: { set_ctx(key: "authenticated_credential", value: TokenCredential): Promise<void>; set_ctx(key: "buffered_proxying", value: false): Promise<void> };
   log: Record<"err" | "warn" | "notice", (message: string) => Promise<void>> & {
     set_serialize_value(key: string, value: DecisionRecord): Promise<void>;
   };
@@ -47,6 +47,12 @@ interface KongPdk {
 /** Kong's get_headers accepts at most 1000; a request with more fields is refused (see toHeaderMap). */
 const MAX_HEADERS = 1000;
 const SHARED_CONTEXT_KEY = "mcp_oauth2";
+/**
+ * Kong 3.9 sets ngx.ctx.buffered_proxying while it collects a plugin with a response phase (the
+ * list filter), and buffers the whole upstream response when it is still set after the access
+ * phase (kong/runloop/plugins_iterator.lua, Kong.access in kong/init.lua).
+ */
+const RESPONSE_BUFFERING_KEY = "buffered_proxying";
 /** The key of the decision in kong.log.serialize(), which log plugins write. */
 const SERIALIZE_KEY = "mcp_oauth2";
 
@@ -121,6 +127,7 @@ async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
   for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
   for (const [name, value] of decision.setHeaders) await kong.service.request.set_header(name, value);
   if (decision.consumerHeaders !== undefined) await kong.service.request.set_headers(decision.consumerHeaders);
+  if (decision.turnOffResponseBuffering) await kong.nginx.set_ctx(RESPONSE_BUFFERING_KEY, false);
   await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
 }
 

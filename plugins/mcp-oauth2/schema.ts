@@ -307,6 +307,21 @@ export const schema: readonly KongField[] = [
       description: "Scope hierarchy: a broader scope satisfies the ACL wherever a scope it implies would. Cycles are refused.",
     },
   },
+  {
+    session_methods: {
+      type: "array",
+      required: true,
+      default: CONFIG_DEFAULTS.session_methods,
+      elements: {
+        type: "string",
+        match_none: METHOD_PATTERN_RULES,
+        match_any: METHOD_PATTERN_ALTERNATIVES,
+        description: "A JSON-RPC method pattern, as in scope_method_mapping: `ping`, `notifications/*`.",
+      },
+      description: "Methods that open and keep a session, allowed with the ACL on to every token holding a scope that scope_method_mapping or scope_hierarchy names. Empty: only the mapping decides.",
+    },
+  },
+  { filter_lists: { type: "boolean", required: true, default: CONFIG_DEFAULTS.filter_lists, description: "Turn on where mcp-oauth2-list-filter runs on the same route: tools/list, prompts/list and resources/list then show only what the token may call. Kong buffers only the responses to such lists; every other response streams." } },
   { token_cache_ttl: { type: "number", required: true, default: CONFIG_DEFAULTS.token_cache_ttl, between: CONFIG_BOUNDS.token_cache_ttl, description: "Seconds a verified token is remembered (never past its exp; exp is re-checked on every request). 0 disables the cache." } },
   { token_cache_size: { type: "integer", required: true, default: CONFIG_DEFAULTS.token_cache_size, between: CONFIG_BOUNDS.token_cache_size, description: "Maximum number of verified tokens remembered per configuration on each node (least recently used are dropped first)." } },
   { http_timeout: { type: "number", required: true, default: CONFIG_DEFAULTS.http_timeout, between: CONFIG_BOUNDS.http_timeout, description: "Milliseconds allowed for fetching a JWKS, or for the introspection calls about one token (shared by the servers asked). Requests that cannot be decided in time get 503 with Retry-After." } },

@@ -1,7 +1,13 @@
 // The scenarios `npm run bench` measures: mcp-oauth2 on the paths that matter (allowed with a
 // cached token, cache misses per algorithm, opaque tokens introspected, refusals), the floor
-// plugin, growth of the config and of the token cache, and the stock plugin server.
-import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation } from "../../kong/driver";
+// plugin, growth of the config and of the token cache, the stock plugin server, and the list
+// filter on the demo's 22 tools.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { DEMO_ACL } from "../../demo/local-stack";
+import { registerDemoCatalog } from "../../demo/mcp-catalog";
+import { builtPluginsDirectory, type ConsumerEntity, type KongRequest, type Outcome, type PluginServerImplementation, type ServiceResponse, type UpstreamCall } from "../../kong/driver";
 import { IntrospectionServer } from "../support/introspection-server";
 import { JwksServer } from "../support/jwks-server";
 import { createSigningKey, type TestSigningKey } from "../support/token-factory";
@@ -39,6 +45,10 @@ export interface Scenario {
   readonly measured: boolean;
   /** Kong's consumers table (empty unless the scenario identifies consumers). */
   readonly consumers: readonly ConsumerEntity[];
+  /** mcp-oauth2-list-filter on the route too, on a plugin server of its own. */
+  readonly listFilter?: true;
+  /** Answers the requests Kong buffers (without it the driver stops after the access phase). */
+  readonly upstream?: UpstreamCall;
 }
 
 /**
@@ -80,6 +90,10 @@ const COMPARISONS: readonly Comparison[] = [
   { a: "opaque-cached", b: "allowed", what: "cached opaque token / cached JWT" },
   { a: "opaque-miss", b: "floor", what: "introspection miss / floor" },
   { a: "opaque-miss", b: "miss-RS256", what: "introspection miss / RS256 miss" },
+  { a: "lists-filtered", b: "lists-unfiltered", what: "tools/list of 22, 2 removed (JSON) / unfiltered" },
+  { a: "lists-filtered-sse", b: "lists-unfiltered", what: "tools/list of 22, 2 removed (SSE) / unfiltered" },
+  { a: "lists-whole", b: "lists-unfiltered", what: "tools/list of 22, none removed / unfiltered" },
+  { a: "filter-lists-call", b: "allowed", what: "scenario 1 with filter_lists / without" },
 ];
 
 /** Requests a scenario takes over the warm-up and every round of its comparisons. */
@@ -127,6 +141,42 @@ function postToolsCall(token: string | undefined, body = TOOLS_CALL_BODY): KongR
       ["User-Agent", "mcp-oauth2-bench"],
     ],
     body,
+  };
+}
+
+/** A tools/list as the MCP SDK client posts it. */
+const TOOLS_LIST_BODY = JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list", params: {} });
+
+/** The demo server's 22 tools: the tools/list result an MCP SDK client gets from `npm start`'s MCP server. */
+async function listDemoTools(): Promise<unknown> {
+  const server = new McpServer({ name: "bench", version: "1.0.0" });
+  registerDemoCatalog(server, { countSessions: () => 1 });
+  const client = new Client({ name: "bench", version: "1.0.0" });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+  const result = await client.listTools();
+  await client.close();
+  return result;
+}
+
+/** The upstream's answer to TOOLS_LIST_BODY, as JSON or as one SSE event like the TypeScript SDK's. */
+function answerToolsList(result: unknown, eventStream: boolean): UpstreamCall {
+  const message = JSON.stringify({ jsonrpc: "2.0", id: 3, result });
+  const body = Buffer.from(eventStream ? `event: message\nid: 1\ndata: ${message}\n\n` : message);
+  const response: ServiceResponse = { status: 200, headers: [["Content-Type", eventStream ? "text/event-stream" : "application/json"], ["Mcp-Session-Id", "5f0c3a8e-bench-session"]], body };
+  return async () => response;
+}
+
+/** The list filter answered with `tools` tools (2 removed: admin_*), read from JSON or SSE. */
+function expectListed(tools: number): (outcome: Outcome) => string | undefined {
+  return (outcome) => {
+    const problem = expectAllowed(outcome);
+    if (problem !== undefined || outcome.kind !== "proceed") return problem;
+    if (outcome.response?.source !== "plugin") return `expected the list filter's answer, got ${outcome.response?.source ?? "no response phase"}`;
+    const text = outcome.response.body.toString("utf8");
+    const message = text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "");
+    const listed = (JSON.parse(message) as { result: { tools: unknown[] } }).result.tools.length;
+    return listed === tools ? undefined : `expected ${tools} tools, got ${listed}`;
   };
 }
 
@@ -218,6 +268,13 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
   const cacheForAllTokens = { ...base, token_cache_size: sizes.distinctTokens };
   // 10000 (the default) for the default 100,000 tokens: the cache holds a tenth of what it sees.
   const boundedCacheSize = Math.max(1, Math.round(sizes.distinctTokens / 10));
+
+  const demoTools = await listDemoTools();
+  const memberToken = makeOnFirstUse(() => signTokenPool(keys.RS256, 1, { ...claims, scope: "mcp:tools" })[0] as string);
+  /** The demo's ACL (members: every tool but admin_*), with the list filter on the route. */
+  const demoLists = { ...base, scope_method_mapping: [...DEMO_ACL.scope_method_mapping], filter_lists: true };
+  const listTools = (token: () => string) => () => postToolsCall(token(), TOOLS_LIST_BODY);
+  const listFiltered = { ...plain, server: "ours" as const, listFilter: true as const, config: demoLists };
 
   const scenarios: Scenario[] = [
     {
@@ -339,6 +396,11 @@ export async function defineScenarios(sizes: ScenarioSizes, selected?: ReadonlyS
     { ...plain, id: "stock-floor", label: "7. stock server: 5. floor", server: "stock", pluginsDirectory: floorDirectory.path, config: floorConfig(identity, MAX_BODY_SIZE, TOKEN_HEADER), request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-allowed", label: "7. stock server: 1. allowed", server: "stock", config: base, request: withToken(cachedToken), check: expectAllowed },
     { ...plain, id: "stock-401", label: "7. stock server: 4. 401", server: "stock", config: base, request: () => postToolsCall(undefined), check: expectRefusal(401) },
+    { ...plain, id: "lists-unfiltered", label: "10. tools/list, no list filter", server: "ours", config: { ...demoLists, filter_lists: false }, request: listTools(memberToken), check: expectAllowed },
+    { ...listFiltered, id: "lists-filtered", label: "10. tools/list of 22 filtered to 20, JSON", request: listTools(memberToken), upstream: answerToolsList(demoTools, false), check: expectListed(20) },
+    { ...listFiltered, id: "lists-filtered-sse", label: "10. tools/list of 22 filtered to 20, SSE", request: listTools(memberToken), upstream: answerToolsList(demoTools, true), check: expectListed(20) },
+    { ...listFiltered, id: "lists-whole", label: "10. tools/list of 22, all 22 kept, JSON", request: listTools(cachedToken), upstream: answerToolsList(demoTools, false), check: expectListed(22) },
+    { ...listFiltered, id: "filter-lists-call", label: "10. as 1, filter_lists (buffering turned off)", config: { ...base, filter_lists: true }, request: withToken(cachedToken), check: expectAllowed },
   ];
   const selectedScenarios = scenarios.filter((scenario) => selected?.has(scenario.id) ?? true);
   // Making each kept scenario's first request signs its tokens now, before anything is timed.

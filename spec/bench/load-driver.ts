@@ -1,6 +1,6 @@
 // Shared by the speed scripts and the memory test: keep a driver busy with a fixed concurrency.
 import { readFile } from "node:fs/promises";
-import type { KongDriver, KongRequest, Outcome } from "../../kong/driver";
+import type { KongDriver, KongRequest, Outcome, UpstreamCall } from "../../kong/driver";
 
 /** What one load run measured. */
 export interface LoadResult {
@@ -12,7 +12,7 @@ export interface LoadResult {
 /**
  * Sends `total` requests through `driver.handle`, `concurrency` at a time, and times each one.
  * `requestAt(index)` builds request `index` (prepare anything costly before: it runs in the loop);
- * `inspect` sees every outcome (a throw stops the run).
+ * `inspect` sees every outcome (a throw stops the run); `upstream` answers buffered requests.
  */
 export async function measureLoad(
   driver: KongDriver,
@@ -20,6 +20,7 @@ export async function measureLoad(
   total: number,
   concurrency: number,
   inspect: (outcome: Outcome) => void = () => undefined,
+  upstream?: UpstreamCall,
 ): Promise<LoadResult> {
   const latenciesMs = new Float64Array(total);
   let sent = 0;
@@ -29,7 +30,7 @@ export async function measureLoad(
       const index = sent++;
       const request = requestAt(index);
       const begun = performance.now();
-      const outcome = await driver.handle(request);
+      const outcome = await driver.handle(request, upstream);
       latenciesMs[index] = performance.now() - begun;
       inspect(outcome);
     }
@@ -53,10 +54,14 @@ export async function readResidentMemoryMiB(pid: number): Promise<number> {
 /** Linux reports process times in USER_HZ ticks, 100 per second on every mainstream kernel build. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) a process has used so far, in seconds (Linux /proc, 10 ms resolution). */
-export async function readCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15 (proc(5)).
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+/** CPU time (user + system) processes have used so far, together, in seconds (Linux /proc, 10 ms resolution). */
+export async function readCpuSeconds(...pids: number[]): Promise<number> {
+  let seconds = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15 (proc(5)).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    seconds += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  }
+  return seconds;
 }

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { startPluginServerDriver, type KongDriver, type Outcome, type PdkCall } from "../../kong/driver";
+import { builtListFilterPluginsDirectory, startPluginServerDriver, type KongDriver, type Outcome, type PdkCall } from "../../kong/driver";
 import { Version as pluginVersion } from "../../plugins/mcp-oauth2";
 import { defineScenarios, type Comparison, type Scenario, type ScenarioSizes } from "./gate-scenarios";
 import { measureLoad, readCpuSeconds, readResidentMemoryMiB } from "./load-driver";
@@ -38,7 +38,10 @@ interface Sample {
 interface RunningScenario {
   readonly scenario: Scenario;
   readonly driver: KongDriver;
+  /** The scenario's first plugin server (mcp-oauth2, or the floor plugin): its RSS is the one read. */
   readonly pid: number;
+  /** Every plugin server of the scenario: their CPU adds up. */
+  readonly pids: readonly number[];
   /** Closes the driver and its plugin server. */
   readonly close: () => Promise<void>;
   /** Requests sent so far: the index of the next one. */
@@ -104,15 +107,17 @@ function describeMachine(options: BenchOptions): string[] {
 function inspectOutcome(running: RunningScenario, outcome: Outcome): void {
   const problem = running.scenario.check(outcome);
   if (problem !== undefined) throw new Error(`${running.scenario.label}: ${problem}`);
-  running.minPdkCalls = Math.min(running.minPdkCalls, outcome.pdkCalls.length);
-  running.maxPdkCalls = Math.max(running.maxPdkCalls, outcome.pdkCalls.length);
+  // Both phases' round trips: the access phase's, and the response phase's with buffered proxying.
+  const pdkCalls = outcome.pdkCalls.length + (outcome.kind === "proceed" ? (outcome.response?.pdkCalls.length ?? 0) : 0);
+  running.minPdkCalls = Math.min(running.minPdkCalls, pdkCalls);
+  running.maxPdkCalls = Math.max(running.maxPdkCalls, pdkCalls);
   running.lastPdkCalls = outcome.pdkCalls;
 }
 
 async function sendRequests(running: RunningScenario, count: number, concurrency: number): Promise<Sample> {
   const offset = running.sent;
   running.sent += count;
-  const serverCpuBefore = await readCpuSeconds(running.pid);
+  const serverCpuBefore = await readCpuSeconds(...running.pids);
   const driverCpuBefore = process.cpuUsage();
   const { requestsPerSecond, latenciesMs } = await measureLoad(
     running.driver,
@@ -120,28 +125,39 @@ async function sendRequests(running: RunningScenario, count: number, concurrency
     count,
     concurrency,
     (outcome) => inspectOutcome(running, outcome),
+    running.scenario.upstream,
   );
   const driverCpu = process.cpuUsage(driverCpuBefore);
   return {
     requestsPerSecond,
     p50Ms: percentile(latenciesMs, 0.5),
     p99Ms: percentile(latenciesMs, 0.99),
-    serverCpuMicroseconds: ((await readCpuSeconds(running.pid)) - serverCpuBefore) * 1e6 / count,
+    serverCpuMicroseconds: ((await readCpuSeconds(...running.pids)) - serverCpuBefore) * 1e6 / count,
     driverCpuMicroseconds: (driverCpu.user + driverCpu.system) / count,
   };
 }
 
 /** Starts the scenario's plugin server and driver, warms up (reading RSS at the checkpoints). */
 async function startScenario(scenario: Scenario, options: BenchOptions): Promise<RunningScenario> {
+  const listFilter = scenario.listFilter === true;
   const { driver, close } = await startPluginServerDriver(scenario.server, scenario.pluginsDirectory, {
     nodeCommand: [options.serverNode, ...options.serverNodeOptions],
-    routes: [{ id: "mcp", paths: ["/mcp"], plugins: [{ id: `bench-${scenario.id}`, config: scenario.config }] }],
+    otherPluginsDirectories: listFilter ? [builtListFilterPluginsDirectory()] : [],
+    routes: [
+      {
+        id: "mcp",
+        paths: ["/mcp"],
+        upstream: "http://127.0.0.1:9/mcp",
+        plugins: [{ id: `bench-${scenario.id}`, config: scenario.config }, ...(listFilter ? [{ id: `bench-${scenario.id}-lists`, name: "mcp-oauth2-list-filter", config: {} }] : [])],
+      },
+    ],
     consumers: scenario.consumers,
   });
   const running: RunningScenario = {
     scenario,
     driver,
     pid: driver.serverPid as number,
+    pids: driver.serverPids,
     close,
     sent: 0,
     samples: [],

@@ -55,12 +55,20 @@ function closeOverHierarchy(example: AclExample, granted: readonly string[]): Se
   return held;
 }
 
+/**
+ * session_methods as the gate front configures it (the default, README, The ACL): allowed to a
+ * token holding a scope the mapping names or a broader scope of the hierarchy.
+ */
+const SESSION_METHODS = ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"];
+
 /** Decides, for one ACL, whether a token holding `scopes` may run `method` on `item`. */
 export type GrantOracle = (scopes: readonly string[], method: string, item: string | undefined) => boolean;
 
 export function createGrantOracle(example: AclExample): GrantOracle {
   const rules = example.scope_method_mapping.map(({ scope, methods }) => ({ scope, rules: methods.map(ruleOf) }));
+  const known = new Set([...example.scope_method_mapping.map(({ scope }) => scope), ...example.scope_hierarchy.map(({ scope }) => scope)]);
   return (scopes, method, item) => {
+    if (SESSION_METHODS.includes(method) && scopes.some((scope) => known.has(scope))) return true;
     const held = closeOverHierarchy(example, scopes);
     return rules.some((entry) => held.has(entry.scope) && entry.rules.some((rule) => rule(method, item)));
   };

@@ -8,7 +8,7 @@ import { startAuthorizationServer, type AuthorizationServer } from "../../demo/a
 import { describeMcpRoute } from "../../demo/local-stack";
 import type { KongDriver } from "../../kong/driver";
 import { loginHeadlessly } from "../support/headless-login";
-import { startBuiltPluginDriver } from "../support/plugin-server-fixture";
+import { findBuiltListFilterPluginsDirectory, startBuiltPluginDriver } from "../support/plugin-server-fixture";
 import { skipBecause } from "../support/skip-suite";
 import { installUpstreams, type InstalledUpstreams } from "./upstreams/install";
 import { UPSTREAMS } from "./upstreams/registry";
@@ -85,11 +85,11 @@ describe("differential: the MCP Python SDK's OAuth client through the gate in fr
     if (python === undefined) throw new Error("no python upstream in the registry");
     workDirectory = mkdtempSync(join(tmpdir(), "mcp-oauth2-python-client-"));
     upstream = await startUpstream(python.name, (ranLog) => python.command(installed, ranLog), workDirectory);
-    ({ driver, close: closeDriver } = await startBuiltPluginDriver("ours", { nativeGuard: true }));
+    ({ driver, close: closeDriver } = await startBuiltPluginDriver("ours", { nativeGuard: true, otherPluginsDirectories: [findBuiltListFilterPluginsDirectory()] }));
     const gateway = await driver.listen();
     mcpEndpoint = `${gateway.url}/mcp`;
     authorizationServer = await startAuthorizationServer({ port: 0, mcpResourceUrl: mcpEndpoint });
-    // The npm start route: tools for mcp:tools (alice), resources and prompts for mcp:resources (bob).
+    // The npm start route: every tool but admin_* for mcp:tools (alice), admin_* and resources for mcp:resources (bob).
     driver.configureRoutes([describeMcpRoute(upstream.origin, authorizationServer, mcpEndpoint)]);
   });
 
@@ -124,8 +124,9 @@ describe("differential: the MCP Python SDK's OAuth client through the gate in fr
     const clientId = run.authorizationUrls[0]?.searchParams.get("client_id");
     expect(clientId, "a dynamically registered client").to.be.a("string").and.not.equal(authorizationServer?.publicClientId);
     expect(run.authorizationUrls[1]?.searchParams.get("client_id"), "the step-up reuses the registration").to.equal(clientId);
+    // The list filter leaves admin_wipe out of alice's list: mcp:tools may not call admin_*.
     expect(run.results).to.deep.equal([
-      { step: "tools/list", tools: ["admin_wipe", "weather_now"] },
+      { step: "tools/list", tools: ["weather_now"] },
       { step: "tools/call", text: "weather_now ran", scope: "mcp:tools" },
       { step: "resources/read", text: "public readme", scope: "mcp:tools mcp:resources" },
     ]);

@@ -1,5 +1,7 @@
 import { expect } from "chai";
-import { applySchemaDefaults, type PluginSchema } from "../../kong/driver";
+import { DEMO_ACL } from "../../demo/local-stack";
+import { applySchemaDefaults, NATIVE_LIST_GUARD_BODY, type PluginSchema } from "../../kong/driver";
+import { Schema as listFilterSchema } from "../../plugins-list-filter/mcp-oauth2-list-filter";
 import { compileGatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
 import { buildProtectedResourceMetadata } from "../../plugins/mcp-oauth2/core/protected-resource-metadata";
 import { schema } from "../../plugins/mcp-oauth2/schema";
@@ -85,5 +87,24 @@ describe("docker: kong/kong.yml against the plugin, the Keycloak realm and docke
     const [guard] = (plugins.get("post-function")?.config.access ?? []) as string[];
     expect(guard).to.match(/if kong\.ctx\.shared\.mcp_oauth2 == nil then/);
     expect(guard).to.match(/kong\.response\.exit\(503,/);
+  });
+
+  it("filters lists on the same route: mcp-oauth2-list-filter with its (empty) configuration, mcp-oauth2 handing listings over", () => {
+    const listFilter = plugins.get("mcp-oauth2-list-filter");
+    expect(listFilter?.config).to.deep.equal({});
+    expect(applySchemaDefaults({ name: "mcp-oauth2-list-filter", fields: [{ config: { type: "record", fields: listFilterSchema } }] }, listFilter!.config)).to.deep.equal({});
+    expect(gateConfig.filter_lists).to.equal(true);
+  });
+
+  it("guards list responses natively: one no plugin answered gets the 502 the driver emulates", () => {
+    const config = plugins.get("post-function")?.config as { header_filter: string[]; body_filter: string[] };
+    expect(config.header_filter[0]).to.match(/verified\.listing and kong\.response\.get_source\(\) == "service"/);
+    expect(config.header_filter[0]).to.match(/kong\.response\.set_status\(502\)/);
+    expect(config.body_filter[0]).to.include(`kong.response.set_raw_body('${NATIVE_LIST_GUARD_BODY}')`);
+  });
+
+  it("uses the ACL of npm start's local stack, so both show the same lists", () => {
+    const { enable_acl, acl_claim, scope_method_mapping, session_methods, filter_lists } = gateConfig;
+    expect({ enable_acl, acl_claim, scope_method_mapping, session_methods, filter_lists }).to.deep.equal(DEMO_ACL);
   });
 });

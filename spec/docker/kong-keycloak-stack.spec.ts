@@ -109,7 +109,7 @@ describe("docker: real Kong 3.9 and Keycloak 26 (docker-compose.yml)", () => {
     const token = await requestToken({ grant_type: "client_credentials", client_id: "mcp-machine", client_secret: "mcp-machine-secret" });
     expect(decodeJwt(token)).to.deep.include({ iss: ISSUER, mcp_scopes: ["mcp:tools"] });
     const { tools } = await (await connectAs(token)).listTools();
-    expect(tools.map((tool) => tool.name)).to.include("admin_list_sessions");
+    expect(tools.map((tool) => tool.name)).to.include("weather_current").and.not.include("admin_list_sessions");
   });
 
   describe("alice (group mcp-member)", () => {
@@ -125,9 +125,22 @@ describe("docker: real Kong 3.9 and Keycloak 26 (docker-compose.yml)", () => {
       expect(claims.aud).to.include(MCP_URL);
     });
 
-    it("may list tools", async () => {
+    it("lists only the tools she may call: every one but admin_* (mcp-oauth2-list-filter)", async () => {
       const { tools } = await (await connectAs(token)).listTools();
-      expect(tools).to.not.be.empty;
+      expect(tools).to.have.length(20);
+      expect(tools.filter((tool) => tool.name.startsWith("admin_"))).to.deep.equal([]);
+    });
+
+    it("gets her GET SSE stream as a stream: Kong sends its head at once instead of buffering it", async () => {
+      const client = await connectAs(token);
+      const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId ?? "";
+      const stream = await fetch(MCP_URL, {
+        headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream", "Mcp-Session-Id": sessionId, "MCP-Protocol-Version": "2025-06-18" },
+        signal: AbortSignal.timeout(10_000),
+      });
+      // A buffered stream would not answer before it ends, which an open session's stream never does.
+      expect([stream.status, stream.headers.get("content-type")]).to.deep.equal([200, "text/event-stream"]);
+      await stream.body?.cancel();
     });
 
     it("may not read resources: 403 insufficient_scope asking for mcp:resources", async () => {
@@ -154,6 +167,10 @@ describe("docker: real Kong 3.9 and Keycloak 26 (docker-compose.yml)", () => {
     it("may read resources", async () => {
       const { contents } = await (await connectAs(token)).readResource({ uri: "docs://readme" });
       expect(contents.map((content) => content.uri)).to.deep.equal(["docs://readme"]);
+    });
+
+    it("lists all 22 tools", async () => {
+      expect((await (await connectAs(token)).listTools()).tools).to.have.length(22);
     });
   });
 });

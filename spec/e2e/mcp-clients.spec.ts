@@ -5,6 +5,7 @@ import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { expect } from "chai";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { startLocalStack, type LocalStack } from "../../demo/local-stack";
@@ -16,6 +17,15 @@ import { findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 
 /** Every client request in this suite gives up after this long instead of hanging the run. */
 const REQUEST_OPTIONS = { timeout: 15_000 };
+
+/** The demo server's 22 tools but admin_*: what a member (mcp:tools) lists and may call. */
+const MEMBER_TOOLS = [
+  "weather_current", "weather_forecast", "weather_alerts",
+  "math_add", "math_subtract", "math_multiply", "math_divide", "math_power",
+  "text_reverse", "text_uppercase", "text_lowercase", "text_word_count", "text_slugify",
+  "time_now", "time_add_days", "time_day_of_week",
+  "units_celsius_to_fahrenheit", "units_kilometers_to_miles", "hash_sha256", "identity_whoami",
+];
 
 /**
  * The `npm start` stack on free ports: oidc-provider shaped like the Keycloak realm, the MCP SDK
@@ -94,9 +104,26 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
       });
 
       const { tools } = await client.listTools({}, REQUEST_OPTIONS);
-      expect(tools).to.have.length(22);
+      expect(tools.map(({ name }) => name)).to.deep.equal(MEMBER_TOOLS);
       expect(await client.callTool({ name: "math_add", arguments: { a: 2, b: 40 } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "42" }] });
       expectNoTokenReachedTheMcpServer();
+    });
+
+    it("keeps the GET SSE stream a stream on the filtered route: a server notification reaches alice while her session is open", async () => {
+      const provider = signInAs("alice");
+      const client = createClient("sdk-member-stream");
+      const changed = new Promise<string>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, (notification) => resolve(notification.method)));
+      const transport = await connectWithHeadlessLogin(client, endpoint, provider);
+      // The client opens its GET stream on its own after initializing; announce until the stream carries one.
+      let received: string | undefined;
+      void changed.then((method) => (received = method));
+      for (let attempt = 0; attempt < 100 && received === undefined; attempt++) {
+        stack.mcpServer.announceToolListChange();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(received).to.equal("notifications/tools/list_changed");
+      const streams = stack.mcpServer.receivedRequests().filter((request) => request.method === "GET" && request.headers["mcp-session-id"] === transport.sessionId);
+      expect(streams).to.have.length.greaterThan(0);
     });
 
     it("refuses alice resources/read with 403 insufficient_scope, also after she signs in again to step up", async () => {
@@ -125,6 +152,7 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
       expect(decodeJwt(String(provider.tokens()?.access_token))).to.deep.include({ preferred_username: "bob", azp: clientId, mcp_scopes: ["mcp:tools", "mcp:resources"] });
       expect([provider.clientInformation()?.client_id, transport.sessionId]).to.deep.equal([clientId, sessionId]);
       expect((await client.listPrompts({}, REQUEST_OPTIONS)).prompts.map(({ name }) => name)).to.include("summarize_text");
+      expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
     });
   });
 
@@ -142,7 +170,7 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
         scope: "mcp:tools",
         mcp_scopes: ["mcp:tools"],
       });
-      expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
+      expect((await client.listTools({}, REQUEST_OPTIONS)).tools.map(({ name }) => name)).to.deep.equal(MEMBER_TOOLS);
       expect(await client.callTool({ name: "text_reverse", arguments: { text: "kong" } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "gnok" }] });
       const error = await expectRejection(client.listResources({}, REQUEST_OPTIONS), StreamableHTTPError);
       expect(error.code).to.equal(403);
@@ -169,7 +197,7 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
       const client = createClient("through-mcp-remote");
       try {
         await client.connect(transport, REQUEST_OPTIONS);
-        expect((await client.listTools({}, REQUEST_OPTIONS)).tools).to.have.length(22);
+        expect((await client.listTools({}, REQUEST_OPTIONS)).tools.map(({ name }) => name)).to.deep.equal(MEMBER_TOOLS);
         expect(await client.callTool({ name: "math_multiply", arguments: { a: 6, b: 7 } }, undefined, REQUEST_OPTIONS)).to.deep.equal({ content: [{ type: "text", text: "42" }] });
         const error = await expectRejection(client.listResources({}, REQUEST_OPTIONS), Error);
         expect(String(error)).to.include("Unauthorized");

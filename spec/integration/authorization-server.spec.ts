@@ -96,6 +96,8 @@ describe("demo authorization server", () => {
       });
       expect(metadata.scopes_supported).to.deep.equal(["openid", "mcp:tools", "mcp:resources"]);
       expect(metadata.code_challenge_methods_supported).to.deep.equal(["S256"]);
+      const oauthMetadata = await fetch(`${as.issuer}/.well-known/oauth-authorization-server`);
+      expect([oauthMetadata.status, ((await oauthMetadata.json()) as Record<string, unknown>).issuer]).to.deep.equal([200, as.issuer]);
     });
 
     it("answers 404 outside the realm, so the MCP SDK moves on from the RFC 8414 locations", async () => {
@@ -216,6 +218,12 @@ describe("demo authorization server", () => {
       expect(registered).to.include({ token_endpoint_auth_method: "none" });
       expect(registered).not.to.have.property("scope");
       expect(registered).not.to.have.property("client_secret");
+    });
+
+    it("registers a client that sends empty URI metadata (mcp-use 1.34's client_uri), ignoring it, and keeps a real one", async () => {
+      const registered = await registerPublicClient({ client_uri: "", logo_uri: "", policy_uri: "", tos_uri: "" });
+      for (const member of ["client_uri", "logo_uri", "policy_uri", "tos_uri"]) expect(registered, member).not.to.have.property(member);
+      expect(await registerPublicClient({ client_uri: "https://client.example" })).to.include({ client_uri: "https://client.example" });
     });
 
     it("gives the member only mcp:tools when asked for both scopes", async () => {

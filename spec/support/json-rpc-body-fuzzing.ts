@@ -24,6 +24,9 @@ function ownMember(value: unknown, name: string): unknown {
   return isPlainObject(value) && Object.hasOwn(value, name) ? value[name] : undefined;
 }
 
+/** session_methods by default: allowed to every token holding a mapped scope, whatever the mapping says. */
+const SESSION_METHODS = ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"];
+
 /** Each scope's grant, written from the mapping's meaning: exact names, a prefix, a glob spelled out. */
 const GRANTS: Record<FuzzScope, (method: string, params: unknown) => boolean> = {
   "mcp:basic": (method) => ["initialize", "ping", "tools/list"].includes(method) || method.startsWith("notifications/"),
@@ -79,7 +82,8 @@ function isUtf8JsonMediaType(contentType: string | undefined): boolean {
  * for an empty body, 415 for a non-JSON media type or another charset than UTF-8, 400 (-32700) for
  * bytes that are not UTF-8 JSON or start with a byte order mark, 400 (-32600) for repeated member
  * names or messages that are not JSON-RPC, 400 (-32602) for resource URIs spelled to resolve
- * elsewhere, 403 when some call is allowed by none of the token's scopes, else a pass.
+ * elsewhere, 403 when some call is neither a session method nor allowed by one of the token's scopes,
+ * else a pass.
  */
 export function predictAnswer(request: FuzzedRequest): string {
   if (request.scopes === undefined) return "401 unauthorized from plugin";
@@ -112,7 +116,8 @@ export function predictAnswer(request: FuzzedRequest): string {
     calls.push({ method: message.method, params: ownMember(message, "params") });
   }
   const scopes = request.scopes;
-  return calls.every(({ method, params }) => scopes.some((scope) => GRANTS[scope](method, params))) ? "proceed" : "403 insufficient_scope from plugin";
+  const allowed = ({ method, params }: { method: string; params: unknown }) => SESSION_METHODS.includes(method) || scopes.some((scope) => GRANTS[scope](method, params));
+  return calls.every(allowed) ? "proceed" : "403 insufficient_scope from plugin";
 }
 
 const TRICKY_METHODS = [

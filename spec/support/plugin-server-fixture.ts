@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   buildPluginServerCommands,
+  builtListFilterPluginsDirectory,
   builtPluginsDirectory,
   ourPluginServerEntry,
   startPluginServerDriver,
@@ -46,6 +47,17 @@ export function findBuiltPluginsDirectory(): string {
   assertOurPluginServerIsBuilt();
   const directory = builtPluginsDirectory();
   assertBuiltFrom(join(directory, "mcp-oauth2", "index.js"), join(PROJECT_ROOT, "plugins", "mcp-oauth2"));
+  return directory;
+}
+
+/**
+ * The plugins directory of mcp-oauth2-list-filter `npm run build` writes, checked fresh like
+ * mcp-oauth2's (whose core it runs: that is checked too).
+ */
+export function findBuiltListFilterPluginsDirectory(): string {
+  findBuiltPluginsDirectory();
+  const directory = builtListFilterPluginsDirectory();
+  assertBuiltFrom(join(directory, "mcp-oauth2-list-filter", "index.js"), join(PROJECT_ROOT, "plugins-list-filter"));
   return directory;
 }
 

@@ -10,8 +10,9 @@ import { join } from "node:path";
  * pseudo step: ["sleep", ms], ["throw", message] (a phase exception), ["crash", message] (an uncaught
  * exception that kills the server). Arguments {"$bin": base64} and {"$undefined": true} stand for a
  * Buffer and undefined. A result is {absent: true}, {bin, isBuffer}, {value} or {error}.
+ * "echo-response" does the same in the response phase, at a priority above mcp-oauth2's.
  */
-const ECHO_PLUGIN_SOURCE = `"use strict";
+const echoPluginSource = (name: string, phase: "access" | "response", priority: number): string => `"use strict";
 const decodeArgument = (arg) => {
   if (arg !== null && typeof arg === "object" && !Array.isArray(arg)) {
     if ("$bin" in arg) return Buffer.from(arg.$bin, "base64");
@@ -28,7 +29,7 @@ class Plugin {
   constructor(config) {
     this.config = config;
   }
-  async access(kong) {
+  async ${phase}(kong) {
     const script = JSON.parse(this.config.script);
     const results = [];
     for (const [operation, ...args] of script.steps) {
@@ -57,9 +58,9 @@ class Plugin {
 }
 module.exports = {
   Plugin,
-  Name: "echo",
+  Name: "${name}",
   Version: "1.0.0",
-  Priority: 1000,
+  Priority: ${priority},
   Schema: [
     { script: { type: "string", required: true, description: "JSON: {steps: [[method, ...args]], answer}" } },
     { marker: { type: "string", default: "unmarked", description: "Echoed back, to tell configs apart" } },
@@ -85,7 +86,12 @@ class Plugin {
 module.exports = { Plugin, Name: "lingering", Version: "1.0.0", Priority: 10, Schema: [] };
 `;
 
-const SOURCES = { echo: ECHO_PLUGIN_SOURCE, printing: PRINTING_PLUGIN_SOURCE, lingering: LINGERING_PLUGIN_SOURCE };
+const SOURCES = {
+  echo: echoPluginSource("echo", "access", 1000),
+  "echo-response": echoPluginSource("echo-response", "response", 1301),
+  printing: PRINTING_PLUGIN_SOURCE,
+  lingering: LINGERING_PLUGIN_SOURCE,
+};
 
 /** The test plugins available. */
 export type TestPluginName = keyof typeof SOURCES;

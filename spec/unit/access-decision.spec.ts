@@ -73,20 +73,20 @@ describe("access-decision", () => {
   it("asks for the method only on a refusal when run_on_preflight is off", async () => {
     const request = plainRequest({ method: "OPTIONS" });
     const decision = await decideAccess(policyWith({ run_on_preflight: false }), request, services);
-    expect(decision).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization"], setHeaders: [] });
+    expect(decision).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization"], setHeaders: [], turnOffResponseBuffering: false });
     expect(request.asked).to.deep.equal(["path", "headers", "method"]);
   });
 
   it("lets a preflight through without the token header unless forwarding, and never with client-sent identity headers", async () => {
     const upstream_headers = [{ header: "X-MCP-Subject", claim: "sub" }, { header: "X-MCP-Client", claim: "azp" }];
     const stripped = await decideAccess(policyWith({ run_on_preflight: false, upstream_headers }), plainRequest({ method: "OPTIONS" }), services);
-    expect(stripped).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization", "X-MCP-Subject", "X-MCP-Client"], setHeaders: [] });
+    expect(stripped).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["Authorization", "X-MCP-Subject", "X-MCP-Client"], setHeaders: [], turnOffResponseBuffering: false });
     const forwarding = await decideAccess(
       policyWith({ run_on_preflight: false, upstream_headers, forward_authorization_header: true }),
       plainRequest({ method: "OPTIONS" }),
       services,
     );
-    expect(forwarding).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["X-MCP-Subject", "X-MCP-Client"], setHeaders: [] });
+    expect(forwarding).to.deep.equal({ kind: "proceed", shared: { preflight: true }, clearHeaders: ["X-MCP-Subject", "X-MCP-Client"], setHeaders: [], turnOffResponseBuffering: false });
   });
 
   it("never throws: a failing request source becomes a 500 refusal with an operator log", async () => {
@@ -146,6 +146,48 @@ describe("access-decision", () => {
     });
     expect(request.asked).not.to.include("body");
     expect((await decideAccess(policyWith(), plainRequest({ method: "GET", headers }), services)).kind).to.equal("proceed");
+  });
+
+  describe("filter_lists: what the list filter gets, and which responses Kong buffers", () => {
+    const mapping = [{ scope: "mcp:tools", methods: ["tools/list", "tools/call:weather_*"] }, { scope: "mcp:admin", methods: ["tools/*"] }];
+    const decide = async (scope: string, body: string, config: Record<string, unknown> = {}) => {
+      const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope, sub: "alice" } });
+      const policy = policyWith({ enable_acl: true, filter_lists: true, scope_method_mapping: mapping, ...config });
+      const decision = await decideAccess(policy, plainRequest({ headers: { authorization: [`Bearer ${token}`], "content-type": ["application/json"] }, body }), services);
+      if (decision.kind !== "proceed") throw new Error(`refused: ${decision.response.body}`);
+      return decision;
+    };
+    const toolsList = JSON.stringify({ jsonrpc: "2.0", id: 4, method: "tools/list" });
+
+    it("hands over what the token may list and keeps Kong's buffering for a list it may not see whole", async () => {
+      const decision = await decide("mcp:tools", toolsList);
+      expect(decision.shared).to.deep.equal({
+        issuer: jwks.url,
+        subject: "alice",
+        client_id: "mcp-client",
+        scopes: ["mcp:tools"],
+        filter_lists: true,
+        listing: { grants: { "tools/call": ["weather_*"], "prompts/get": [], "resources/read": [] }, requests: [{ id: 4, method: "tools/list" }], dry_run: false },
+      });
+      expect(decision.turnOffResponseBuffering).to.equal(false);
+      expect(((await decide("mcp:tools", toolsList, { acl_mode: "dry_run" })).shared as { listing: { dry_run: boolean } }).listing.dry_run).to.equal(true);
+    });
+
+    it("turns Kong's buffering off when there is nothing to filter: no list, or a list the token sees whole", async () => {
+      for (const [scope, body] of [["mcp:tools", JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "weather_now" } })], ["mcp:admin", toolsList]]) {
+        const decision = await decide(scope!, body!);
+        expect(decision.turnOffResponseBuffering, scope).to.equal(true);
+        expect(decision.shared, scope).not.to.have.property("listing");
+      }
+    });
+
+    it("leaves buffering and the shared context alone without filter_lists, or with the ACL off", async () => {
+      for (const config of [{ filter_lists: false }, { enable_acl: false }]) {
+        const decision = await decide("mcp:tools", toolsList, config);
+        expect(decision.shared, JSON.stringify(config)).not.to.have.property("listing");
+        expect(decision.turnOffResponseBuffering, JSON.stringify(config)).to.equal(config.enable_acl === false);
+      }
+    });
   });
 
   it("cuts the client's path in an operator log line", async () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ConfigError } from "../../plugins/mcp-oauth2/core/config-error";
 import { ACL_MODES, compileGatePolicy, CONFIG_DEFAULTS, MAX_OPAQUE_TOKEN_SERVERS, type GatePolicy } from "../../plugins/mcp-oauth2/core/gate-config";
+import { findDeniedCalls } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const KEYCLOAK = "https://kc.example.com/realms/mcp";
@@ -33,6 +34,8 @@ function kongConfig(overrides: Record<string, unknown> = {}): Record<string, unk
     acl_claim: "scope",
     scope_method_mapping: {},
     scope_hierarchy: {},
+    session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
+    filter_lists: false,
     token_cache_ttl: 300,
     token_cache_size: 10000,
     http_timeout: 10000,
@@ -80,6 +83,7 @@ describe("gate-config", () => {
         forwardToken: false,
         acl: null,
         aclDryRun: false,
+        filterLists: false,
         identityHeaders: [],
         consumerMapping: null,
         logDecisions: false,
@@ -374,6 +378,8 @@ describe("gate-config", () => {
       expect([policy.forwardToken, policy.runOnPreflight]).to.deep.equal([true, false]);
       expectConfigError(kongConfig({ enable_acl: "true" }), "enable_acl", "must be a boolean");
       expectConfigError(kongConfig({ keycloak_compat: 1 }), "keycloak_compat", "must be a boolean");
+      expectConfigError(kongConfig({ filter_lists: "yes" }), "filter_lists", "must be a boolean");
+      expect(compileGatePolicy(kongConfig({ filter_lists: true })).filterLists).to.equal(true);
       expect(compileGatePolicy(kongConfig({ keycloak_compat: true })).verification.keycloakCompat).to.equal(true);
     });
 
@@ -393,6 +399,20 @@ describe("gate-config", () => {
         );
         expectConfigError(kongConfig({ enable_acl, scope_hierarchy: [{ scope: "a", implies: ["b"] }, { scope: "b", implies: ["a"] }] }), "scope_hierarchy", "cycle: a -> b -> a (a scope cannot imply itself)");
         expectConfigError(kongConfig({ enable_acl, scope_hierarchy: "a" }), "scope_hierarchy", "must be an array");
+      }
+    });
+
+    it("compiles session_methods as method patterns, the lifecycle by default and nothing when Kong sends none", () => {
+      const token = ["mcp:tools"];
+      const mapping = [{ scope: "mcp:tools", methods: ["tools/list"] }];
+      const aclWith = (sessionMethods: unknown) => compileGatePolicy(kongConfig({ enable_acl: true, scope_method_mapping: mapping, session_methods: sessionMethods })).acl!;
+      const lifecycle = CONFIG_DEFAULTS.session_methods.map((method) => ({ method }));
+      expect(findDeniedCalls(aclWith(undefined), token, lifecycle)).to.deep.equal([]);
+      expect(findDeniedCalls(aclWith(["ping", "notifications/*"]), token, [{ method: "ping" }, { method: "notifications/progress" }, { method: "initialize" }])).to.deep.equal([{ method: "initialize" }]);
+      expect(findDeniedCalls(aclWith({}), token, lifecycle)).to.deep.equal(lifecycle);
+      for (const enable_acl of [true, false]) {
+        expectConfigError(kongConfig({ enable_acl, session_methods: ["ping", ""] }), "session_methods[2]", "must be a non-empty string");
+        expectConfigError(kongConfig({ enable_acl, session_methods: "ping" }), "session_methods", "must be an array");
       }
     });
 

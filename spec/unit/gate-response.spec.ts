@@ -61,15 +61,17 @@ describe("gate-response", () => {
           ...JSON_TYPE,
           "WWW-Authenticate": `Bearer error="insufficient_scope", error_description="the token's scopes do not allow tools/call rm", scope="mcp:admin mcp:tools", resource_metadata="${PRM}"`,
         },
-        body: `{"error":"insufficient_scope","error_description":"the token's scopes do not allow tools/call rm"}`,
+        body: `{"error":"insufficient_scope","error_description":"the token's scopes do not allow tools/call rm","scope":"mcp:admin mcp:tools"}`,
       });
     });
 
     it("403 insufficient_scope without scope when no scope would help (never scope=\"\")", () => {
       const refusal = new InsufficientScope("no JSON-RPC method is allowed on this resource", "mapping empty", []);
-      expect(renderRefusal(refusal, CONTEXT).headers["WWW-Authenticate"]).to.equal(
+      const { headers, body } = renderRefusal(refusal, CONTEXT);
+      expect(headers["WWW-Authenticate"]).to.equal(
         `Bearer error="insufficient_scope", error_description="no JSON-RPC method is allowed on this resource", resource_metadata="${PRM}"`,
       );
+      expect(body).to.equal('{"error":"insufficient_scope","error_description":"no JSON-RPC method is allowed on this resource"}');
     });
   });
 

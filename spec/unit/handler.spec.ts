@@ -273,6 +273,11 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
       expect(fake.exit?.headers["WWW-Authenticate"]).to.equal(
         `Bearer error="insufficient_scope", error_description="the token's scopes do not allow resources/read docs://readme", scope="mcp:resources mcp:tools", resource_metadata="${MCP_METADATA_URL}"`,
       );
+      expect(JSON.parse(fake.exit!.body)).to.deep.equal({
+        error: "insufficient_scope",
+        error_description: "the token's scopes do not allow resources/read docs://readme",
+        scope: "mcp:resources mcp:tools",
+      });
       expect(fake.logs.map((log) => log.level)).to.deep.equal(["notice"]);
     });
 
@@ -359,6 +364,12 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
       const get = await run({ enable_acl: true, resource: MCP_RESOURCE }, { method: "GET" });
       expect(get.exit?.headers["WWW-Authenticate"]).to.equal(usual);
       expect(get.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.response.exit"]);
+    });
+
+    it("asks for scopes_supported for a session method, which any mapped scope allows", async () => {
+      const config = { enable_acl: true, session_methods: ["initialize", "tools/list"] };
+      expect(await challengeOf(config, declared(formatJsonRpc("tools/list")))).to.equal(`Bearer scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`);
+      expect(await challengeOf({ enable_acl: true }, declared(formatJsonRpc("tools/list")))).to.equal(`Bearer scope="mcp:tools", resource_metadata="${MCP_METADATA_URL}"`);
     });
 
     it("asks for scopes_supported with the ACL off, without reading the body", async () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
 import { MAX_JSON_NESTING } from "../../plugins/mcp-oauth2/core/unique-key-json";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 
@@ -7,13 +7,13 @@ function read(body: string | Uint8Array): unknown {
   return readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
 }
 
-/** What readJsonRpcBody returns for one message (not a batch). */
-function single(...calls: JsonRpcCall[]): { calls: JsonRpcCall[]; batch: false } {
-  return { calls, batch: false };
+/** What readJsonRpcBody returns for one message (not a batch) without list requests. */
+function single(...calls: JsonRpcCall[]): JsonRpcBody {
+  return { calls, batch: false, listRequests: [] };
 }
 
-function batchOf(...calls: JsonRpcCall[]): { calls: JsonRpcCall[]; batch: true } {
-  return { calls, batch: true };
+function batchOf(...calls: JsonRpcCall[]): JsonRpcBody {
+  return { calls, batch: true, listRequests: [] };
 }
 
 function request(method: unknown, params?: unknown, id: number | undefined = 1): Record<string, unknown> {
@@ -34,7 +34,7 @@ const METHOD_NOT_STRING = "the JSON-RPC method must be a string";
 describe("json-rpc-calls", () => {
   describe("messages", () => {
     it("reads a single request", () => {
-      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal(single({ method: "tools/list" }));
+      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal({ ...single({ method: "tools/list" }), listRequests: [{ id: 1, method: "tools/list" }] });
     });
 
     it("reads a notification (no id)", () => {
@@ -42,7 +42,20 @@ describe("json-rpc-calls", () => {
     });
 
     it("tells a batch of one from a single message", () => {
-      expect(read(JSON.stringify([request("tools/list")]))).to.deep.equal(batchOf({ method: "tools/list" }));
+      expect(read(JSON.stringify([request("tools/list")]))).to.deep.equal({ ...batchOf({ method: "tools/list" }), listRequests: [{ id: 1, method: "tools/list" }] });
+    });
+
+    it("keeps the id and method of every list request whose id is a string or a number", () => {
+      const lists = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"].map((method, id) => request(method, {}, id));
+      const odd = [{ ...request("tools/list"), id: "a" }, { ...request("tools/list"), id: 1.5 }, { ...request("tools/list"), id: null }, { jsonrpc: "2.0", method: "tools/list" }, { ...request("prompts/list"), id: {} }];
+      expect((read(JSON.stringify([...lists, request("ping", {}, 9), ...odd])) as JsonRpcBody).listRequests).to.deep.equal([
+        { id: 0, method: "tools/list" },
+        { id: 1, method: "prompts/list" },
+        { id: 2, method: "resources/list" },
+        { id: 3, method: "resources/templates/list" },
+        { id: "a", method: "tools/list" },
+        { id: 1.5, method: "tools/list" },
+      ]);
     });
 
     it("reads every message of a batch, in order", () => {
@@ -99,7 +112,10 @@ describe("json-rpc-calls", () => {
 
     it("takes no item from the wrong member or from other methods", () => {
       const batch = [request("tools/call", { uri: "x" }), request("resources/read", { name: "x" }), request("tools/list", { name: "x" }), request("resources/subscribe", { name: "x" })];
-      expect(read(JSON.stringify(batch))).to.deep.equal(batchOf({ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }));
+      expect(read(JSON.stringify(batch))).to.deep.equal({
+        ...batchOf({ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }),
+        listRequests: [{ id: 1, method: "tools/list" }],
+      });
     });
 
     it("takes no item when params or the name is not what MCP sends", () => {
@@ -271,7 +287,10 @@ describe("json-rpc-calls", () => {
     it("implies nothing without subscriptions, and for other methods", () => {
       expect(read(listen({ toolsListChanged: true }))).to.deep.equal(single({ method: "subscriptions/listen" }));
       expect(read(listen({ resourceSubscriptions: [] }))).to.deep.equal(single({ method: "subscriptions/listen" }));
-      expect(read(JSON.stringify(request("tools/list", { notifications: { resourceSubscriptions: ["file:///a"] } })))).to.deep.equal(single({ method: "tools/list" }));
+      expect(read(JSON.stringify(request("tools/list", { notifications: { resourceSubscriptions: ["file:///a"] } })))).to.deep.equal({
+        ...single({ method: "tools/list" }),
+        listRequests: [{ id: 1, method: "tools/list" }],
+      });
     });
 
     it("refuses subscriptions named twice, given as anything but a list of strings, or spelled to resolve elsewhere", () => {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes } from "../../plugins/mcp-oauth2/core/method-acl";
+import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes, isSessionCall } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
@@ -249,6 +249,43 @@ describe("method-acl", () => {
       for (const implies of [[], undefined, "b", {}]) {
         expectConfigError(mapping, "scope_hierarchy[1].implies", "needs at least one scope", [{ scope: "a", implies }]);
       }
+    });
+  });
+
+  describe("session_methods: what opens and keeps a session, for any scope the ACL knows", () => {
+    const sessionMethods = ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"];
+    const mapping = [
+      { scope: "mcp:tools", methods: ["tools/list", "tools/call:weather_*"] },
+      { scope: "mcp:docs", methods: ["resources/read:docs://*"] },
+    ];
+    const acl = compileMethodAcl(mapping, [{ scope: "mcp:all", implies: ["mcp:legacy"] }], sessionMethods);
+    const session: JsonRpcCall[] = sessionMethods.map((method) => ({ method }));
+
+    it("allows them to a token holding any mapped scope, or a broader scope of the hierarchy that maps nothing", () => {
+      for (const scopes of [["mcp:tools"], ["mcp:docs"], ["openid", "mcp:all"]]) expect(findDeniedCalls(acl, scopes, session), scopes.join(" ")).to.deep.equal([]);
+    });
+
+    it("refuses them to a token holding no scope the ACL knows, and allows nothing else through them", () => {
+      expect(findDeniedCalls(acl, ["openid", "mcp:legacy"], session)).to.deep.equal(session);
+      expect(findDeniedCalls(acl, [], session)).to.deep.equal(session);
+      const others: JsonRpcCall[] = [{ method: "notifications/roots/list_changed" }, { method: "tools/list" }, { method: "logging/setLevel" }];
+      expect(findDeniedCalls(acl, ["mcp:docs"], others)).to.deep.equal(others);
+    });
+
+    it("takes method patterns as the mapping does, and refuses others with their 1-based path", () => {
+      const prefixed = compileMethodAcl(mapping, [], ["notifications/*", "tools/call:echo"]);
+      expect(findDeniedCalls(prefixed, ["mcp:docs"], [{ method: "notifications/roots/list_changed" }, { method: "tools/call", item: "echo" }])).to.deep.equal([]);
+      expectConfigErrorFrom(() => compileMethodAcl(mapping, [], ["ping", "tools list"]), "session_methods[2]", `'tools list' is not a method pattern ${PATTERN_HELP}`);
+    });
+
+    it("names the narrowest mapped scope for a session method when the token holds none", () => {
+      expect(findStepUpScopes(acl, [{ method: "initialize" }], ["openid"])).to.deep.equal(["mcp:docs"]);
+      expect(findNarrowestScope(compileMethodAcl(mapping), { method: "initialize" })).to.equal(undefined);
+    });
+
+    it("tells session calls apart", () => {
+      expect(session.every((call) => isSessionCall(acl, call))).to.equal(true);
+      expect(isSessionCall(acl, { method: "tools/list" })).to.equal(false);
     });
   });
 

@@ -33,7 +33,7 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
   it("names exactly the configuration fields operators rely on, in console order", () => {
     expect(schema.map((field) => Object.keys(field)[0])).to.deep.equal([
       "metadata_path", "authorization_servers", "scopes_supported", "header_name", "forward_authorization_header", "upstream_headers",
-      "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "token_cache_ttl", "token_cache_size",
+      "enable_acl", "acl_mode", "acl_claim", "scope_method_mapping", "scope_hierarchy", "session_methods", "filter_lists", "token_cache_ttl", "token_cache_size",
       "http_timeout", "resource", "resource_name", "allowed_algorithms", "clock_skew", "keycloak_compat", "max_body_size",
       "run_on_preflight", "jwks_refetch_cooldown", "consumer_claim", "consumer_by", "consumer_optional", "anonymous", "log_decisions",
       "introspection_negative_cache_ttl",
@@ -75,6 +75,8 @@ describe("schema (Kong 3.9 metaschema rules for external plugins)", () => {
       acl_claim: "scope",
       scope_method_mapping: [],
       scope_hierarchy: [],
+      session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
+      filter_lists: false,
       token_cache_ttl: 300,
       token_cache_size: 10000,
       http_timeout: 10000,
@@ -346,6 +348,18 @@ const STRING_FIELD_CASES: readonly StringFieldCase[] = [
       ["tools/*/call", METHOD_ERR],
       ["/tools/list", "must not start with '/': method names look like tools/list"],
       ["tools//list", "must not contain '//' in the method name"],
+      ["tools/", "must not end with '/': write tools/* for every tools method"],
+    ],
+  },
+  {
+    // The same method patterns, for every token holding a mapped scope.
+    path: ["session_methods"],
+    configWith: (method) => ({ ...withServer({}), session_methods: [method] }),
+    compilerPath: "session_methods[1]",
+    valid: ["initialize", "ping", "notifications/*", "server/discover", "*", "tools/call:echo"],
+    mistakes: [
+      ["not a pattern", METHOD_ERR],
+      ["tools/call:", "needs a glob after ':', e.g. tools/call:weather_*"],
       ["tools/", "must not end with '/': write tools/* for every tools method"],
     ],
   },

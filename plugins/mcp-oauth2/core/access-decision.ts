@@ -8,8 +8,9 @@ import { answerDocument, renderRefusal, toRefusal, type ChallengeContext, type G
 import { checkBodyHeaders, checkJsonContentType } from "./json-body-headers";
 import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "./json-rpc-calls";
 import type { JwksRegistry } from "./jwks-registry";
+import { describeListing, type SharedListing } from "./list-filter";
 import { checkStandardHeaders, hasStandardHeaders } from "./mcp-standard-headers";
-import { findDeniedCalls, grantsAnything, findStepUpScopes, findSufficientScopes, type MethodAcl } from "./method-acl";
+import { findDeniedCalls, findStepUpScopes, findSufficientScopes, grantsAnything, isSessionCall, type MethodAcl } from "./method-acl";
 import { buildProtectedResourceMetadata, encodeUrlPath, formatResourceMetadataUrl, matchMetadataRequest } from "./protected-resource-metadata";
 import {
   BodyTooLarge,
@@ -20,7 +21,8 @@ import {
   InvalidToken,
   MetadataMethodNotAllowed,
   MissingToken,
-  type OperatorLogLevel,
+  formatOperatorLog,
+  type OperatorLog,
   ProtocolUpgradeRefused,
   type Refusal,
   shortenText,
@@ -57,15 +59,21 @@ export interface GateServices {
   now(): number;
 }
 
-/** What other plugins find in kong.ctx.shared.mcp_oauth2. */
+/**
+ * What other plugins find in kong.ctx.shared.mcp_oauth2. With filter_lists, for
+ * mcp-oauth2-list-filter: `filter_lists`, and `listing` for a request that lists items the token
+ * may not all see.
+ */
 export type SharedContext =
-  | { readonly subject?: string; readonly issuer: string; readonly client_id?: string; readonly scopes: readonly string[] }
+  | {
+      readonly subject?: string;
+      readonly issuer: string;
+      readonly client_id?: string;
+      readonly scopes: readonly string[];
+      readonly filter_lists?: true;
+      readonly listing?: SharedListing;
+    }
   | { readonly preflight: true };
-
-export interface OperatorLog {
-  readonly level: OperatorLogLevel;
-  readonly message: string;
-}
 
 /** What Kong learns besides the answer: who the request is (for other plugins) and the decision (for log plugins). */
 interface KongFacts {
@@ -80,6 +88,11 @@ export type Decision =
       readonly shared: SharedContext;
       readonly clearHeaders: readonly string[];
       readonly setHeaders: readonly (readonly [string, string])[];
+      /**
+       * filter_lists: the list filter on the route has nothing to filter in this response, so
+       * Kong should stream it instead of buffering it whole (its SSE stream stays a stream).
+       */
+      readonly turnOffResponseBuffering: boolean;
       /** Kong's X-Consumer-* and X-Credential-Identifier headers, for kong.service.request.set_headers. */
       readonly consumerHeaders?: ConsumerHeaders;
       readonly log?: OperatorLog;
@@ -97,7 +110,6 @@ const BODILESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 const MAX_CHALLENGE_BODY = 16384;
 /** Client-chosen text (the path) in an operator log line; the whole line is bounded too. */
 const MAX_LOGGED_PATH = 200;
-const MAX_LOG_MESSAGE = 2000;
 
 /** Methods a client sends before it knows what it will do: their 401 asks for the usual scopes. */
 const LIFECYCLE_METHODS = new Set(["initialize", "ping", "server/discover", "subscriptions/listen"]);
@@ -118,26 +130,6 @@ function rememberAnswers(source: RequestSource): RequestSource {
     body: (maxBytes) => (body ??= source.body(maxBytes)),
     forwardedOrigin: askOnce(() => source.forwardedOrigin()),
   };
-}
-
-/**
- * Characters a log line must not carry raw: C0 and C1 controls and DEL (a terminal or a log viewer
- * acts on them), the Unicode line and paragraph separators (some viewers break lines there) and
- * the bidirectional controls (they reorder what an operator reads).
- */
-const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-function escapeForLog(character: string): string {
-  const code = character.charCodeAt(0);
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-}
-
-/**
- * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
- * line may grow with what a client sends (each value is cut where it is quoted, the line here).
- */
-function formatOperatorLog(level: OperatorLogLevel, message: string): OperatorLog {
-  return { level, message: shortenText(`mcp-oauth2: ${message}`, MAX_LOG_MESSAGE).replace(LOG_UNSAFE, escapeForLog) };
 }
 
 function firstHeader(headers: HeaderMap, name: string): string | undefined {
@@ -251,14 +243,21 @@ function rewriteUpstreamHeaders(policy: GatePolicy, identityValues: readonly (st
   return { clearHeaders, setHeaders };
 }
 
-function proceed(policy: GatePolicy, verified: VerifiedToken, trail: DecisionTrail, log: OperatorLog | undefined, wouldRefuse: InsufficientScope | undefined): Decision {
+function proceed(policy: GatePolicy, verified: VerifiedToken, body: JsonRpcBody | undefined, trail: DecisionTrail, log: OperatorLog | undefined, wouldRefuse: InsufficientScope | undefined): Decision {
   // Absent claims are left out, not set to undefined. Built by assignment: V8 copies conditional
   // spreads on a slow path, measured at 3 of the 12 µs a cached request cost the plugin.
-  const shared: { subject?: string; issuer: string; client_id?: string; scopes: readonly string[] } = { issuer: verified.issuer, scopes: verified.scopes };
+  const shared: { subject?: string; issuer: string; client_id?: string; scopes: readonly string[]; filter_lists?: true; listing?: SharedListing } = {
+    issuer: verified.issuer,
+    scopes: verified.scopes,
+  };
   if (verified.subject !== undefined) shared.subject = verified.subject;
   if (verified.clientId !== undefined) shared.client_id = verified.clientId;
+  const listing = policy.filterLists && policy.acl !== null ? describeListing(policy.acl, verified.scopes, body, policy.aclDryRun) : undefined;
+  // Tells the list filter that an absent listing means "nothing to filter", not "not handed over".
+  if (policy.filterLists) shared.filter_lists = true;
+  if (listing !== undefined) shared.listing = listing;
   const { clearHeaders, setHeaders } = rewriteUpstreamHeaders(policy, verified.identityValues);
-  const decision: Writable<Extract<Decision, { kind: "proceed" }>> = { kind: "proceed", shared, clearHeaders, setHeaders };
+  const decision: Writable<Extract<Decision, { kind: "proceed" }>> = { kind: "proceed", shared, clearHeaders, setHeaders, turnOffResponseBuffering: policy.filterLists && listing === undefined };
   if (log !== undefined) decision.log = log;
   if (trail.identity !== undefined) {
     decision.identity = trail.identity;
@@ -294,14 +293,14 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
       log = formatOperatorLog("notice", `dry run: would refuse 403 on ${shortenText(path, MAX_LOGGED_PATH)}: ${error.detail}`);
     }
   }
-  return proceed(policy, verified, trail, log, wouldRefuse);
+  return proceed(policy, verified, body, trail, log, wouldRefuse);
 }
 
 /**
  * The scopes a 401 asks for. With the ACL on, the narrowest scopes allowing the calls in the body
- * (a client then asks for least privilege); for the lifecycle, GET, unreadable bodies, calls no
- * scope allows, bodies without a Content-Length of at most MAX_CHALLENGE_BODY, and with the ACL
- * off: scopes_supported, the usual set a session starts with.
+ * (a client then asks for least privilege); for the lifecycle and the session methods, GET,
+ * unreadable bodies, calls no scope allows, bodies without a Content-Length of at most
+ * MAX_CHALLENGE_BODY, and with the ACL off: scopes_supported, the usual set a session starts with.
  */
 async function findChallengeScopes(policy: GatePolicy, request: RequestSource): Promise<readonly string[]> {
   if (policy.acl === null) return policy.scopesSupported;
@@ -315,8 +314,9 @@ async function findChallengeScopes(policy: GatePolicy, request: RequestSource): 
   } catch {
     return policy.scopesSupported;
   }
-  const calls = listAuthorizedCalls(body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/"));
-  const sufficient = calls.length === 0 ? [] : findSufficientScopes(policy.acl, calls);
+  const { acl } = policy;
+  const calls = listAuthorizedCalls(body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/") && !isSessionCall(acl, call));
+  const sufficient = calls.length === 0 ? [] : findSufficientScopes(acl, calls);
   return sufficient.length > 0 ? sufficient : policy.scopesSupported;
 }
 
@@ -376,7 +376,7 @@ export async function decideAccess(policy: GatePolicy | ConfigError, source: Req
       // Kong's run_on_preflight=false: CORS preflights pass without a token.
       if (!policy.runOnPreflight && (await request.method()) === "OPTIONS") {
         // No verified identity: client-sent identity and consumer headers must not reach the upstream either.
-        const preflight: Writable<Decision & { kind: "proceed" }> = { kind: "proceed", shared: { preflight: true }, ...rewriteUpstreamHeaders(policy, []) };
+        const preflight: Writable<Decision & { kind: "proceed" }> = { kind: "proceed", shared: { preflight: true }, ...rewriteUpstreamHeaders(policy, []), turnOffResponseBuffering: policy.filterLists };
         if (policy.consumerMapping !== null) preflight.consumerHeaders = CLEARED_CONSUMER_HEADERS;
         return policy.logDecisions ? { ...preflight, record: { decision: "allowed", preflight: true } } : preflight;
       }

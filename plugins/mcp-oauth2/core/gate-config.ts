@@ -30,6 +30,10 @@ export const CONFIG_DEFAULTS = {
   introspection: "off",
   client_auth_method: "client_secret_basic",
   introspection_negative_cache_ttl: 30,
+  filter_lists: false,
+  // What a client sends to open and keep a session (MCP lifecycle; server/discover is the
+  // 2026-07-28 probe the Inspector sends first): a token that may do anything may do these.
+  session_methods: ["initialize", "ping", "notifications/initialized", "notifications/cancelled", "server/discover"],
 } as const;
 
 /** `acl_mode`: enforce the ACL, or only log what it would refuse. */
@@ -177,6 +181,8 @@ export interface GatePolicy {
   readonly acl: MethodAcl | null;
   /** dry_run: ACL denials are logged and the request proceeds. */
   readonly aclDryRun: boolean;
+  /** mcp-oauth2-list-filter runs on the route: hand it what the token may list. */
+  readonly filterLists: boolean;
   readonly identityHeaders: readonly IdentityHeader[];
   /** Null when `consumer_claim` is empty: Kong consumers are left alone. */
   readonly consumerMapping: ConsumerMapping | null;
@@ -483,7 +489,8 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
   if (!HEADER_NAME.test(tokenHeader)) throw new ConfigError("header_name", `'${tokenHeader}' is not a header name (RFC 9110 token: no spaces or colons)`);
   const aclClaimPath = readDotPath(raw, "acl_claim", "acl_claim", CONFIG_DEFAULTS.acl_claim);
   // Checked even while the ACL is off, so that turning it on cannot reveal a broken mapping.
-  const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"));
+  const sessionMethods = isAbsent(raw.session_methods) ? CONFIG_DEFAULTS.session_methods : readArray(raw, "session_methods", "session_methods");
+  const acl = compileMethodAcl(readArray(raw, "scope_method_mapping", "scope_method_mapping"), readArray(raw, "scope_hierarchy", "scope_hierarchy"), sessionMethods);
   const aclMode = readChoice(raw, "acl_mode", "acl_mode", ACL_MODES, CONFIG_DEFAULTS.acl_mode);
   const identityHeaders = compileIdentityHeaders(raw, tokenHeader);
   const consumerMapping = compileConsumerMapping(raw);
@@ -508,6 +515,7 @@ export function compileGatePolicy(raw: unknown): GatePolicy {
     forwardToken: readBoolean(raw, "forward_authorization_header"),
     acl: readBoolean(raw, "enable_acl") ? acl : null,
     aclDryRun: aclMode === "dry_run",
+    filterLists: readBoolean(raw, "filter_lists"),
     identityHeaders,
     consumerMapping,
     logDecisions: readBoolean(raw, "log_decisions"),

@@ -9,6 +9,7 @@ import {
   MissingToken,
   Refusal,
   shortenText,
+  UnfilterableList,
 } from "./refusals";
 
 /** A complete answer for kong.response.exit: the body is always a non-empty string. */
@@ -74,11 +75,15 @@ function describeRefusalHeaders(refusal: Refusal, context: ChallengeContext): Re
  * authorization failures (RFC 6750 §3), `Retry-After` when the authorization server is unavailable, a JSON body always.
  */
 export function renderRefusal(refusal: Refusal, context: ChallengeContext): GateResponse {
-  if (refusal instanceof InvalidJsonRpc) {
+  if (refusal instanceof InvalidJsonRpc || refusal instanceof UnfilterableList) {
     // JSON-RPC 2.0 §5: MCP clients read a JSON-RPC error object best.
     return answerJson(refusal.status, { jsonrpc: "2.0", id: null, error: { code: refusal.jsonRpcCode, message: refusal.description } });
   }
-  return answerJson(refusal.status, { error: refusal.errorCode, error_description: refusal.description }, describeRefusalHeaders(refusal, context));
+  const body: Record<string, string> = { error: refusal.errorCode, error_description: refusal.description };
+  // Clients such as the AI SDK's MCP client hand an application only the body of a 403: the scope
+  // to step up to must be there too (as in the challenge, left out when no scope would help).
+  if (refusal instanceof InsufficientScope && refusal.requiredScopes.length > 0) body.scope = refusal.requiredScopes.join(" ");
+  return answerJson(refusal.status, body, describeRefusalHeaders(refusal, context));
 }
 
 /** A refusal for anything that is not a Refusal: the gate never lets an exception through. */

@@ -14,11 +14,27 @@ export interface JsonRpcCall {
   readonly impliedCalls?: readonly JsonRpcCall[];
 }
 
-/** What a POST body holds for the gate: its calls, and whether it was a batch. */
+/** A request for one of MCP's lists, which the upstream will answer under the same id. */
+export interface ListRequest {
+  readonly id: string | number;
+  readonly method: string;
+}
+
+/** What a POST body holds for the gate: its calls, whether it was a batch, and its list requests. */
 export interface JsonRpcBody {
   readonly calls: readonly JsonRpcCall[];
   readonly batch: boolean;
+  /** The requests for lists whose id is a string or a number, in order. */
+  readonly listRequests: readonly ListRequest[];
 }
+
+/** MCP's list methods, and the member of their result that holds the items. */
+export const LIST_MEMBER: ReadonlyMap<string, "tools" | "prompts" | "resources" | "resourceTemplates"> = new Map([
+  ["tools/list", "tools"],
+  ["prompts/list", "prompts"],
+  ["resources/list", "resources"],
+  ["resources/templates/list", "resourceTemplates"],
+] as const);
 
 /** The MCP methods that name an item (MCP 2026-07-28 Mcp-Name), and the params member naming it. */
 export const ITEM_MEMBER: ReadonlyMap<string, "name" | "uri"> = new Map([
@@ -133,12 +149,16 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
   const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
   if (messages.length === 0) throw new InvalidJsonRpc("an empty JSON-RPC batch is invalid", -32600);
   const calls: JsonRpcCall[] = [];
+  const listRequests: ListRequest[] = [];
   for (const message of messages) {
     const call = readCall(message);
-    if (call !== undefined) calls.push(call);
+    if (call === undefined) continue;
+    calls.push(call);
+    const { id } = message as { id?: unknown };
+    if (LIST_MEMBER.has(call.method) && (typeof id === "string" || typeof id === "number")) listRequests.push({ id, method: call.method });
   }
   // The subscriptions of a subscriptions/listen sit one level deeper (params.notifications), where
   // a repeated member would be read first-wins by some parsers and last-wins by JSON.parse.
   if (calls.some((call) => call.method === LISTEN_METHOD)) parseJsonRpcText(text, batch ? 4 : 3);
-  return { calls, batch };
+  return { calls, batch, listRequests };
 }

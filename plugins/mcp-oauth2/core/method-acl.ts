@@ -41,6 +41,8 @@ export interface MethodAcl {
   readonly mappedScopes: ReadonlySet<string>;
   /** For each broader scope of `scope_hierarchy`, every scope it implies, transitively. */
   readonly implied: ReadonlyMap<string, ReadonlySet<string>>;
+  /** `session_methods`: allowed to every token holding a scope the ACL knows. */
+  readonly sessionPatterns: readonly MethodPattern[];
   /** Merged grants by sorted mapped-scope set; bounded, lives as long as the compiled policy. */
   readonly grants: LRUCache<string, Grant>;
 }
@@ -130,11 +132,12 @@ function compileScopeHierarchy(rawEntries: readonly unknown[]): Map<string, Set<
 }
 
 /**
- * Compiles `scope_method_mapping` ({scope, methods}[]) and `scope_hierarchy` into an ACL.
- * Permissions are additive: a call is allowed when any granted scope, or a scope it implies, has
- * a pattern matching it. Throws ConfigError.
+ * Compiles `scope_method_mapping` ({scope, methods}[]), `scope_hierarchy` and `session_methods`
+ * (method patterns) into an ACL. Permissions are additive: a call is allowed when any granted
+ * scope, or a scope it implies, has a pattern matching it, or when it is a session method and the
+ * token holds any scope the ACL knows. Throws ConfigError.
  */
-export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: readonly unknown[] = []): MethodAcl {
+export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: readonly unknown[] = [], rawSessionMethods: readonly unknown[] = []): MethodAcl {
   const entries = rawEntries.map((raw, index): AclEntry => {
     const path = `scope_method_mapping[${index + 1}]`;
     if (!isJsonObject(raw)) throw new ConfigError(path, "must be a record");
@@ -146,7 +149,18 @@ export function compileMethodAcl(rawEntries: readonly unknown[], rawHierarchy: r
       patterns: patterns.map((pattern, position) => compilePattern(pattern, `${path}.methods[${position + 1}]`)),
     };
   });
-  return { entries, mappedScopes: new Set(entries.map((entry) => entry.scope)), implied: compileScopeHierarchy(rawHierarchy), grants: new LRUCache({ max: MAX_CACHED_GRANTS }) };
+  return {
+    entries,
+    mappedScopes: new Set(entries.map((entry) => entry.scope)),
+    implied: compileScopeHierarchy(rawHierarchy),
+    sessionPatterns: rawSessionMethods.map((pattern, position) => compilePattern(pattern, `session_methods[${position + 1}]`)),
+    grants: new LRUCache({ max: MAX_CACHED_GRANTS }),
+  };
+}
+
+/** Whether the ACL knows `scope`: the mapping names it, or the hierarchy makes it imply others. */
+function isKnownScope(acl: MethodAcl, scope: string): boolean {
+  return acl.mappedScopes.has(scope) || acl.implied.has(scope);
 }
 
 /** The granted scopes with everything they imply. */
@@ -174,45 +188,70 @@ function matchesCall(pattern: MethodPattern, call: JsonRpcCall): boolean {
   }
 }
 
-function mergeGrant(acl: MethodAcl, scopes: ReadonlySet<string>): Grant {
+/** The patterns of the held mapped scopes, and the session methods when `inSession`, merged. */
+function mergeGrant(acl: MethodAcl, scopes: ReadonlySet<string>, inSession: boolean): Grant {
   const methods = new Set<string>();
   const prefixes: string[] = [];
   const items = new Map<string, string[]>();
   let everything = false;
-  for (const entry of acl.entries) {
-    if (!scopes.has(entry.scope)) continue;
-    for (const pattern of entry.patterns) {
-      if (pattern.breadth === Breadth.Everything) everything = true;
-      else if (pattern.breadth === Breadth.MethodPrefix) prefixes.push(pattern.method);
-      else if (pattern.breadth === Breadth.Method) methods.add(pattern.method);
-      else items.set(pattern.method, [...(items.get(pattern.method) ?? []), pattern.itemGlob!]);
-    }
+  const patterns = [...acl.entries.filter((entry) => scopes.has(entry.scope)).flatMap((entry) => entry.patterns), ...(inSession ? acl.sessionPatterns : [])];
+  for (const pattern of patterns) {
+    if (pattern.breadth === Breadth.Everything) everything = true;
+    else if (pattern.breadth === Breadth.MethodPrefix) prefixes.push(pattern.method);
+    else if (pattern.breadth === Breadth.Method) methods.add(pattern.method);
+    else items.set(pattern.method, [...(items.get(pattern.method) ?? []), pattern.itemGlob!]);
   }
   return { everything, methods, prefixes, items };
 }
 
 function lookUpGrant(acl: MethodAcl, grantedScopes: readonly string[]): Grant {
   const held = [...expandScopes(acl, grantedScopes)].filter((scope) => acl.mappedScopes.has(scope)).sort();
-  const key = held.join(" ");
+  // A session can start with any scope the ACL knows, including a broader one that maps nothing.
+  const inSession = grantedScopes.some((scope) => isKnownScope(acl, scope));
+  const key = `${inSession ? "session" : "none"} ${held.join(" ")}`;
   let grant = acl.grants.get(key);
   if (grant === undefined) {
-    grant = mergeGrant(acl, new Set(held));
+    grant = mergeGrant(acl, new Set(held), inSession);
     acl.grants.set(key, grant);
   }
   return grant;
 }
 
-function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
-  if (grant.everything || grant.methods.has(call.method)) return true;
-  if (grant.prefixes.some((prefix) => call.method.startsWith(prefix))) return true;
-  const globs = grant.items.get(call.method);
-  return globs !== undefined && allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
+/** Whether the grant allows `method` whatever item a call names. */
+function grantAllowsEveryItem(grant: Grant, method: string): boolean {
+  return grant.everything || grant.methods.has(method) || grant.prefixes.some((prefix) => method.startsWith(prefix));
 }
 
-/** Whether any granted scope, or a scope it implies, is one the mapping names. */
+/**
+ * Whether the item `call` names matches one of `globs`, as the ACL judges items: a resource URI
+ * as sent and, when a WHATWG parser resolves it differently, as resolved too.
+ */
+export function matchesItemGlobs(globs: readonly string[], call: JsonRpcCall): boolean {
+  return allowsItem(call, (item) => globs.some((glob) => matchItemGlob(glob, item)));
+}
+
+function grantAllows(grant: Grant, call: JsonRpcCall): boolean {
+  if (grantAllowsEveryItem(grant, call.method)) return true;
+  const globs = grant.items.get(call.method);
+  return globs !== undefined && matchesItemGlobs(globs, call);
+}
+
+/** Which items of a method a token may name: every one, or those matching the globs (none when empty). */
+export type ItemGrant = "all" | readonly string[];
+
+/** The items the granted scopes allow for each of `methods` (e.g. tools/call), exactly as the ACL decides. */
+export function describeItemGrants<Method extends string>(acl: MethodAcl, grantedScopes: readonly string[], methods: readonly Method[]): Record<Method, ItemGrant> {
+  const grant = lookUpGrant(acl, grantedScopes);
+  return Object.fromEntries(methods.map((method) => [method, grantAllowsEveryItem(grant, method) ? "all" : (grant.items.get(method) ?? [])])) as Record<Method, ItemGrant>;
+}
+
+/**
+ * Whether the granted scopes allow any call at all: a scope they hold or imply is one the mapping
+ * names, or one the ACL knows opens a session (session_methods).
+ */
 export function grantsAnything(acl: MethodAcl, grantedScopes: readonly string[]): boolean {
-  for (const scope of expandScopes(acl, grantedScopes)) if (acl.mappedScopes.has(scope)) return true;
-  return false;
+  const { everything, methods, prefixes, items } = lookUpGrant(acl, grantedScopes);
+  return everything || methods.size > 0 || prefixes.length > 0 || items.size > 0;
 }
 
 /** The calls that none of the granted scopes allows. */
@@ -231,7 +270,8 @@ export function findNarrowestScope(acl: MethodAcl, call: JsonRpcCall, among?: Re
   for (const entry of acl.entries) {
     if (among !== undefined && !among.has(entry.scope)) continue;
     let breadth: Breadth | undefined;
-    for (const pattern of entry.patterns) {
+    // Every mapped scope allows the session methods.
+    for (const pattern of [...entry.patterns, ...acl.sessionPatterns]) {
       if (matchesCall(pattern, call) && (breadth === undefined || pattern.breadth < breadth)) breadth = pattern.breadth;
     }
     if (breadth === undefined) continue;
@@ -275,6 +315,10 @@ export function findSufficientScopes(acl: MethodAcl, calls: readonly JsonRpcCall
 export function findStepUpScopes(acl: MethodAcl, deniedCalls: readonly JsonRpcCall[], grantedScopes: readonly string[]): string[] {
   const needed = findSufficientScopes(acl, deniedCalls);
   if (needed.length === 0) return [];
-  const known = (scope: string) => acl.mappedScopes.has(scope) || acl.implied.has(scope);
-  return [...new Set([...needed, ...grantedScopes.filter(known)])];
+  return [...new Set([...needed, ...grantedScopes.filter((scope) => isKnownScope(acl, scope))])];
+}
+
+/** Whether `call` is a session method (`session_methods`), which any scope the ACL knows allows. */
+export function isSessionCall(acl: MethodAcl, call: JsonRpcCall): boolean {
+  return acl.sessionPatterns.some((pattern) => matchesCall(pattern, call));
 }

@@ -15,6 +15,35 @@ export function shortenText(text: string, maxLength: number): string {
   return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
 }
 
+/** A line for Kong's error log, through kong.log.<level>. */
+export interface OperatorLog {
+  readonly level: OperatorLogLevel;
+  readonly message: string;
+}
+
+const MAX_LOG_MESSAGE = 2000;
+
+/**
+ * Characters a log line must not carry raw: C0 and C1 controls and DEL (a terminal or a log viewer
+ * acts on them), the Unicode line and paragraph separators (some viewers break lines there) and
+ * the bidirectional controls (they reorder what an operator reads).
+ */
+const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeForLog(character: string): string {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * Kong's error log is line-based: client-chosen text must not start a line of its own, and no
+ * line may grow with what a client sends (each value is cut where it is quoted, the line here).
+ * Lines start with the plugin's name.
+ */
+export function formatOperatorLog(level: OperatorLogLevel, message: string, plugin = "mcp-oauth2"): OperatorLog {
+  return { level, message: shortenText(`${plugin}: ${message}`, MAX_LOG_MESSAGE).replace(LOG_UNSAFE, escapeForLog) };
+}
+
 /** Client-chosen text as a refusal or a log line quotes it: JSON-quoted, cut to 100 characters. */
 export function quoteText(text: string): string {
   return JSON.stringify(shortenText(text, 100));
@@ -141,6 +170,19 @@ export class InvalidJsonRpc extends Refusal {
   ) {
     super(description);
   }
+}
+
+/**
+ * A response to a list request that the list filter cannot read (not JSON, compressed, a list
+ * where none was asked for): it must not reach the client unfiltered, so the gateway answers
+ * instead (RFC 9110 §15.6.3: an invalid response from the upstream).
+ */
+export class UnfilterableList extends Refusal {
+  readonly status = 502;
+  readonly errorCode = "bad_gateway";
+  override readonly logLevel = "err";
+  /** JSON-RPC 2.0 §5.1 internal error: the call may have run, but its answer cannot be shown. */
+  readonly jsonRpcCode = -32603;
 }
 
 /** RFC 9728 metadata is read-only: only GET and HEAD. */

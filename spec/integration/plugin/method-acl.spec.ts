@@ -29,7 +29,8 @@ const ALLOWED_WITH_ACL = [
 
 /** A 403 as RFC 6750 §3.1 words it, with the scopes that would suffice when some would. */
 function insufficientScopeAnswer(description: string, scopes: string | undefined) {
-  const body = { error: "insufficient_scope", error_description: description };
+  // The body repeats the scope for clients that show applications only the body of a 403.
+  const body = scopes === undefined ? { error: "insufficient_scope", error_description: description } : { error: "insufficient_scope", error_description: description, scope: scopes };
   const scopeParameter = scopes === undefined ? "" : `, scope="${scopes}"`;
   const challenge = `Bearer error="insufficient_scope", error_description="${description}"${scopeParameter}, resource_metadata="${MCP_METADATA_URL}"`;
   return { status: 403, headers: jsonAnswerHeaders(body, { "www-authenticate": challenge }), body };
@@ -114,11 +115,22 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         }
       });
 
+      it("lets any token holding a scope the ACL knows open and keep a session (session_methods), and no other", async () => {
+        const lifecycle = ["initialize", "ping", "server/discover"].map((method, id) => formatJsonRpc(method, {}, id));
+        const notifications = ["notifications/initialized", "notifications/cancelled"].map((method) => formatJsonRpc(method, {}, undefined));
+        const sessionConfig = { ...aclConfig, scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] };
+        routeThroughGate(fixture.driver, sessionConfig);
+        for (const body of [...lifecycle, ...notifications, `[${lifecycle.join(",")}]`]) expectProxied(await post("mcp:admin", body));
+        expect(readAnswer(await post("openid", lifecycle[0]!))).to.deep.equal(insufficientScopeAnswer("the token's scopes allow nothing on this resource", "mcp:tools mcp:resources"));
+        routeThroughGate(fixture.driver, { ...sessionConfig, session_methods: [] });
+        expect(readAnswer(await post("mcp:admin", lifecycle[1]!))).to.deep.equal(insufficientScopeAnswer("the token's scopes do not allow ping", undefined));
+      });
+
       it("refuses a token holding no mapped scope before reading its body (403, asking for what the body needs)", async () => {
         const response = JSON.stringify({ jsonrpc: "2.0", id: 7, result: { content: [] } });
         for (const scope of ["", "openid profile"]) {
           const outcome = await post(scope, response);
-          const body = { error: "insufficient_scope", error_description: "the token's scopes allow nothing on this resource" };
+          const body = { error: "insufficient_scope", error_description: "the token's scopes allow nothing on this resource", scope: "mcp:tools mcp:resources" };
           expect(readAnswer(outcome)).to.deep.include({ status: 403, body });
           expect(readAnswer(outcome).headers["www-authenticate"]).to.equal(
             `Bearer error="insufficient_scope", error_description="the token's scopes allow nothing on this resource", scope="mcp:tools mcp:resources", resource_metadata="${MCP_METADATA_URL}"`,

@@ -1,0 +1,392 @@
+import { renderRefusal, toRefusal } from "./gate-response";
+import { LIST_MEMBER, type JsonRpcBody, type ListRequest } from "./json-rpc-calls";
+import { describeItemGrants, matchesItemGlobs, type ItemGrant, type MethodAcl } from "./method-acl";
+import { formatOperatorLog, GateFailure, InvalidJsonRpc, type OperatorLog, quoteText, shortenText, UnfilterableList } from "./refusals";
+import { readResourceUri } from "./resource-uri";
+import { isJsonObject } from "./unique-key-json";
+
+/** The calls that name a listed item: a token may see in a list what it may call, get or read. */
+const ITEM_CALLS = ["tools/call", "prompts/get", "resources/read"] as const;
+type ItemCall = (typeof ITEM_CALLS)[number];
+
+/** For each list method: the call its items are judged as, and the member that names an item. */
+const LISTED_ITEMS: ReadonlyMap<string, { readonly call: ItemCall; readonly nameMember: "name" | "uri" | "uriTemplate" }> = new Map([
+  ["tools/list", { call: "tools/call", nameMember: "name" }],
+  ["prompts/list", { call: "prompts/get", nameMember: "name" }],
+  ["resources/list", { call: "resources/read", nameMember: "uri" }],
+  // A template is a family of URIs: it is listed when a resources/read glob matches it as written.
+  ["resources/templates/list", { call: "resources/read", nameMember: "uriTemplate" }],
+]);
+
+/**
+ * What mcp-oauth2 leaves in `kong.ctx.shared.mcp_oauth2.listing` for mcp-oauth2-list-filter, in
+ * values that cross Kong's Lua unchanged (strings, numbers, booleans, arrays, records).
+ */
+export interface SharedListing {
+  /** For tools/call, prompts/get and resources/read: "all", or the globs an item must match. */
+  readonly grants: Readonly<Record<ItemCall, ItemGrant>>;
+  /** The body's list requests with a string or number id, which the response answers by id. */
+  readonly requests: readonly ListRequest[];
+  /** acl_mode dry_run: report what would be removed, remove nothing. */
+  readonly dry_run: boolean;
+}
+
+/**
+ * The listing the list filter needs for this request, or undefined when the body lists nothing
+ * or only lists whose every item the token may call: then there is nothing to filter.
+ */
+export function describeListing(acl: MethodAcl, grantedScopes: readonly string[], body: JsonRpcBody | undefined, dryRun: boolean): SharedListing | undefined {
+  const listed = (body?.calls ?? []).flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
+  if (listed.length === 0) return undefined;
+  const grants = describeItemGrants(acl, grantedScopes, ITEM_CALLS);
+  if (listed.every(({ call }) => grants[call] === "all")) return undefined;
+  return { grants, requests: body?.listRequests ?? [], dry_run: dryRun };
+}
+
+/** The list filter's view of the request: the listing to apply, and whose token it is. */
+export interface ListingOfRequest {
+  readonly listing: SharedListing;
+  /** The token's subject or client, for the operator's log. */
+  readonly holder: string;
+}
+
+function readItemGrant(value: unknown): ItemGrant | undefined {
+  if (value === "all") return value;
+  // Kong's Lua hands an empty array back as an empty table, which may arrive as {}.
+  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
+  return Array.isArray(value) && value.every((glob) => typeof glob === "string") ? (value as string[]) : undefined;
+}
+
+function readListRequests(value: unknown): ListRequest[] | undefined {
+  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
+  if (!Array.isArray(value)) return undefined;
+  const requests = value.filter((request): request is ListRequest => isJsonObject(request) && typeof request.method === "string" && (typeof request.id === "string" || typeof request.id === "number"));
+  return requests.length === value.length ? requests : undefined;
+}
+
+const UNDECIDED = "the gateway could not decide what this token may list";
+
+/**
+ * Reads `kong.ctx.shared.mcp_oauth2` as mcp-oauth2 left it: undefined when there is nothing to
+ * filter (no listing: the request lists nothing the token may not see whole, or a CORS
+ * preflight). Throws GateFailure when mcp-oauth2 did not let the request through, does not hand
+ * listings over (filter_lists off) or left something else: no list may reach the client unfiltered.
+ */
+export function readSharedListing(shared: unknown): ListingOfRequest | undefined {
+  if (!isJsonObject(shared)) throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2 is not set: mcp-oauth2 did not let this request through (is it on the route?)");
+  if (shared.preflight === true) return undefined;
+  if (shared.filter_lists !== true) throw new GateFailure(UNDECIDED, "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
+  if (shared.listing === undefined) return undefined;
+  const { listing } = shared;
+  const grants = isJsonObject(listing) && isJsonObject(listing.grants) ? listing.grants : {};
+  const readGrants = Object.fromEntries(ITEM_CALLS.map((call) => [call, readItemGrant(grants[call])]));
+  const requests = isJsonObject(listing) ? readListRequests(listing.requests) : undefined;
+  if (!isJsonObject(listing) || ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") {
+    throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
+  }
+  const holder = [shared.subject, shared.client_id].find((value) => typeof value === "string") ?? "unknown subject";
+  return { listing: { grants: readGrants as Record<ItemCall, ItemGrant>, requests, dry_run: listing.dry_run }, holder: String(holder) };
+}
+
+/** An item left out of a list: the list method and the item's name, URI or URI template. */
+export interface RemovedItem {
+  readonly method: string;
+  readonly name: string;
+}
+
+/** Whether a token allowed `globs` for `call` may see `item` in a list: exactly whether it may call, get or read it. */
+function isListable(globs: readonly string[], call: ItemCall, nameMember: string, name: string): boolean {
+  if (nameMember !== "uri") return matchesItemGlobs(globs, { method: call, item: name });
+  try {
+    const { uri, resolved } = readResourceUri(name);
+    return matchesItemGlobs(globs, { method: call, item: uri, resolvedItem: resolved });
+  } catch (error) {
+    // The gate refuses to read such a URI (400): listing it would offer what cannot be read.
+    if (error instanceof InvalidJsonRpc) return false;
+    throw error;
+  }
+}
+
+/** A JSON-RPC id as a map key: ids are equal when their type and value are (1 is not "1"). */
+function idKey(id: unknown): string | undefined {
+  if (typeof id === "string") return `s${id}`;
+  return typeof id === "number" ? `n${id}` : undefined;
+}
+
+/** Filters the items of the responses to list requests, message by message, remembering what it removed. */
+class ListResponseFilter {
+  readonly removed: RemovedItem[] = [];
+  private readonly methodsById = new Map<string, string[]>();
+
+  constructor(private readonly listing: SharedListing) {
+    for (const { id, method } of listing.requests) {
+      const key = idKey(id)!;
+      this.methodsById.set(key, [...(this.methodsById.get(key) ?? []), method]);
+    }
+  }
+
+  /** The message serialized again without the items the token may not see; undefined when it stays as it is. */
+  filterMessage(message: unknown): string | undefined {
+    if (!isJsonObject(message) || !("result" in message)) return undefined;
+    const { result } = message;
+    const key = idKey(message.id);
+    const methods = key === undefined ? undefined : this.methodsById.get(key);
+    if (methods === undefined) {
+      // An id the gate did not read the same way (a number beyond double precision, an invalid
+      // surrogate a Go upstream replaced): a list here could be an answer to a list request.
+      if (isJsonObject(result) && [...LIST_MEMBER.values()].some((member) => Array.isArray(result[member]))) {
+        throw new UnfilterableList("the list response could not be filtered", `a result with a list answers id ${quoteText(JSON.stringify(message.id) ?? "none")}, which no list request of the body has`);
+      }
+      return undefined;
+    }
+    let changed = false;
+    for (const method of methods) {
+      const { call, nameMember } = LISTED_ITEMS.get(method)!;
+      const grant = this.listing.grants[call];
+      if (grant === "all") continue;
+      const member = LIST_MEMBER.get(method)!;
+      const items = isJsonObject(result) ? result[member] : undefined;
+      if (!Array.isArray(items)) throw new UnfilterableList("the list response could not be filtered", `the response to ${method} (id ${quoteText(JSON.stringify(message.id))}) has no ${member} array`);
+      const kept = items.filter((item) => {
+        const name = isJsonObject(item) ? item[nameMember] : undefined;
+        const listable = typeof name === "string" && isListable(grant, call, nameMember, name);
+        if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
+        return listable;
+      });
+      if (kept.length !== items.length) {
+        (result as Record<string, unknown>)[member] = kept;
+        changed = true;
+      }
+    }
+    return changed ? JSON.stringify(message) : undefined;
+  }
+}
+
+const JSON_WHITESPACE = new Set([" ", "\t", "\n", "\r"]);
+const BYTE_ORDER_MARK = "\ufeff";
+
+/**
+ * The [start, end) of each element of the JSON array text[start, end), whitespace trimmed. The
+ * text is valid JSON (JSON.parse read it): only strings, brackets and commas need attention.
+ */
+function findArrayElements(text: string, start: number, end: number): Array<readonly [number, number]> {
+  const elements: Array<readonly [number, number]> = [];
+  let depth = 0;
+  let elementStart = start + 1;
+  const close = (at: number): void => {
+    let from = elementStart;
+    let to = at;
+    while (from < to && JSON_WHITESPACE.has(text[from]!)) from++;
+    while (to > from && JSON_WHITESPACE.has(text[to - 1]!)) to--;
+    if (from < to) elements.push([from, to]);
+    elementStart = at + 1;
+  };
+  for (let index = start + 1; index < end - 1; index++) {
+    const character = text[index];
+    if (character === '"') {
+      for (index++; text[index] !== '"'; index++) if (text[index] === "\\") index++;
+    } else if (character === "[" || character === "{") {
+      depth++;
+    } else if (character === "]" || character === "}") {
+      depth--;
+    } else if (character === "," && depth === 0) {
+      close(index);
+    }
+  }
+  close(end - 1);
+  return elements;
+}
+
+/**
+ * JSON text holding one message or a batch, with each message that changed serialized again
+ * in place; every other character as it was. Undefined when nothing changed.
+ */
+function filterJsonText(text: string, filter: ListResponseFilter): string | undefined {
+  let start = text.startsWith(BYTE_ORDER_MARK) ? 1 : 0;
+  let end = text.length;
+  while (start < end && JSON_WHITESPACE.has(text[start]!)) start++;
+  while (end > start && JSON_WHITESPACE.has(text[end - 1]!)) end--;
+  if (start === end) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.slice(start, end));
+  } catch {
+    throw new UnfilterableList("the list response could not be filtered", "the response to a list request is not valid JSON");
+  }
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  const ranges = Array.isArray(parsed) ? findArrayElements(text, start, end) : [[start, end] as const];
+  let filtered = "";
+  let copiedUpTo = 0;
+  let changed = false;
+  messages.forEach((message, index) => {
+    const replacement = filter.filterMessage(message);
+    if (replacement === undefined) return;
+    const [from, to] = ranges[index]!;
+    filtered += text.slice(copiedUpTo, from) + replacement;
+    copiedUpTo = to;
+    changed = true;
+  });
+  return changed ? filtered + text.slice(copiedUpTo) : undefined;
+}
+
+/** A `data:` line of an event: where the line starts and ends (terminator included), its value and terminator. */
+interface DataLine {
+  readonly from: number;
+  readonly to: number;
+  readonly value: string;
+  readonly terminator: string;
+}
+
+const LINE_END = /[\r\n]/g;
+
+/**
+ * An SSE body (WHATWG HTML §9.2.6: lines end in CRLF, LF or CR; a blank line ends an event) with
+ * the data of each `message` event that changed replaced in place; every other line as it was.
+ * Events of other types are left alone: MCP clients ignore them. Undefined when nothing changed.
+ */
+function filterEventStream(text: string, filter: ListResponseFilter): string | undefined {
+  let filtered = "";
+  let copiedUpTo = 0;
+  let changed = false;
+  let dataLines: DataLine[] = [];
+  let eventType = "";
+  const dispatch = (): void => {
+    const data = dataLines.map((line) => line.value).join("\n");
+    const replacement = (eventType === "" || eventType === "message") && data.trim() !== "" ? filterJsonText(data, filter) : undefined;
+    if (replacement !== undefined) {
+      const [first, ...others] = dataLines as [DataLine, ...DataLine[]];
+      const newline = first.terminator === "" ? "\n" : first.terminator;
+      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(newline) + first.terminator;
+      copiedUpTo = first.to;
+      for (const line of others) {
+        filtered += text.slice(copiedUpTo, line.from);
+        copiedUpTo = line.to;
+      }
+      changed = true;
+    }
+    dataLines = [];
+    eventType = "";
+  };
+  let position = text.startsWith(BYTE_ORDER_MARK) ? 1 : 0;
+  while (position < text.length) {
+    LINE_END.lastIndex = position;
+    const lineEnd = LINE_END.exec(text)?.index ?? text.length;
+    const next = text.startsWith("\r\n", lineEnd) ? lineEnd + 2 : Math.min(lineEnd + 1, text.length);
+    const line = text.slice(position, lineEnd);
+    if (line === "") {
+      dispatch();
+    } else if (!line.startsWith(":")) {
+      const colon = line.indexOf(":");
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? "" : line.slice(line.startsWith(" ", colon + 1) ? colon + 2 : colon + 1);
+      if (field === "data") dataLines.push({ from: position, to: next, value, terminator: text.slice(lineEnd, next) });
+      else if (field === "event") eventType = value;
+    }
+    position = next;
+  }
+  // An event the stream ends without a blank line: filtered all the same.
+  if (dataLines.length > 0) dispatch();
+  return changed ? filtered + text.slice(copiedUpTo) : undefined;
+}
+
+/** The upstream response as Kong buffered it. */
+export interface BufferedResponse {
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly body: Uint8Array;
+}
+
+/** What the list filter makes of a response: the new body when items were removed, and what was. */
+export interface FilteredResponse {
+  /** Undefined when the body stays as the upstream sent it (nothing removed, or a dry run). */
+  readonly body: string | undefined;
+  readonly removed: readonly RemovedItem[];
+}
+
+/** Lenient like MCP clients' decoders (TextDecoder, fetch), but the byte order mark is kept. */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * Removes from the responses to `tools/list`, `prompts/list`, `resources/list` and
+ * `resources/templates/list` the items the token may not call, get or read, exactly as the ACL
+ * would decide (item globs, the scope hierarchy, resource URIs as sent and as resolved); a
+ * template stays when a resources/read glob matches it as written. Reads JSON (one message or a
+ * batch) and SSE bodies; pagination cursors and every message, event and byte it does not change
+ * stay as they are. Bodies MCP clients do not read as messages (other media types) pass. Throws
+ * UnfilterableList for a body it cannot read: compressed, not JSON, a list with an unknown id or
+ * a response to a list request without its list.
+ */
+export function filterListResponse(listing: SharedListing, response: BufferedResponse): FilteredResponse {
+  const mediaType = (response.contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  const eventStream = mediaType === "text/event-stream";
+  if (!eventStream && mediaType !== "application/json" && !mediaType.endsWith("+json")) return { body: undefined, removed: [] };
+  const encoding = (response.contentEncoding ?? "").trim().toLowerCase();
+  if (encoding !== "" && encoding !== "identity") {
+    throw new UnfilterableList("the list response could not be filtered", `the response to a list request is compressed (Content-Encoding ${quoteText(encoding)})`);
+  }
+  const filter = new ListResponseFilter(listing);
+  const text = utf8.decode(response.body);
+  const filtered = eventStream ? filterEventStream(text, filter) : filterJsonText(text, filter);
+  return { body: listing.dry_run ? undefined : filtered, removed: filter.removed };
+}
+
+/** The plugin whose log lines these are. */
+export const LIST_FILTER_PLUGIN = "mcp-oauth2-list-filter";
+/** Items named in one log line; the rest are counted. */
+const MAX_LOGGED_ITEMS = 10;
+const MAX_LOGGED_NAME = 100;
+
+function describeRemovedItems(removed: readonly RemovedItem[]): string {
+  const shown = removed.slice(0, MAX_LOGGED_ITEMS).map(({ method, name }) => `${method} ${shortenText(name, MAX_LOGGED_NAME)}`);
+  return removed.length > MAX_LOGGED_ITEMS ? `${shown.join(", ")} and ${removed.length - MAX_LOGGED_ITEMS} more` : shown.join(", ");
+}
+
+/** The upstream response as Kong's response phase hands it over, read lazily: each fact is a PDK round trip. */
+export interface ResponseSource {
+  status(): Promise<number>;
+  header(name: string): Promise<string | undefined>;
+  body(): Promise<Uint8Array>;
+}
+
+/**
+ * What the list filter does with a response: let Kong send it (nothing to filter), or answer
+ * with a status and a body (Kong keeps the upstream's headers and counts the Content-Length).
+ */
+export type ListDecision =
+  | { readonly kind: "pass" }
+  | { readonly kind: "respond"; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array | string; readonly log?: OperatorLog };
+
+/** A notice of what a dry run would have done instead of letting the response through. */
+function logDryRun(message: string): OperatorLog {
+  return formatOperatorLog("notice", `dry run: ${message}`, LIST_FILTER_PLUGIN);
+}
+
+/**
+ * The list filter's one decision for a buffered response: with a listing from mcp-oauth2 in
+ * `shared`, the response again, without the items the token may not see; a 500 when mcp-oauth2 did
+ * not let the request through, a 502 when the response cannot be read. A dry run answers with the
+ * response unchanged and logs what it would have removed or refused: it filters nothing, so an
+ * unreadable list shows no more than a readable one. Never throws.
+ */
+export async function decideListResponse(shared: unknown, response: ResponseSource): Promise<ListDecision> {
+  try {
+    const ofRequest = readSharedListing(shared);
+    if (ofRequest === undefined) return { kind: "pass" };
+    const status = await response.status();
+    const buffered = { contentType: await response.header("Content-Type"), contentEncoding: await response.header("Content-Encoding"), body: await response.body() };
+    const unchanged: ListDecision = { kind: "respond", status, headers: {}, body: buffered.body };
+    let filtered: FilteredResponse;
+    try {
+      filtered = filterListResponse(ofRequest.listing, buffered);
+    } catch (error) {
+      if (!(error instanceof UnfilterableList && ofRequest.listing.dry_run)) throw error;
+      return { ...unchanged, log: logDryRun(`would refuse ${error.status}: ${error.detail}`) };
+    }
+    const { body, removed } = filtered;
+    if (!ofRequest.listing.dry_run || removed.length === 0) return { ...unchanged, body: body ?? buffered.body };
+    return { ...unchanged, log: logDryRun(`would remove from the lists of ${ofRequest.holder}: ${describeRemovedItems(removed)}`) };
+  } catch (error) {
+    const refusal = toRefusal(error);
+    return { kind: "respond", ...renderRefusal(refusal, {}), log: formatOperatorLog(refusal.logLevel ?? "err", refusal.detail, LIST_FILTER_PLUGIN) };
+  }
+}
