@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { builtListFilterPluginsDirectory, builtPluginsDirectory, startPluginServerDriver, type KongDriver, type RouteDefinition } from "../kong/driver";
 import { startAuthorizationServer, type AuthorizationServer } from "./authorization-server";
+import { startKeycloakAuthorizationServer, type KeycloakAuthorizationServer } from "./keycloak-authorization-server";
 import { MCP_PATH, startMcpServer, type DemoMcpServer } from "./mcp-server";
 import { MCP_SCOPES } from "./realm-roles";
 
@@ -14,23 +15,50 @@ export interface LocalStackOptions {
   readonly logger?: (line: string) => void;
 }
 
+/** What the stack needs of its authorization server. */
+export interface StackAuthorizationServer {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  close(): Promise<void>;
+}
+
 /** The running stack: MCP clients use {@link mcpEndpoint}, the only way in to the MCP server. */
-export interface LocalStack {
+export interface Stack<Server extends StackAuthorizationServer> {
   /** The public MCP URL, through the gateway: the plugin's `resource` and the tokens' audience. */
   readonly mcpEndpoint: string;
   readonly gatewayUrl: string;
-  readonly authorizationServer: AuthorizationServer;
+  readonly authorizationServer: Server;
   readonly mcpServer: DemoMcpServer;
   readonly driver: KongDriver;
   close(): Promise<void>;
 }
+
+/** The `npm start` stack with the built-in authorization server (oidc-provider). */
+export type LocalStack = Stack<AuthorizationServer>;
 
 /**
  * Starts the `npm start` stack: the demo MCP server, our plugin server (from `dist/`, so build
  * first) behind the Kong-protocol local gateway, and the demo authorization server; then routes
  * `/mcp` and the protected resource metadata path through the `mcp-oauth2` plugin.
  */
-export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+export function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  return startStack(options, (host, mcpEndpoint) =>
+    startAuthorizationServer({ port: options.authorizationServerPort, host, mcpResourceUrl: mcpEndpoint, logger: options.logger }),
+  );
+}
+
+/**
+ * `npm start -- --keycloak`: the same stack with the real Keycloak on the authorization server's
+ * port. Throws KeycloakUnavailable when no Java 21+ or no Keycloak distribution can be had.
+ */
+export function startKeycloakStack(options: LocalStackOptions & { readonly log: (line: string) => void }): Promise<Stack<KeycloakAuthorizationServer>> {
+  return startStack(options, (host, mcpEndpoint) => startKeycloakAuthorizationServer({ port: options.authorizationServerPort, host, mcpResourceUrl: mcpEndpoint, log: options.log }));
+}
+
+async function startStack<Server extends StackAuthorizationServer>(
+  options: LocalStackOptions,
+  startServer: (host: string, mcpEndpoint: string) => Promise<Server>,
+): Promise<Stack<Server>> {
   const host = options.host ?? "127.0.0.1";
   // Started pieces are closed in reverse order, also when a later piece fails to start.
   const closers: Array<() => Promise<void>> = [];
@@ -54,12 +82,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = await driver.listen({ port: options.gatewayPort, host });
     const mcpEndpoint = `${gateway.url}${MCP_PATH}`;
 
-    const authorizationServer = await startAuthorizationServer({
-      port: options.authorizationServerPort,
-      host,
-      mcpResourceUrl: mcpEndpoint,
-      logger: options.logger,
-    });
+    const authorizationServer = await startServer(host, mcpEndpoint);
     closers.push(() => authorizationServer.close());
     driver.configureRoutes([describeMcpRoute(new URL(mcpServer.url).origin, authorizationServer, mcpEndpoint)]);
 

@@ -8,6 +8,8 @@ export interface StackOptions {
   readonly mcpServerPort: number;
   /** Log the authorization server's requests and sign-ins. */
   readonly verbose: boolean;
+  /** Run the real Keycloak (Java 21+, fetched with Maven) instead of the built-in authorization server. */
+  readonly keycloak: boolean;
   readonly help: boolean;
 }
 
@@ -21,6 +23,8 @@ export const STACK_USAGE = `Usage: npm start -- [options]
   --as-port <port>   authorization server port                            MCP_OAUTH2_AS_PORT   ${DEFAULT_STACK_PORTS.authorizationServer}
   --mcp-port <port>  demo MCP server port (only the gateway calls it)     MCP_OAUTH2_MCP_PORT  ${DEFAULT_STACK_PORTS.mcpServer}
   --verbose          log the authorization server's requests, sign-ins    MCP_OAUTH2_VERBOSE=1
+  --keycloak         run Keycloak (needs Java 21+ and Maven) instead of   MCP_OAUTH2_KEYCLOAK=1
+                     the built-in authorization server, on --as-port
   --help             show this text
 
 Flags win over environment variables; port 0 picks a free port.
@@ -39,6 +43,7 @@ export function parseStackOptions(argv: readonly string[], env: NodeJS.ProcessEn
       "as-port": { type: "string" },
       "mcp-port": { type: "string" },
       verbose: { type: "boolean" },
+      keycloak: { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -50,6 +55,7 @@ export function parseStackOptions(argv: readonly string[], env: NodeJS.ProcessEn
     authorizationServerPort: readPort(["--as-port", values["as-port"]], ["MCP_OAUTH2_AS_PORT", env.MCP_OAUTH2_AS_PORT], DEFAULT_STACK_PORTS.authorizationServer),
     mcpServerPort: readPort(["--mcp-port", values["mcp-port"]], ["MCP_OAUTH2_MCP_PORT", env.MCP_OAUTH2_MCP_PORT], DEFAULT_STACK_PORTS.mcpServer),
     verbose: values.verbose ?? env.MCP_OAUTH2_VERBOSE === "1",
+    keycloak: values.keycloak ?? env.MCP_OAUTH2_KEYCLOAK === "1",
     help: values.help ?? false,
   };
 }

@@ -21,6 +21,7 @@ export {
   buildPluginServerCommands,
   builtListFilterPluginsDirectory,
   builtPluginsDirectory,
+  findProjectRoot,
   ourPluginServerEntry,
   startPluginServerDriver,
   stockPluginServerEntry,

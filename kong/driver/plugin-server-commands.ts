@@ -16,7 +16,8 @@ export interface PluginServerCommands {
   socketPath: string;
 }
 
-function findProjectRoot(): string {
+/** The checkout (or installed package) this code runs from: the folder holding package.json and kong/. */
+export function findProjectRoot(): string {
   for (let directory = __dirname; ; directory = dirname(directory)) {
     if (existsSync(join(directory, "package.json")) && existsSync(join(directory, "kong"))) return directory;
     if (dirname(directory) === directory) throw new Error(`no project root above ${__dirname}`);

@@ -1,33 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type ClientScopeRepresentation from "@keycloak/keycloak-admin-client/lib/defs/clientScopeRepresentation.js";
-import type ComponentExportRepresentation from "@keycloak/keycloak-admin-client/lib/defs/componentExportRepresentation.js";
 import type ProtocolMapperRepresentation from "@keycloak/keycloak-admin-client/lib/defs/protocolMapperRepresentation.js";
-import type RealmRepresentation from "@keycloak/keycloak-admin-client/lib/defs/realmRepresentation.js";
 import { parse } from "yaml";
-import realmExport from "../../kong/keycloak/realm-mcp.json";
+import { SEED_REALM as KEYCLOAK_REALM } from "../../kong/keycloak/seed-realm";
+
+export { KEYCLOAK_REALM };
 
 /** The repository root, where docker-compose.yml lives. */
 export const REPOSITORY_ROOT = join(__dirname, "..", "..");
-
-/**
- * Keycloak writes a realm's components as multivalued maps (Java MultivaluedHashMap): provider
- * type -> list of components, and each config key -> list of strings. The admin client's
- * RealmRepresentation types them as single values, which no real export matches; everything
- * else is checked against the admin client's types as they are.
- */
-export type ComponentExport = Omit<ComponentExportRepresentation, "config" | "subComponents"> & {
-  config?: Partial<Record<string, string[]>>;
-  subComponents?: Record<string, ComponentExport[]>;
-};
-
-export type RealmExport = Omit<RealmRepresentation, "components" | "clientScopes"> & {
-  clientScopes?: ClientScopeRepresentation[];
-  components?: Record<string, ComponentExport[]>;
-};
-
-/** kong/keycloak/realm-mcp.json, type-checked against Keycloak's realm representation. */
-export const KEYCLOAK_REALM: RealmExport = realmExport satisfies RealmExport;
 
 /** The realm's client scopes that carry a mapper of type `protocolMapper` (e.g. oidc-audience-mapper). */
 export function findScopesWithMapper(protocolMapper: string): { scope: ClientScopeRepresentation; mapper: ProtocolMapperRepresentation }[] {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { expectProxied, expectRefusedToken, routeThroughGate, sendToolsList, sendUntilRefused } from "../support/gate-requests";
+import type { KeycloakServer } from "../../kong/keycloak/keycloak-server";
+import { useSeededKeycloak } from "../support/keycloak-fixture";
 import { startBuiltPluginDriver, type DriverFixture } from "../support/plugin-server-fixture";
-import { skipBecause } from "../support/skip-suite";
 
 /** The audience the seed realm's Audience mapper writes (kong/keycloak/realm-mcp.json). */
 const AUDIENCE = "http://localhost:8000/mcp";
@@ -11,33 +12,12 @@ const AUDIENCE = "http://localhost:8000/mcp";
  */
 const GATEWAY_CLIENT = { clientId: AUDIENCE, secret: "mcp-gateway-secret" };
 
-interface RunningKeycloak {
-  /** e.g. http://127.0.0.1:8180, serving the realm `mcp` of kong/keycloak/realm-mcp.json. */
-  readonly baseUrl: string;
-  readonly admin: { readonly username: string; readonly password: string };
-}
-
-/**
- * The Keycloak this suite runs against. The project's own Keycloak start-up (issue 14) has not
- * landed on this branch: until it does, a Keycloak 26 already running with the seed realm imported
- * can be named by MCP_OAUTH2_TEST_KEYCLOAK_URL (master admin admin/admin, or
- * MCP_OAUTH2_TEST_KEYCLOAK_ADMIN=user:password); without one the suite skips, saying so.
- */
-function findRunningKeycloak(context: Mocha.Context): RunningKeycloak {
-  const baseUrl = process.env["MCP_OAUTH2_TEST_KEYCLOAK_URL"];
-  if (baseUrl === undefined) {
-    skipBecause(context, "Keycloak logout through introspection: no Keycloak to run against (the project's Keycloak start-up, issue 14, is not on this branch; MCP_OAUTH2_TEST_KEYCLOAK_URL names a running one)");
-  }
-  const [username = "admin", password = "admin"] = (process.env["MCP_OAUTH2_TEST_KEYCLOAK_ADMIN"] ?? "admin:admin").split(":");
-  return { baseUrl: baseUrl.replace(/\/+$/, ""), admin: { username, password } };
-}
-
 async function postForm(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(form).toString() });
 }
 
 /** Creates the gateway's confidential client in the realm through the Admin API, or resets it to this shape. */
-async function ensureGatewayClient(keycloak: RunningKeycloak): Promise<void> {
+async function ensureGatewayClient(keycloak: KeycloakServer): Promise<void> {
   const login = await postForm(`${keycloak.baseUrl}/realms/master/protocol/openid-connect/token`, { grant_type: "password", client_id: "admin-cli", ...keycloak.admin });
   expect(login.status, "master realm admin login").to.equal(200);
   const headers = { authorization: `Bearer ${((await login.json()) as { access_token: string }).access_token}`, "content-type": "application/json" };
@@ -52,12 +32,13 @@ async function ensureGatewayClient(keycloak: RunningKeycloak): Promise<void> {
 
 describe("Keycloak: a JWT refused at the gateway once its user logs out (introspection jwt or always)", function () {
   this.timeout(120_000);
-  let keycloak: RunningKeycloak;
+  let keycloak: KeycloakServer;
   let fixture: DriverFixture;
   const issuer = () => `${keycloak.baseUrl}/realms/mcp`;
 
   before(async function () {
-    keycloak = findRunningKeycloak(this);
+    // The run's Keycloak with the seed realm (skips with the suites' one line where it cannot run).
+    keycloak = await useSeededKeycloak(this);
     await ensureGatewayClient(keycloak);
     fixture = await startBuiltPluginDriver("ours");
   });

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -12,6 +12,7 @@ import { startLocalStack, type LocalStack } from "../../demo/local-stack";
 import { expectRejection } from "../support/error-assertions";
 import { callWithStepUp, connectWithHeadlessLogin, HeadlessOAuthClientProvider } from "../support/headless-oauth-client-provider";
 import type { LoginCredentials } from "../support/headless-login";
+import { closeMcpRemote, findMcpRemoteEntry } from "../support/mcp-remote";
 import { findBuiltPluginsDirectory } from "../support/plugin-server-fixture";
 
 /** Every client request in this suite gives up after this long instead of hanging the run. */
@@ -25,22 +26,6 @@ const MEMBER_TOOLS = [
   "time_now", "time_add_days", "time_day_of_week",
   "units_celsius_to_fahrenheit", "units_kilometers_to_miles", "hash_sha256", "identity_whoami",
 ];
-
-/** mcp-remote's stdio proxy, as `npx mcp-remote` runs it from this checkout's node_modules. */
-function findMcpRemoteEntry(): string {
-  const manifestPath = require.resolve("mcp-remote/package.json");
-  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bin: Record<string, string> };
-  return join(dirname(manifestPath), manifest.bin["mcp-remote"] as string);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The `npm start` stack on free ports: oidc-provider shaped like the Keycloak realm, the MCP SDK
@@ -219,10 +204,7 @@ describe("MCP clients through the gateway (oidc-provider, mcp-oauth2 on our plug
         const refusal = stack.driver.logs.at(-1)?.message;
         expect(refusal).to.equal(`mcp-oauth2: 403 on /mcp: insufficient scope for resources/list: token of ${clientId} holds [mcp:tools], would need [mcp:resources mcp:tools]`);
       } finally {
-        const pid = transport.pid;
-        // Ends stdin, then SIGTERM and SIGKILL after 2 s each; a survivor is killed here.
-        await client.close();
-        if (pid !== null && isRunning(pid)) process.kill(pid, "SIGKILL");
+        await closeMcpRemote(client, transport);
         rmSync(configDirectory, { recursive: true, force: true });
       }
     });

@@ -21,7 +21,7 @@ export default {
   htmlReporter: { fileName: "reports/mutation/unit.html" },
   jsonReporter: { fileName: "reports/mutation/unit.json" },
   tempDirName: "reports/mutation/sandbox",
-  ignorePatterns: ["dist", "spec/artifacts", "spec/kong-manager", "spec/differential/.cache", "reports"],
+  ignorePatterns: ["dist", ".cache", "spec/artifacts", "spec/kong-manager", "spec/differential/.cache", "reports"],
   cleanTempDir: "always",
   thresholds: { high: 95, low: 92, break: null },
 };

@@ -15,10 +15,10 @@ export interface AuthorizationResponse {
 const MAX_HOPS = 10;
 
 /**
- * Plays the browser of an authorization code flow against the demo authorization server: follows
- * redirects with a cookie jar of its own (so every call is a fresh browser, and a new sign-in),
- * posts the credentials to the sign-in form, and stops at the redirect to the client's
- * `redirect_uri`, which it does not fetch. Rejects with the OAuth error when the server answers
+ * Plays the browser of an authorization code flow against the demo authorization server or
+ * Keycloak: follows redirects with a cookie jar of its own (so every call is a fresh browser, and a
+ * new sign-in), posts the credentials to the sign-in form, says yes on a consent page, and stops at
+ * the redirect to the client's `redirect_uri`, which it does not fetch. Rejects with the OAuth error when the server answers
  * with one, and when the credentials are refused.
  */
 export async function loginHeadlessly(authorizationUrl: URL | string, credentials: LoginCredentials): Promise<AuthorizationResponse> {
@@ -28,6 +28,7 @@ export async function loginHeadlessly(authorizationUrl: URL | string, credential
   const cookies = new Map<string, string>();
   let request: { url: URL; init: RequestInit } = { url: start, init: { method: "GET" } };
   let signedIn = false;
+  let consented = false;
 
   for (let hop = 0; hop < MAX_HOPS; hop += 1) {
     const response = await fetch(request.url, {
@@ -44,22 +45,49 @@ export async function loginHeadlessly(authorizationUrl: URL | string, credential
       request = { url: next, init: { method: "GET" } };
       continue;
     }
-    const page = await response.text();
-    const formAction = /<form[^>]*\baction="([^"]+)"/i.exec(page)?.[1];
-    if (formAction === undefined || signedIn) {
+    const form = readFirstForm(await response.text());
+    let fields: Record<string, string>;
+    if (form?.hasPassword === true && !signedIn) {
+      signedIn = true;
+      fields = { ...form.hiddenFields, username: credentials.username, password: credentials.password };
+    } else if (form?.hasAcceptButton === true && signedIn && !consented) {
+      // Keycloak's consent page (clients registered through the Consent Required policy): "Yes".
+      consented = true;
+      fields = { ...form.hiddenFields, accept: "" };
+    } else {
       throw new Error(`sign-in as ${credentials.username} did not complete: HTTP ${response.status} at ${request.url.pathname}`);
     }
-    signedIn = true;
     request = {
-      url: new URL(decodeHtmlAttribute(formAction), request.url),
-      init: {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ username: credentials.username, password: credentials.password }).toString(),
-      },
+      url: new URL(form.action, request.url),
+      init: { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() },
     };
   }
   throw new Error(`sign-in as ${credentials.username} took more than ${MAX_HOPS} redirects`);
+}
+
+/** The first form of a page: where it posts, its hidden fields, and what kind of form it is. */
+interface PageForm {
+  readonly action: string;
+  readonly hiddenFields: Record<string, string>;
+  readonly hasPassword: boolean;
+  readonly hasAcceptButton: boolean;
+}
+
+function readFirstForm(page: string): PageForm | undefined {
+  const form = /<form\b[^>]*>[\s\S]*?<\/form>/i.exec(page)?.[0];
+  const action = form === undefined ? undefined : /^<form\b[^>]*\baction="([^"]+)"/i.exec(form)?.[1];
+  if (form === undefined || action === undefined) return undefined;
+  const hiddenFields: Record<string, string> = {};
+  for (const [input] of form.matchAll(/<input\b[^>]*>/gi)) {
+    const name = /\bname="([^"]*)"/i.exec(input)?.[1];
+    if (name !== undefined && /\btype="hidden"/i.test(input)) hiddenFields[name] = decodeHtmlAttribute(/\bvalue="([^"]*)"/i.exec(input)?.[1] ?? "");
+  }
+  return {
+    action: decodeHtmlAttribute(action),
+    hiddenFields,
+    hasPassword: /<input\b[^>]*\btype="password"/i.test(form),
+    hasAcceptButton: /<(?:button|input)\b[^>]*\bname="accept"/i.test(form),
+  };
 }
 
 function isRedirectTo(url: URL, redirectUri: string): boolean {

@@ -18,6 +18,11 @@ export interface HeadlessOAuthClientProviderOptions {
   readonly clientMetadata?: Partial<OAuthClientMetadata>;
   /** Client information to use instead of registering (the static public client `mcp-client`, say). */
   readonly clientInformation?: OAuthClientInformationMixed;
+  /**
+   * Forget refresh tokens, as clients that start a new authorization for a step-up do (VS Code):
+   * the SDK refreshes instead when it holds one, which Keycloak answers with the same scopes.
+   */
+  readonly discardRefreshTokens?: boolean;
 }
 
 /**
@@ -73,7 +78,9 @@ export class HeadlessOAuthClientProvider implements OAuthClientProvider {
     return this.currentTokens;
   }
 
-  saveTokens(tokens: OAuthTokens): void {
+  saveTokens(received: OAuthTokens): void {
+    const { refresh_token: refreshToken, ...withoutRefreshToken } = received;
+    const tokens = this.options.discardRefreshTokens === true || refreshToken === undefined ? withoutRefreshToken : received;
     this.currentTokens = tokens;
     this.savedTokens.push(tokens);
   }

@@ -9,19 +9,22 @@ describe("stack-options", () => {
       authorizationServerPort: DEFAULT_STACK_PORTS.authorizationServer,
       mcpServerPort: DEFAULT_STACK_PORTS.mcpServer,
       verbose: false,
+      keycloak: false,
       help: false,
     });
   });
 
   it("takes flags over environment variables over defaults", () => {
-    const env = { MCP_OAUTH2_PORT: "9000", MCP_OAUTH2_AS_PORT: "9001", MCP_OAUTH2_MCP_PORT: "", MCP_OAUTH2_VERBOSE: "1" };
+    const env = { MCP_OAUTH2_PORT: "9000", MCP_OAUTH2_AS_PORT: "9001", MCP_OAUTH2_MCP_PORT: "", MCP_OAUTH2_VERBOSE: "1", MCP_OAUTH2_KEYCLOAK: "1" };
     expect(parseStackOptions(["--port", "7000", "--host", "0.0.0.0"], env)).to.deep.include({
       host: "0.0.0.0",
       gatewayPort: 7000,
       authorizationServerPort: 9001,
       mcpServerPort: DEFAULT_STACK_PORTS.mcpServer,
       verbose: true,
+      keycloak: true,
     });
+    expect(parseStackOptions(["--keycloak"], {}).keycloak).to.equal(true);
   });
 
   it("names the setting that holds a bad port, and refuses unknown flags", () => {
