@@ -97,6 +97,29 @@ describe("access-decision", () => {
       expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: insufficient scope for prompts/list: token of alice holds [mcp:tools], no configured scope allows it");
     });
 
+    it("names at most three denied calls, items included, and counts the rest", async () => {
+      const batch = JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "prompts/list" },
+        { jsonrpc: "2.0", id: 2, method: "prompts/get", params: { name: "greet" } },
+        { jsonrpc: "2.0", id: 3, method: "resources/list" },
+        { jsonrpc: "2.0", id: 4, method: "logging/setLevel", params: { level: "debug" } },
+        { jsonrpc: "2.0", id: 5, method: "completion/complete", params: {} },
+      ]);
+      const decision = await decideAccess(policyWith(mapping), await post({ sub: "alice", scope: "mcp:tools" }, batch), services);
+      expect(descriptionOf(decision)).to.equal("the token's scopes do not allow prompts/list, prompts/get greet, resources/list and 2 more");
+      const three = JSON.stringify(JSON.parse(batch).slice(0, 3));
+      expect(descriptionOf(await decideAccess(policyWith(mapping), await post({ sub: "alice", scope: "mcp:tools" }, three), services))).to.equal(
+        "the token's scopes do not allow prompts/list, prompts/get greet, resources/list",
+      );
+    });
+
+    it("shares who the token names with later plugins, leaving out absent claims", async () => {
+      const named = await decideAccess(policyWith(mapping), await post({ sub: "alice", azp: "cli", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })), services);
+      expect(named.kind === "proceed" && named.shared).to.deep.equal({ issuer: jwks.url, subject: "alice", client_id: "cli", scopes: ["mcp:tools"] });
+      const anonymous = await decideAccess(policyWith(mapping), await post({ sub: undefined, azp: undefined, scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })), services);
+      expect(anonymous.kind === "proceed" && anonymous.shared).to.deep.equal({ issuer: jwks.url, scopes: ["mcp:tools"] });
+    });
+
     it("refuses everything when the mapping is empty, saying why", async () => {
       const request = await post({ sub: "alice", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
       const decision = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [] }), request, services);
