@@ -8,7 +8,7 @@ export default {
   ...unit,
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.json",
-  incremental: false,
+  incrementalFile: "reports/mutation/compile-check-incremental.json",
   reporters: ["progress", "json"],
   jsonReporter: { fileName: "reports/mutation/compile-check.json" },
   tempDirName: "reports/mutation/sandbox-compile-check",
