@@ -58,9 +58,84 @@ describe("access-decision", () => {
     expect((await decideAccess(policy, plainRequest({ headers }), services)).kind).to.equal("proceed");
     expect((await decideAccess(policy, plainRequest({ headers }), services)).kind).to.equal("proceed");
     expect(jwks.requestCount).to.equal(1);
+    // A verdict from the cache needs no key set: with none to be had, the token still passes.
+    const withoutKeys = { ...services, registry: new JwksRegistry(() => Promise.reject(new Error("unreachable"))) };
+    expect((await decideAccess(policy, plainRequest({ headers }), withoutKeys)).kind).to.equal("proceed");
     clock += 61_000;
     const expired = await decideAccess(policy, plainRequest({ headers }), services);
     expect(expired.kind === "respond" && expired.response.headers["WWW-Authenticate"]).to.contain('error_description="the token has expired"');
+  });
+
+  describe("the ACL's refusals, with the operator's details", () => {
+    const mapping = { enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/*"] }] };
+    const descriptionOf = (decision: Awaited<ReturnType<typeof decideAccess>>) =>
+      decision.kind === "respond" ? (JSON.parse(decision.response.body) as { error_description: string }).error_description : undefined;
+    const post = async (claims: Record<string, unknown>, body: string) =>
+      plainRequest({ headers: { authorization: [`Bearer ${await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims })}`], "content-type": ["application/json"] }, body });
+
+    it("refuses a token holding no mapped scope with 403 before reading the body, naming who and what it holds", async () => {
+      const request = await post({ sub: undefined, azp: "cli", scope: "openid profile" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+      const decision = await decideAccess(policyWith(mapping), request, services);
+      expect(decision.kind === "respond" && decision.response.status).to.equal(403);
+      expect(request.asked).not.to.include("body");
+      expect(descriptionOf(decision)).to.equal("the token's scopes allow nothing on this resource");
+      expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: token of cli holds [openid profile], none of which scope_method_mapping or scope_hierarchy names");
+    });
+
+    it("reads the body in dry_run for a token holding no mapped scope, and lets the request through", async () => {
+      const request = await post({ scope: "openid" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+      const decision = await decideAccess(policyWith({ ...mapping, acl_mode: "dry_run" }), request, services);
+      expect(decision.kind).to.equal("proceed");
+      expect(request.asked).to.include("body");
+    });
+
+    it("says which calls are denied and that no configured scope allows them", async () => {
+      const request = await post({ sub: "alice", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "prompts/list" }));
+      const decision = await decideAccess(policyWith(mapping), request, services);
+      expect(decision.kind === "respond" && decision.response.status).to.equal(403);
+      expect(descriptionOf(decision)).to.equal("the token's scopes do not allow prompts/list");
+      expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: insufficient scope for prompts/list: token of alice holds [mcp:tools], no configured scope allows it");
+    });
+
+    it("names at most three denied calls, items included, and counts the rest", async () => {
+      const batch = JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "prompts/list" },
+        { jsonrpc: "2.0", id: 2, method: "prompts/get", params: { name: "greet" } },
+        { jsonrpc: "2.0", id: 3, method: "resources/list" },
+        { jsonrpc: "2.0", id: 4, method: "logging/setLevel", params: { level: "debug" } },
+        { jsonrpc: "2.0", id: 5, method: "completion/complete", params: {} },
+      ]);
+      const decision = await decideAccess(policyWith(mapping), await post({ sub: "alice", scope: "mcp:tools" }, batch), services);
+      expect(descriptionOf(decision)).to.equal("the token's scopes do not allow prompts/list, prompts/get greet, resources/list and 2 more");
+      const three = JSON.stringify(JSON.parse(batch).slice(0, 3));
+      expect(descriptionOf(await decideAccess(policyWith(mapping), await post({ sub: "alice", scope: "mcp:tools" }, three), services))).to.equal(
+        "the token's scopes do not allow prompts/list, prompts/get greet, resources/list",
+      );
+    });
+
+    it("shares who the token names with later plugins, leaving out absent claims", async () => {
+      const named = await decideAccess(policyWith(mapping), await post({ sub: "alice", azp: "cli", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })), services);
+      expect(named.kind === "proceed" && named.shared).to.deep.equal({ issuer: jwks.url, subject: "alice", client_id: "cli", scopes: ["mcp:tools"] });
+      const anonymous = await decideAccess(policyWith(mapping), await post({ sub: undefined, azp: undefined, scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })), services);
+      expect(anonymous.kind === "proceed" && anonymous.shared).to.deep.equal({ issuer: jwks.url, scopes: ["mcp:tools"] });
+    });
+
+    it("refuses everything when the mapping is empty, saying why", async () => {
+      const request = await post({ sub: "alice", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+      const decision = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [] }), request, services);
+      expect(decision.kind === "respond" && decision.response.status).to.equal(403);
+      expect(descriptionOf(decision)).to.equal("no JSON-RPC method is allowed on this resource");
+      expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: scope_method_mapping is empty, so the ACL refuses every request");
+    });
+
+    it("reads a body of exactly max_body_size and refuses one byte more (413)", async () => {
+      const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+      const policy = policyWith({ ...mapping, max_body_size: call.length });
+      expect((await decideAccess(policy, await post({ scope: "mcp:tools" }, call), services)).kind).to.equal("proceed");
+      const larger = await decideAccess(policy, await post({ scope: "mcp:tools" }, `${call} `), services);
+      expect(larger.kind === "respond" && larger.response.status).to.equal(413);
+      expect(larger.log?.message).to.equal(`mcp-oauth2: 413 on /mcp: the request body is larger than ${call.length} bytes`);
+    });
   });
 
   it("asks only for path and headers to refuse a missing token when resource is configured", async () => {

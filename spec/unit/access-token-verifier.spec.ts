@@ -106,6 +106,113 @@ describe("access-token-verifier", () => {
     await expectInvalid(await signAccessToken(rsaKey, { ...issued, claims: { iat: Math.floor(now()) + 120 } }), "the token was issued in the future (iat)");
   });
 
+  describe("the clock-skew boundaries of exp, nbf and iat, at a fixed now", () => {
+    const at = 1_800_000_000;
+    const skew = 30;
+
+    function signAt(claims: Record<string, unknown> | string): string {
+      const payload = typeof claims === "string" ? claims : { iss: jwks.url, aud: AUDIENCE, exp: at + 600, ...claims };
+      return signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1" }, payload);
+    }
+
+    async function expectInvalidAt(token: string, description: string): Promise<InvalidToken> {
+      const error = await expectRejection(verifyAccessToken(token, policy, registry, at), InvalidToken);
+      expect(error.description).to.equal(description);
+      return error;
+    }
+
+    it("uses a clock skew of 30 seconds here", () => expect(policy.clockSkewSeconds).to.equal(skew));
+
+    it("accepts a token until exp + skew, and refuses it from then on", async () => {
+      expect((await verifyAccessToken(signAt({ exp: at - skew + 1 }), policy, registry, at)).expiresAt).to.equal(at - skew + 1);
+      const error = await expectInvalidAt(signAt({ exp: at - skew }), "the token has expired");
+      expect(error.detail).to.equal(`exp ${at - skew} is before now ${at} (clock_skew ${skew})`);
+    });
+
+    it("accepts nbf and iat up to now + skew, and refuses one second later", async () => {
+      await verifyAccessToken(signAt({ nbf: at + skew, iat: at + skew }), policy, registry, at);
+      expect((await expectInvalidAt(signAt({ nbf: at + skew + 1 }), "the token is not valid yet (nbf)")).detail).to.equal(`nbf ${at + skew + 1}, now ${at}`);
+      expect((await expectInvalidAt(signAt({ iat: at + skew + 1 }), "the token was issued in the future (iat)")).detail).to.equal(`iat ${at + skew + 1}, now ${at}`);
+    });
+
+    it("accepts a token without iat and nbf (both optional, RFC 7519 §4.1.5-4.1.6)", async () => {
+      expect((await verifyAccessToken(signAt({}), policy, registry, at)).expiresAt).to.equal(at + 600);
+    });
+
+    it("refuses nbf and iat that are not numbers", async () => {
+      expect((await expectInvalidAt(signAt({ nbf: String(at) }), "the token is not valid yet (nbf)")).detail).to.equal(`nbf "${at}", now ${at}`);
+      expect((await expectInvalidAt(signAt({ iat: null }), "the token was issued in the future (iat)")).detail).to.equal(`iat null, now ${at}`);
+    });
+
+    it("refuses an exp that JSON reads as Infinity (1e400): no token lives forever", async () => {
+      const error = await expectInvalidAt(signAt(`{"iss":"${jwks.url}","aud":"${AUDIENCE}","exp":1e400}`), "the token has no valid expiry (exp)");
+      expect(error.detail).to.equal("exp null");
+    });
+  });
+
+  describe("headers, claims and signatures in their less common shapes", () => {
+    const claims = () => ({ iss: jwks.url, aud: AUDIENCE, exp: Math.floor(now()) + 600 });
+
+    it("accepts a token without kid signed by any of several keys of the set, and says which keys failed otherwise", async () => {
+      const second = await createSigningKey("RS256", "rsa-2");
+      jwks.keys = [rsaKey.publicJwk, second.publicJwk];
+      try {
+        const verified = await verifyAccessToken(signRawRs256(second, { alg: "RS256" }, claims()), policy, registry, now());
+        expect(verified.issuer).to.equal(jwks.url);
+        const forged = `${signRawRs256(second, { alg: "RS256" }, claims()).split(".").slice(0, 2).join(".")}.${signRawRs256(second, { alg: "RS256" }, { ...claims(), sub: "x" }).split(".")[2]}`;
+        expect((await expectInvalid(forged, "the token signature is invalid")).detail).to.equal(`signature check failed with 2 key(s) of ${jwks.jwksUri}`);
+        const withKid = signRawRs256(second, { alg: "RS256", kid: "rsa-1" }, claims());
+        expect((await expectInvalid(withKid, "the token signature is invalid")).detail).to.equal(`signature check failed with 1 key(s) of ${jwks.jwksUri} for kid "rsa-1"`);
+      } finally {
+        jwks.keys = [rsaKey.publicJwk];
+      }
+    });
+
+    it("refuses a header or payload that is JSON but not an object, and a typ or kid that is not a string", async () => {
+      const signature = signRawRs256(rsaKey, { alg: "RS256" }, claims()).split(".")[2];
+      await expectInvalid(`${encodeSegment([1])}.${encodeSegment(claims())}.${signature}`, "the token header is not a JSON object");
+      await expectInvalid(`${encodeSegment({ alg: "RS256" })}.${encodeSegment(`"text"`)}.${signature}`, "the token payload is not a JSON object");
+      await expectInvalid(`${encodeSegment("{")}.${encodeSegment(claims())}.${signature}`, "the token header is not valid JSON");
+      expect((await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", typ: 5 }, claims()), "the token type is not an access token")).detail).to.equal("header typ 5");
+      await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", kid: 1 }, claims()), "the token's key id is not a string");
+    });
+
+    it("tells the operator why a token is too large, not canonical, critical or from an unknown issuer", async () => {
+      expect((await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(7000)}.c`, "the token is too large")).detail).to.equal("token of 17003 characters");
+      const token = signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1" }, claims());
+      expect((await expectInvalid(`${token}AAA`, "the token is not canonically base64url-encoded")).detail).to.equal("a token segment has non-zero padding bits or an impossible length");
+      expect((await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", crit: ["exp"], exp: 1 }, claims()), "the token uses critical header extensions")).detail).to.equal('crit ["exp"]');
+      const unknown = await expectInvalid(signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), iss: "https://evil.example.com" }), "the token was not issued by an accepted authorization server");
+      expect(unknown.detail).to.equal(`unknown issuer "https://evil.example.com"; accepted: ${jwks.url}, ${otherJwks.url}`);
+    });
+
+    it("refuses an audience array holding anything but strings, even with the right audience in it", async () => {
+      await expectInvalid(signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), aud: [AUDIENCE, 5] }), "the token is not meant for this resource (audience)");
+    });
+
+    it("keeps only non-empty scopes of a space-delimited claim and only the strings of an array claim", async () => {
+      const scopePolicy = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], acl_claim: "scope" }).verification;
+      const spaced = await verifyAccessToken(signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), scope: " mcp:tools  mcp:resources " }), scopePolicy, registry, now());
+      expect(spaced.scopes).to.deep.equal(["mcp:tools", "mcp:resources"]);
+      const mixed = await verifyAccessToken(signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), realm_access: { roles: ["mcp:tools", 5, null, ["x"]] } }), policy, registry, now());
+      expect(mixed.scopes).to.deep.equal(["mcp:tools"]);
+    });
+
+    it("keeps subject, client id and consumer claim values only when they are (non-empty) strings", async () => {
+      const consumerPolicy = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], consumer_claim: ["azp", "tenant", "empty", "team.name"] }).verification;
+      const token = signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), sub: 5, azp: ["a"], tenant: 7, empty: "", team: { name: "blue" } });
+      const verified = await verifyAccessToken(token, consumerPolicy, registry, now());
+      expect(Object.keys(verified)).to.deep.equal(["issuer", "scopes", "expiresAt", "identityValues", "consumerClaimValues"]);
+      expect(verified.consumerClaimValues).to.deep.equal([undefined, undefined, undefined, "blue"]);
+    });
+
+    it("names a dotted claim path in full when its value holds control characters", async () => {
+      const dotted = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], upstream_headers: [{ header: "X-Team", claim: "team.name" }] }).verification;
+      const error = await expectInvalid(signRawRs256(rsaKey, { alg: "RS256" }, { ...claims(), team: { name: "a\nb" } }), "a token claim cannot be passed to the upstream", dotted);
+      expect(error.detail).to.equal("claim team.name holds control characters");
+    });
+  });
+
   it("refuses algorithms outside allowed_algorithms, other token types and critical extensions", async () => {
     const strict = compileGatePolicy({ authorization_servers: [{ url: jwks.url, audience: AUDIENCE }], allowed_algorithms: ["ES256"] }).verification;
     const rs256Token = await signAccessToken(rsaKey, { issuer: jwks.url, audience: AUDIENCE });
@@ -221,6 +328,11 @@ describe("access-token-verifier", () => {
       for (const audience of ["account", ["account"], ["account", "account"]]) {
         await expectKeycloakRefusal(await keycloakToken({}, audience), "the token is not meant for this resource (audience)", hint);
       }
+    });
+
+    it("accepts a single audience given as a string", async () => {
+      const verified = await verifyAccessToken(await keycloakToken({}, AUDIENCE), keycloak, registry, now());
+      expect(verified.issuer).to.equal(jwks.url);
     });
 
     it("still checks the configured audience", async () => {

@@ -593,10 +593,50 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
     });
   });
 
+  describe("PDK answers in the other shapes kong-pdk allows", () => {
+    // Kong 3.9's bridge hands every header value as a list and the raw body as bytes; kong-pdk also
+    // types a header value as a single string and the body as text. Both must read alike.
+    const singleStringsAndTextBody = (kong: object) =>
+      new Proxy(kong, {
+        get: (target, name) => {
+          if (name !== "request") return Reflect.get(target, name);
+          const request = Reflect.get(target, name) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+          return new Proxy(request, {
+            get: (pdk, method) => {
+              if (method === "get_headers") {
+                return async (max: number) => {
+                  const headers = (await pdk.get_headers(max)) as Record<string, string[]>;
+                  return Object.fromEntries(Object.entries(headers).map(([header, values]) => [header, values.length === 1 ? values[0] : values]));
+                };
+              }
+              if (method === "get_raw_body") return async (max: number) => Buffer.from((await pdk.get_raw_body(max)) as Uint8Array).toString("utf8");
+              return Reflect.get(pdk, method);
+            },
+          });
+        },
+      });
+
+    it("decides on single-string header values and a text body as on lists and bytes", async () => {
+      const token = await tokenFor("mcp:tools");
+      const allowed = await run({ enable_acl: true }, postWith(token, formatJsonRpc("tools/call", { name: "météo" })), { wrapKong: singleStringsAndTextBody });
+      expect(allowed.exit).to.equal(undefined);
+      expect(allowed.clearedHeaders).to.deep.equal(["Authorization"]);
+      const denied = await run({ enable_acl: true }, postWith(token, formatJsonRpc("resources/read", { uri: "file:///météo" })), { wrapKong: singleStringsAndTextBody });
+      expect(denied.exit?.status).to.equal(403);
+      expect(denied.exit?.headers["WWW-Authenticate"]).to.contain('error="insufficient_scope"');
+      const twice = await run({ enable_acl: true }, postWith(token, formatJsonRpc("tools/list"), [["Authorization", `Bearer ${token}`]]), { wrapKong: singleStringsAndTextBody });
+      expect(twice.exit?.status).to.equal(400);
+    });
+  });
+
   describe("fail closed", () => {
     it("answers 500 and logs when the configuration is invalid", async () => {
       const fake = await run({ authorization_servers: [] }, { headers: [] });
-      expect(fake.exit?.status).to.equal(500);
+      expect(fake.exit).to.deep.equal({
+        status: 500,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ error: "server_error", error_description: "the gateway's mcp-oauth2 configuration is invalid" }),
+      });
       expect(fake.logs).to.deep.equal([{ level: "err", message: "mcp-oauth2: invalid configuration: authorization_servers: needs at least one authorization server" }]);
     });
 
@@ -618,7 +658,11 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
             get: (target, name) => (name === "ctx" ? { shared: { set: () => Promise.reject(new Error("kong.ctx.shared.set failed\nsecond line")) } } : Reflect.get(target, name)),
           }),
       });
-      expect(fake.exit?.status).to.equal(500);
+      expect(fake.exit).to.deep.equal({
+        status: 500,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ error: "server_error", error_description: "the gateway could not decide on this request" }),
+      });
       expect(fake.logs).to.have.length(1);
       expect(fake.logs[0]!.level).to.equal("err");
       expect(fake.logs[0]!.message).to.match(/^mcp-oauth2: unexpected error: Error: kong\.ctx\.shared\.set failed\\x0asecond line\\x0a {4}at /);

@@ -30,7 +30,7 @@ describe("json-body-headers", () => {
     });
 
     it("returns undefined for anything off the grammar", () => {
-      for (const value of ["", "application", "/json", "application/", "application/json charset=utf-8", "application/json; charset", "application/json; charset=", 'application/json; charset="utf-8', "application/json; =utf-8", "application /json", "application/json; charset=utf-8 x"]) {
+      for (const value of ["", "application", "/json", "application/", "application/json charset=utf-8", "application/json; charset", "application/json; charset=", 'application/json; charset="utf-8', "application/json; =utf-8", "application /json", "application/json; charset=utf-8 x", "application/js on", "application/json; charset utf-8"]) {
         expect(parseMediaType(value), JSON.stringify(value)).to.equal(undefined);
       }
     });
@@ -38,7 +38,7 @@ describe("json-body-headers", () => {
 
   describe("checkJsonContentType", () => {
     it("accepts application/json and +json with no charset or utf-8 in any case and quoting", () => {
-      for (const value of ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-8", 'application/json; charset="utf-8"', "application/json; charset=utf8", "application/json; charset=UTF8", "application/vnd.api+json", "application/json; profile=x"]) {
+      for (const value of ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/json;charset=UTF-8", 'application/json; charset="utf-8"', "application/json; charset=utf8", "application/json; charset=UTF8", "application/vnd.api+json", "application/json; profile=x", "application/json  ; charset=utf-8", "application/json\t;\tcharset=utf-8", "application/problem+json ;charset=utf8"]) {
         expect(() => checkJsonContentType(value), value).not.to.throw();
       }
     });
@@ -53,6 +53,7 @@ describe("json-body-headers", () => {
         "application/json; charset=us-ascii",
         "application/json; charset=iso-8859-1",
         "application/json; charset=utf-8; charset=utf-7",
+        "application/json; charset=utf-8; charset=utf-8",
         "application/json; CHARSET=utf-7",
       ]) {
         expectMediaTypeRefused(value, NOT_UTF8);
@@ -67,6 +68,7 @@ describe("json-body-headers", () => {
     it("says what was received in the operator's detail, cut to 100 characters", () => {
       const refusal = expect(() => checkJsonContentType(`text/${"x".repeat(5000)}`)).to.throw(UnsupportedMediaType);
       refusal.with.property("detail").that.has.length.below(250);
+      expect(() => checkJsonContentType("text/plain")).to.throw(UnsupportedMediaType).with.property("detail", `${NOT_JSON}: content-type "text/plain"`);
       expect(() => checkJsonContentType(undefined)).to.throw(UnsupportedMediaType).with.property("detail", `${NOT_JSON}: content-type none`);
     });
   });
@@ -76,12 +78,15 @@ describe("json-body-headers", () => {
       expect(() => checkBodyHeaders(headerMap({ "content-type": ["application/json"] }))).not.to.throw();
       expect(() => checkBodyHeaders(headerMap({ "content-encoding": ["identity"] }))).not.to.throw();
       expect(() => checkBodyHeaders(headerMap({ "content-encoding": ["Identity, identity"] }))).not.to.throw();
+      // RFC 9110 §5.6.1: empty list elements do not count.
+      expect(() => checkBodyHeaders(headerMap({ "content-encoding": ["", "identity, ,"] }))).not.to.throw();
     });
 
     it("refuses every content coding a body parser would decode (415)", () => {
       for (const coding of ["gzip", "deflate", "br", "x-gzip", "GZIP", "identity, gzip", "zstd"]) {
         const refusal = expect(() => checkBodyHeaders(headerMap({ "content-encoding": [coding] })), coding).to.throw(UnsupportedMediaType);
         refusal.with.property("description", COMPRESSED);
+        refusal.with.property("detail", `Content-Encoding ${JSON.stringify(coding)}`);
       }
       expect(() => checkBodyHeaders(headerMap({ "content-encoding": ["identity", "gzip"] }))).to.throw(UnsupportedMediaType);
     });
@@ -90,6 +95,7 @@ describe("json-body-headers", () => {
       const refusal = expect(() => checkBodyHeaders(headerMap({ "content-type": ["application/json", "application/json; charset=utf-7"] }))).to.throw(InvalidRequest);
       refusal.with.property("status", 400);
       refusal.with.property("description", "Content-Type must be sent once");
+      refusal.with.property("detail", "Content-Type sent 2 times");
     });
   });
 });

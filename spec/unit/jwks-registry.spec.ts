@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { generateKeyPairSync } from "node:crypto";
 import { JwksRegistry } from "../../plugins/mcp-oauth2/core/jwks-registry";
 import { InvalidToken, KeysUnavailable } from "../../plugins/mcp-oauth2/core/refusals";
 import { expectRejection } from "../support/error-assertions";
@@ -42,6 +43,71 @@ describe("jwks-registry", () => {
     const keys = await registry.findKeys(jwks.jwksUri, { algorithm: "PS256" }, settings);
     expect(keys.map((key) => key.kid)).to.deep.equal(["rsa-1"]);
     expect([...keys[0].verifiers.keys()]).to.deep.equal(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
+  });
+
+  it("binds a JWK that names its alg to that algorithm only (RFC 7517 §4.4)", async () => {
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "PS256" }, settings), InvalidToken);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { algorithm: "RS384" }, settings), InvalidToken);
+    const keys = await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings);
+    expect([...keys[0].verifiers.keys()]).to.deep.equal(["RS256"]);
+  });
+
+  it("derives the algorithm of EC and OKP JWKs without alg from their curve", async () => {
+    const withoutAlg = async (algorithm: string, kid: string) => {
+      const { alg: _alg, ...jwk } = (await createSigningKey(algorithm, kid)).publicJwk;
+      return jwk;
+    };
+    jwks.keys = [await withoutAlg("ES384", "p384"), await withoutAlg("ES512", "p521"), await withoutAlg("EdDSA", "ed25519")];
+    for (const [kid, algorithm] of [["p384", "ES384"], ["p521", "ES512"], ["ed25519", "EdDSA"]]) {
+      const keys = await registry.findKeys(jwks.jwksUri, { kid, algorithm }, settings);
+      expect(keys.map((key) => [...key.verifiers.keys()]), kid).to.deep.equal([[algorithm]]);
+    }
+  });
+
+  it("reads the first 100 keys of a key set and ignores the rest", async () => {
+    jwks.keys = Array.from({ length: 101 }, (_, index) => ({ ...rsa.publicJwk, kid: `k${index + 1}` }));
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "k100", algorithm: "RS256" }, settings)).length).to.equal(1);
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "k101", algorithm: "RS256" }, settings), InvalidToken);
+    expect(error.detail).to.equal(`no key in JWKS ${jwks.jwksUri} for kid "k101", algorithm RS256`);
+  });
+
+  it("refuses a key set larger than 512 KiB, and reads one of exactly 512 KiB", async () => {
+    const padded = (bytes: number) => {
+      const document = JSON.stringify({ keys: [rsa.publicJwk], padding: "" });
+      return `${document.slice(0, -2)}${"x".repeat(bytes - document.length)}"}`;
+    };
+    jwks.fault = { kind: "body", body: padded(512 * 1024 + 1) };
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings), KeysUnavailable);
+    expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} is larger than 524288 bytes`);
+    jwks.fault = { kind: "body", body: padded(512 * 1024) };
+    clock += settings.cooldownMs;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+  });
+
+  it("uses a JWK without use or key_ops, and skips entries that are not JWKs without losing the others", async () => {
+    const { use: _use, ...withoutUse } = rsa.publicJwk;
+    jwks.fault = { kind: "body", body: JSON.stringify({ keys: [null, "key", 5, [], withoutUse] }) };
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+  });
+
+  it("answers KeysUnavailable for a key set whose every key is unusable, or that is JSON null, or a 204", async () => {
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
+    const faults = [
+      { fault: { kind: "body", body: JSON.stringify({ keys: [{ ...weak, kid: "weak", alg: "RS256" }] }) } as const, detail: "has no usable signing key" },
+      { fault: { kind: "body", body: "null" } as const, detail: "has no 'keys' array (RFC 7517 §5)" },
+      { fault: { kind: "status", status: 204 } as const, detail: "answered HTTP 204" },
+    ];
+    for (const { fault, detail } of faults) {
+      registry = new JwksRegistry(undefined, () => clock);
+      jwks.fault = fault;
+      const error = await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "weak", algorithm: "RS256" }, settings), KeysUnavailable);
+      expect(error.detail).to.equal(`JWKS ${jwks.jwksUri} ${detail}`);
+    }
+  });
+
+  it("names the algorithm a token without kid asked for when no key has it", async () => {
+    const error = await expectRejection(registry.findKeys(jwks.jwksUri, { algorithm: "ES384" }, settings), InvalidToken);
+    expect(error.detail).to.equal(`no key in JWKS ${jwks.jwksUri} for no kid, algorithm ES384`);
   });
 
   it("never uses encryption keys, keys without verify in key_ops, symmetric or private keys", async () => {
@@ -107,6 +173,31 @@ describe("jwks-registry", () => {
     clock += 10_000;
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
     expect(jwks.requestCount).to.equal(2);
+  });
+
+  it("starts the background refresh at exactly 300 s, not before, while still answering from the old keys", async () => {
+    // A probe for an unknown kid with a cooldown longer than the age joins a refresh in flight and fetches nothing itself.
+    const probe = () => expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "ES256" }, { ...settings, cooldownMs: 400_000 }), InvalidToken);
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
+    jwks.keys = [rsa.publicJwk];
+    clock += 299_999;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length).to.equal(1);
+    await probe();
+    expect(jwks.requestCount, "no refresh before 300 s").to.equal(1);
+    clock += 1;
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length, "the old keys meanwhile").to.equal(1);
+    await probe();
+    expect(jwks.requestCount, "a refresh at 300 s").to.equal(2);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings), InvalidToken);
+  });
+
+  it("waits for a cooldown longer than 300 s before refreshing in the background", async () => {
+    const slow = { ...settings, cooldownMs: 400_000 };
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, slow);
+    clock += 399_999;
+    await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, slow);
+    await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "unknown", algorithm: "ES256" }, { ...settings, cooldownMs: 500_000 }), InvalidToken);
+    expect(jwks.requestCount).to.equal(1);
   });
 
   it("refreshes an old key set in the background, so removed keys stop verifying", async () => {

@@ -123,6 +123,22 @@ describe("jws-signature", () => {
     expect(verifyJwsSignature("ES256", publicKey, signingInput, Buffer.concat([signature, Buffer.from([0])]))).to.equal(false);
   });
 
+  it("refuses R and S each padded with a zero byte, which DER would read as the same signature", () => {
+    const { publicKey, signingInput, signature } = signed.get("ES256")!;
+    const padded = Buffer.concat([Buffer.from([0]), signature.subarray(0, 32), Buffer.from([0]), signature.subarray(32)]);
+    expect(verifyJwsSignature("ES256", publicKey, signingInput, signature)).to.equal(true);
+    expect(verifyJwsSignature("ES256", publicKey, signingInput, padded)).to.equal(false);
+  });
+
+  it("answers false, never true and never a throw, when node:crypto throws on what it is given", () => {
+    for (const algorithm of ALGORITHMS) {
+      const { publicKey, signingInput } = signed.get(algorithm)!;
+      const verifier = prepareJwsVerifier(publicKey, algorithm)!;
+      expect(() => verify(null, signingInput, publicKey, "signature" as unknown as Buffer), "node:crypto throws").to.throw(TypeError);
+      expect(verifier(signingInput, "signature" as unknown as Buffer), algorithm).to.equal(false);
+    }
+  });
+
   it("verifies Ed448 signatures as EdDSA (RFC 8037 §3.1)", () => {
     const signingInput = Buffer.from("eyJhbGciOiJFZERTQSJ9.e30");
     expect(verifyJwsSignature("EdDSA", ed448.publicKey, signingInput, sign(null, signingInput, ed448.privateKey))).to.equal(true);

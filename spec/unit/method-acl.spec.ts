@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes, isSessionCall } from "../../plugins/mcp-oauth2/core/method-acl";
+import { compileMethodAcl, findDeniedCalls, findGrantingScopes, findNarrowestScope, findStepUpScopes, findSufficientScopes, grantsAnything, isSessionCall, type MethodAcl } from "../../plugins/mcp-oauth2/core/method-acl";
 import { expectConfigErrorFrom } from "../support/error-assertions";
 
 const PATTERN_HELP = "(use 'tools/list', 'notifications/*', '*', or '<method>:<glob>' for tools/call, prompts/get, resources/read, resources/subscribe, resources/unsubscribe)";
@@ -41,7 +41,7 @@ describe("method-acl", () => {
 
     it("refuses patterns that are not method patterns", () => {
       const notMethodNames = ["tools/", "/tools", "tools//list", "tools/list?", "tools/lïst", "tools\\list", "tools/list\n", "ping:x", "*tools", "/*", "tools/**"];
-      for (const pattern of ["tools*", "*/*", "tools/*/x", "tools/list ", "tools list", "constructor:*", "__proto__:*", ...notMethodNames]) {
+      for (const pattern of ["tools*", "*/*", "tools/*/x", "tools/list ", "tools list", "to ols/*", "constructor:*", "__proto__:*", ...notMethodNames]) {
         expectConfigError(
           [{ scope: "a", methods: ["ping"] }, { scope: "b", methods: ["tools/list", pattern] }],
           "scope_method_mapping[2].methods[2]",
@@ -165,6 +165,40 @@ describe("method-acl", () => {
       expect(findDeniedCalls(acl, ["b"], calls)).to.deep.equal([{ method: "tools/list" }, { method: "initialize" }]);
     });
 
+    it("never lets one scope set reuse the merged grant of another that spells alike when joined ({ab, c} and {a, bc})", () => {
+      const acl = compileMethodAcl([
+        { scope: "ab", methods: ["tools/list"] },
+        { scope: "c", methods: ["ping"] },
+        { scope: "a", methods: ["prompts/list"] },
+        { scope: "bc", methods: ["resources/list"] },
+      ]);
+      const calls: JsonRpcCall[] = [{ method: "tools/list" }, { method: "ping" }, { method: "prompts/list" }, { method: "resources/list" }];
+      expect(findDeniedCalls(acl, ["ab", "c"], calls)).to.deep.equal([{ method: "prompts/list" }, { method: "resources/list" }]);
+      expect(findDeniedCalls(acl, ["a", "bc"], calls)).to.deep.equal([{ method: "tools/list" }, { method: "ping" }]);
+    });
+
+    it("shares one merged grant between tokens that differ only in order or in unmapped scopes", () => {
+      const acl = compileMethodAcl([
+        { scope: "a", methods: ["tools/list"] },
+        { scope: "b", methods: ["ping"] },
+      ]);
+      for (const held of [["a", "b"], ["b", "a"], ["openid", "a", "b"], ["b", "profile", "a", "a"]]) {
+        expect(findDeniedCalls(acl, held, [{ method: "tools/list" }, { method: "ping" }, { method: "initialize" }]), held.join(" ")).to.deep.equal([{ method: "initialize" }]);
+      }
+      expect(acl.grants.size).to.equal(1);
+    });
+
+    it("tells whether a token holds any mapped scope, directly or through the hierarchy", () => {
+      const acl = compileMethodAcl([{ scope: "a", methods: ["tools/list"] }], [{ scope: "staff", implies: ["a"] }]);
+      expect(grantsAnything(acl, ["openid", "profile"])).to.equal(false);
+      expect(grantsAnything(acl, [])).to.equal(false);
+      expect(grantsAnything(acl, ["openid", "a"])).to.equal(true);
+      expect(grantsAnything(acl, ["staff"])).to.equal(true);
+      const narrow = compileMethodAcl([{ scope: "tools", methods: ["tools/*"] }, { scope: "weather", methods: ["tools/call:weather_*"] }]);
+      expect(grantsAnything(narrow, ["tools"]), "a method prefix only").to.equal(true);
+      expect(grantsAnything(narrow, ["weather"]), "an item pattern only").to.equal(true);
+    });
+
     it("keeps at most 1024 merged grants and still decides correctly past that", () => {
       const scopes = Array.from({ length: 11 }, (_, index) => `s${index}`);
       const acl = compileMethodAcl(scopes.map((scope) => ({ scope, methods: [`m/${scope}`] })));
@@ -192,7 +226,11 @@ describe("method-acl", () => {
       { scope: "mcp:admin", implies: ["mcp:write"] },
       { scope: "mcp:write", implies: ["mcp:read"] },
     ];
-    const acl = compileMethodAcl(mapping, hierarchy);
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl(mapping, hierarchy);
+    });
     const calls: JsonRpcCall[] = [{ method: "tools/list" }, { method: "resources/read", item: "docs://a" }, { method: "tools/call", item: "x" }, { method: "logging/setLevel" }];
 
     it("closes the hierarchy transitively", () => {
@@ -258,7 +296,11 @@ describe("method-acl", () => {
       { scope: "mcp:tools", methods: ["tools/list", "tools/call:weather_*"] },
       { scope: "mcp:docs", methods: ["resources/read:docs://*"] },
     ];
-    const acl = compileMethodAcl(mapping, [{ scope: "mcp:all", implies: ["mcp:legacy"] }], sessionMethods);
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl(mapping, [{ scope: "mcp:all", implies: ["mcp:legacy"] }], sessionMethods);
+    });
     const session: JsonRpcCall[] = sessionMethods.map((method) => ({ method }));
 
     it("allows them to a token holding any mapped scope, or a broader scope of the hierarchy that maps nothing", () => {
@@ -290,11 +332,15 @@ describe("method-acl", () => {
   });
 
   describe("findSufficientScopes (the 401 challenge's scope)", () => {
-    const acl = compileMethodAcl([
-      { scope: "mcp:tools", methods: ["tools/*"] },
-      { scope: "mcp:weather", methods: ["tools/call:weather_*"] },
-      { scope: "mcp:docs", methods: ["resources/read:docs://*"] },
-    ]);
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl([
+        { scope: "mcp:tools", methods: ["tools/*"] },
+        { scope: "mcp:weather", methods: ["tools/call:weather_*"] },
+        { scope: "mcp:docs", methods: ["resources/read:docs://*"] },
+      ]);
+    });
 
     it("names the narrowest scope of each call, once each, in call order", () => {
       const calls: JsonRpcCall[] = [
@@ -313,12 +359,16 @@ describe("method-acl", () => {
   });
 
   describe("findNarrowestScope (item < method < prefix < *)", () => {
-    const acl = compileMethodAcl([
-      { scope: "admin", methods: ["*"] },
-      { scope: "tools", methods: ["tools/*"] },
-      { scope: "caller", methods: ["tools/call"] },
-      { scope: "weather", methods: ["tools/call:weather_*"] },
-    ]);
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl([
+        { scope: "admin", methods: ["*"] },
+        { scope: "tools", methods: ["tools/*"] },
+        { scope: "caller", methods: ["tools/call"] },
+        { scope: "weather", methods: ["tools/call:weather_*"] },
+      ]);
+    });
 
     it("prefers an item pattern, then an exact method, then a prefix, then '*'", () => {
       expect(findNarrowestScope(acl, { method: "tools/call", item: "weather_today" })).to.equal("weather");
@@ -335,6 +385,30 @@ describe("method-acl", () => {
       ]);
       expect(findNarrowestScope(mixed, { method: "tools/call", item: "weather_today" })).to.equal("broad");
       expect(findNarrowestScope(mixed, { method: "tools/call", item: "news" })).to.equal("caller");
+    });
+
+    it("judges an entry by its narrowest matching pattern wherever that pattern stands", () => {
+      const mixed = compileMethodAcl([
+        { scope: "broad", methods: ["tools/call:weather_*", "tools/*"] },
+        { scope: "caller", methods: ["tools/call"] },
+      ]);
+      expect(findNarrowestScope(mixed, { method: "tools/call", item: "weather_today" })).to.equal("broad");
+    });
+
+    it("prefers a narrower entry to one with fewer patterns", () => {
+      const acl = compileMethodAcl([
+        { scope: "exact", methods: ["tools/call", "ping"] },
+        { scope: "prefix", methods: ["tools/*"] },
+      ]);
+      expect(findNarrowestScope(acl, { method: "tools/call" })).to.equal("exact");
+    });
+
+    it("matches an item pattern only for its own method", () => {
+      const acl = compileMethodAcl([
+        { scope: "weather", methods: ["tools/call:weather_*"] },
+        { scope: "prompts", methods: ["prompts/*"] },
+      ]);
+      expect(findNarrowestScope(acl, { method: "prompts/get", item: "weather_report" })).to.equal("prompts");
     });
 
     it("breaks ties by fewer patterns, then by configuration order", () => {
@@ -354,14 +428,18 @@ describe("method-acl", () => {
   });
 
   describe("findGrantingScopes (the decision record's scope per call)", () => {
-    const acl = compileMethodAcl(
-      [
-        { scope: "admin", methods: ["*"] },
-        { scope: "tools", methods: ["tools/*"] },
-        { scope: "weather", methods: ["tools/call:weather_*"] },
-      ],
-      [{ scope: "staff", implies: ["tools"] }],
-    );
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl(
+        [
+          { scope: "admin", methods: ["*"] },
+          { scope: "tools", methods: ["tools/*"] },
+          { scope: "weather", methods: ["tools/call:weather_*"] },
+        ],
+        [{ scope: "staff", implies: ["tools"] }],
+      );
+    });
     const calls: JsonRpcCall[] = [{ method: "tools/call", item: "weather_today" }, { method: "tools/list" }, { method: "ping" }];
 
     it("names, per call, the narrowest entry among the held scopes, undefined for a call they do not allow", () => {
@@ -376,12 +454,16 @@ describe("method-acl", () => {
   });
 
   describe("findStepUpScopes (insufficient_scope challenge)", () => {
-    const acl = compileMethodAcl([
-      { scope: "lister", methods: ["tools/list", "initialize", "notifications/*"] },
-      { scope: "weather", methods: ["tools/call:weather_*"] },
-      { scope: "docs", methods: ["resources/read:docs://*"] },
-      { scope: "prompts", methods: ["prompts/*"] },
-    ]);
+    let acl: MethodAcl;
+    // Compiled per test: mutation testing sees only what runs inside a test.
+    beforeEach(() => {
+      acl = compileMethodAcl([
+        { scope: "lister", methods: ["tools/list", "initialize", "notifications/*"] },
+        { scope: "weather", methods: ["tools/call:weather_*"] },
+        { scope: "docs", methods: ["resources/read:docs://*"] },
+        { scope: "prompts", methods: ["prompts/*"] },
+      ]);
+    });
 
     it("asks for the narrowest scope of each denied call, then the mapped scopes already held", () => {
       const denied: JsonRpcCall[] = [{ method: "tools/call", item: "weather_today" }, { method: "resources/read", item: "docs://a" }];

@@ -38,6 +38,26 @@ describe("token-cache", () => {
     expect(cache.get(settings, "t2")).to.equal(undefined);
   });
 
+  it("keeps nothing with token_cache_size 0, and one verdict with token_cache_size 1", () => {
+    const cache = new TokenCache();
+    const none = { ...settings, tokenCacheSize: 0 };
+    cache.remember(none, "t1", verdict(600), now);
+    expect(cache.get(none, "t1")).to.equal(undefined);
+    const one = { ...settings, tokenCacheSize: 1 };
+    cache.remember(one, "t1", verdict(600), now);
+    expect(cache.get(one, "t1")?.issuer).to.equal("https://as.example.com");
+    cache.remember(one, "t2", verdict(600), now);
+    expect([cache.get(one, "t1"), cache.get(one, "t2")].map((cached) => cached !== undefined)).to.deep.equal([false, true]);
+  });
+
+  it("does not remember a token expiring this very second (a ttl of 0 would mean no expiry to lru-cache)", () => {
+    let clock = 1_000_000;
+    const cache = new TokenCache(() => clock);
+    cache.remember(settings, "t1", verdict(0), now);
+    clock += 3_600_000;
+    expect(cache.get(settings, "t1")).to.equal(undefined);
+  });
+
   it("forgets a verdict at exp when exp comes before the ttl", () => {
     // A fresh cache per probe: lru-cache reuses its last clock reading for 1 ms of real time.
     const probeAfter = (elapsedMs: number): VerifiedToken | undefined => {

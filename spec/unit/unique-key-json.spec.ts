@@ -108,6 +108,29 @@ describe("unique-key-json", () => {
     thrown.that.is.not.instanceOf(NestingTooDeep);
   });
 
+  it("reads a string value equal to a member name as a value, after a colon and after whitespace", () => {
+    for (const text of ['{"a": "a"}', '{"a" : "a", "b": ["a"], "c":\t"b"}', '{ "id": 1, "name": "id" }']) {
+      expect(parseJsonWithUniqueKeys(text), text).to.deep.equal(JSON.parse(text));
+    }
+  });
+
+  it("counts depth per nesting, not per bracket: many sibling containers are one level", () => {
+    const siblings = `[${Array.from({ length: MAX_JSON_NESTING * 2 }, () => '[],{"a":{}}').join(",")}]`;
+    expect(parseJsonWithUniqueKeys(siblings)).to.have.length(MAX_JSON_NESTING * 4);
+  });
+
+  it("leaves an unclosed string to JSON.parse even when brackets follow it", () => {
+    const thrown = expect(() => parseJsonWithUniqueKeys(`"${"[".repeat(MAX_JSON_NESTING * 2)}`)).to.throw(SyntaxError);
+    thrown.that.is.not.instanceOf(NestingTooDeep);
+  });
+
+  it("gives its errors their class names and a message naming the limit", () => {
+    expect(() => parseJsonWithUniqueKeys('{"a":1,"a":2}')).to.throw(DuplicateKeyError).with.property("name", "DuplicateKeyError");
+    expect(() => parseJsonWithUniqueKeys("[".repeat(MAX_JSON_NESTING + 1)))
+      .to.throw(NestingTooDeep, `JSON nested deeper than ${MAX_JSON_NESTING} levels`)
+      .with.property("name", "NestingTooDeep");
+  });
+
   it("throws a plain SyntaxError for invalid JSON", () => {
     for (const text of ["", "{", '{"a":1,}', "{'a':1}", '{"a":1}{"a":1}', "\uFEFF{}", "NaN", '{"a":"\\x"}']) {
       const thrown = expect(() => parseJsonWithUniqueKeys(text), JSON.stringify(text)).to.throw(SyntaxError);
