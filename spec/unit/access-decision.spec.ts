@@ -128,6 +128,13 @@ describe("access-decision", () => {
       expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: scope_method_mapping is empty, so the ACL refuses every request");
     });
 
+    it("in dry_run, says an empty mapping would refuse every request", async () => {
+      const request = await post({ sub: "alice", scope: "mcp:tools" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+      const decision = await decideAccess(policyWith({ enable_acl: true, acl_mode: "dry_run", scope_method_mapping: [] }), request, services);
+      expect(decision.kind).to.equal("proceed");
+      expect(decision.log?.message).to.equal("mcp-oauth2: dry run: would refuse 403 on /mcp: scope_method_mapping is empty, so the ACL refuses every request");
+    });
+
     it("reads a body of exactly max_body_size and refuses one byte more (413)", async () => {
       const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
       const policy = policyWith({ ...mapping, max_body_size: call.length });

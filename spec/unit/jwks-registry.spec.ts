@@ -84,10 +84,11 @@ describe("jwks-registry", () => {
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
   });
 
-  it("uses a JWK without use or key_ops, and skips entries that are not JWKs without losing the others", async () => {
+  it("uses a JWK without use or key_ops, or with key_ops [verify], and skips entries that are not JWKs without losing the others", async () => {
     const { use: _use, ...withoutUse } = rsa.publicJwk;
-    jwks.fault = { kind: "body", body: JSON.stringify({ keys: [null, "key", 5, [], withoutUse] }) };
+    jwks.fault = { kind: "body", body: JSON.stringify({ keys: [null, "key", 5, [], withoutUse, { ...ec.publicJwk, key_ops: ["verify"] }] }) };
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
+    expect((await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings)).length, "key_ops [verify]").to.equal(1);
   });
 
   it("answers KeysUnavailable for a key set whose every key is unusable, or that is JSON null, or a 204", async () => {
