@@ -83,13 +83,15 @@ function toHeaderMap(headers: Record<string, string | string[]> | undefined): He
     fields += values.length;
     map.set(name.toLowerCase(), values);
   }
-  // get_headers drops the fields past its limit: a second token or a contradicting Mcp-Method would pass unseen.
-  if (fields >= MAX_HEADERS) throw new InvalidRequest("the request has too many header fields", `${MAX_HEADERS} header fields or more: Kong hands over at most ${MAX_HEADERS}`);
+  // get_headers drops the fields past its limit: a second token or a contradicting Mcp-Method would
+  // pass unseen. Refused before authentication, so not logged: the description is all there is.
+  if (fields >= MAX_HEADERS) throw new InvalidRequest("the request has too many header fields");
   return map;
 }
 
+/** kong-pdk hands a body over as a string (its UTF-8 bytes) or as bytes. */
 function toBytes(body: Uint8Array | string | undefined): Uint8Array | undefined {
-  return typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  return typeof body === "string" ? Buffer.from(body) : body;
 }
 
 /** The request as the decision sees it: a PDK call per fact, made only when the decision asks. */
