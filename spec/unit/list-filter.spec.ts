@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readJsonRpcBody } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { describeListing, filterListResponse, readSharedListing, seesEveryListWhole, type SharedListing } from "../../plugins/mcp-oauth2/core/list-filter";
+import { decideListResponse, describeListing, filterListResponse, readSharedListing, seesEveryListWhole, type ResponseSource, type SharedListing } from "../../plugins/mcp-oauth2/core/list-filter";
 import { compileMethodAcl } from "../../plugins/mcp-oauth2/core/method-acl";
 import { GateFailure, UnfilterableList } from "../../plugins/mcp-oauth2/core/refusals";
 
@@ -117,7 +117,9 @@ describe("list-filter", () => {
     it("refuses when mcp-oauth2 did not let the request through, or the listing is not what it writes", () => {
       expect(() => readSharedListing(undefined)).to.throw(GateFailure).with.property("detail").that.includes("mcp-oauth2 did not let this request through");
       expect(() => readSharedListing({ ...shared, filter_lists: undefined, listing: undefined })).to.throw(GateFailure).with.property("detail", "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
-      const broken = [{ ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "tools/call": "some" } }, { ...TOOLS_ONLY, requests: [{ method: "tools/list", answered_as: GATEWAY_ID }] }, { ...TOOLS_ONLY, requests: [{ method: "ping", answered_as: GATEWAY_ID, asked_as: "1" }] }, { ...TOOLS_ONLY, dry_run: "no" }, "listing"];
+      const broken = [{ ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "tools/call": "some" } }, { ...TOOLS_ONLY, requests: [{ method: "tools/list", answered_as: GATEWAY_ID }] }, { ...TOOLS_ONLY, requests: [{ method: "ping", answered_as: GATEWAY_ID, asked_as: "1" }] },
+        { ...TOOLS_ONLY, requests: [{ method: "tools/list", answered_as: 5, asked_as: "1" }] }, { ...TOOLS_ONLY, requests: [...TOOLS_ONLY.requests, "tools/list"] }, { ...TOOLS_ONLY, requests: { tools: 1 } },
+        { ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "tools/call": { weather: 1 } } }, { ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "tools/call": ["weather_*", 5] } }, { ...TOOLS_ONLY, grants: "all" }, null, { ...TOOLS_ONLY, dry_run: "no" }, "listing"];
       for (const listing of broken) expect(() => readSharedListing({ ...shared, listing })).to.throw(GateFailure).with.property("detail").that.includes("is not what mcp-oauth2 writes");
     });
   });
@@ -215,6 +217,33 @@ describe("list-filter", () => {
       for (const [body, detail] of cases) expectUnfilterable(() => filterJson(TOOLS_ONLY, body), detail);
     });
 
+    it("passes a body of whitespace only", () => {
+      expect(filterJson(TOOLS_ONLY, " \r\n\t")).to.deep.equal({ body: undefined, removed: [] });
+    });
+
+    it("does not read tool and prompt names as URIs", () => {
+      const { body } = filterJson(TOOLS_ONLY, listResponse({ tools: [tool("math_a/../b"), tool("math_%2e")] }));
+      expect(body).to.equal(listResponse({ tools: [tool("math_a/../b"), tool("math_%2e")] }, 1));
+    });
+
+    it("removes items that are not objects, and reads a batch around messages that are not objects", () => {
+      const body = `[null, 5, ${listResponse({ tools: [null, "weather_now", 5, tool("weather_now")] })}]`;
+      expect(filterJson(TOOLS_ONLY, body)).to.deep.equal({
+        body: `[null, 5, ${listResponse({ tools: [tool("weather_now")] }, 1)}]`,
+        removed: [
+          { method: "tools/list", name: "null" },
+          { method: "tools/list", name: '"weather_now"' },
+          { method: "tools/list", name: "5" },
+        ],
+      });
+    });
+
+    it("reads Content-Encoding as clients do: identity in any case and spacing, anything else refused", () => {
+      const body = Buffer.from(listResponse({ tools: [tool("admin_wipe")] }));
+      expect(filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: " Identity ", body }).removed).to.have.length(1);
+      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: " GZIP ", body }), 'the response to a list request is compressed (Content-Encoding "gzip")');
+    });
+
     it("reads the body as clients do: a byte order mark, kept; invalid UTF-8 replaced", () => {
       const body = Buffer.concat([Buffer.from("\ufeff"), Buffer.from(listResponse({ tools: [tool("admin_\xff"), tool("math_add")] }), "latin1")]);
       const { body: filtered } = filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: "identity", body });
@@ -248,12 +277,87 @@ describe("list-filter", () => {
       expect(filterStream(stream(`data: ${first}`, `data: ${second}`, "", "")).body).to.equal(stream(`data: [{"jsonrpc":"2.0","id":2,`, `data: "result":{}},${filtered}]`, "", ""));
     });
 
-    it("leaves events of other types alone: MCP clients ignore them", () => {
+    it("leaves events of other types alone: MCP clients ignore them; the next event is a message again", () => {
       expect(filterStream(stream("event: endpoint", `data: ${listed}`, "", "")).body).to.equal(undefined);
+      expect(filterStream(stream("event: endpoint", "data: /x", "", `data: ${listed}`, "", "")).body).to.equal(stream("event: endpoint", "data: /x", "", `data: ${filtered}`, "", ""));
+    });
+
+    it("keeps a byte order mark, and reads a bare `data` line as an empty line of data", () => {
+      expect(filterStream(`\ufeffdata: ${listed}\n\n`).body).to.equal(`\ufeffdata: ${filtered}\n\n`);
+      expect(filterStream(stream("data", `data: ${listed}`, "", "")).body).to.equal(stream("data: ", `data: ${filtered}`, "", ""));
     });
 
     it("refuses a message event whose data is not JSON", () => {
       expectUnfilterable(() => filterStream(stream("data: {", "", "")), "the response to a list request is not valid JSON");
+    });
+  });
+
+  describe("decideListResponse (the list filter's one decision)", () => {
+    const shared = (listing: SharedListing | undefined, holder: Record<string, string> = { subject: "alice" }) => ({ ...holder, issuer: "https://as", scopes: ["mcp:tools"], filter_lists: true, listing });
+
+    /** The upstream's response, recording which facts the decision asked for. */
+    function upstream(body: string, contentType = "application/json"): ResponseSource & { asked: string[] } {
+      const asked: string[] = [];
+      return {
+        asked,
+        status: async () => (asked.push("status"), 200),
+        header: async (name) => (asked.push(name), name === "Content-Type" ? contentType : undefined),
+        body: async () => (asked.push("body"), Buffer.from(body)),
+      };
+    }
+
+    it("lets Kong send the response, without reading it, when there is nothing to filter", async () => {
+      const response = upstream("{}");
+      expect(await decideListResponse(shared(undefined), response)).to.deep.equal({ kind: "pass" });
+      expect(await decideListResponse({ preflight: true }, response)).to.deep.equal({ kind: "pass" });
+      expect(response.asked).to.deep.equal([]);
+    });
+
+    it("answers with the filtered body and the upstream's status", async () => {
+      const response = upstream(listResponse({ tools: [tool("admin_wipe"), tool("math_add")] }));
+      expect(await decideListResponse(shared(TOOLS_ONLY), response)).to.deep.equal({ kind: "respond", status: 200, headers: {}, body: listResponse({ tools: [tool("math_add")] }, 1) });
+      expect(response.asked).to.deep.equal(["status", "Content-Type", "Content-Encoding", "body"]);
+    });
+
+    it("answers with the body as it came when it answers no list request", async () => {
+      const body = JSON.stringify({ jsonrpc: "2.0", id: 9, result: {} });
+      const decision = await decideListResponse(shared(TOOLS_ONLY), upstream(body));
+      expect(decision.kind === "respond" && Buffer.from(decision.body).toString()).to.equal(body);
+    });
+
+    it("answers 502 with a JSON-RPC error to a list it cannot read, and 500 when mcp-oauth2 decided nothing, each with an operator log", async () => {
+      expect(await decideListResponse(shared(TOOLS_ONLY), upstream("{}", "text/plain"))).to.deep.equal({
+        kind: "respond",
+        status: 502,
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32603, message: "the list response could not be filtered" } }),
+        log: { level: "err", message: 'mcp-oauth2-list-filter: the response to a list request has the content type "text/plain", which is neither JSON nor an event stream' },
+      });
+      expect(await decideListResponse(undefined, upstream("{}"))).to.deep.include({
+        status: 500,
+        log: { level: "err", message: "mcp-oauth2-list-filter: kong.ctx.shared.mcp_oauth2 is not set: mcp-oauth2 did not let this request through (is it on the route?)" },
+      });
+    });
+
+    it("in a dry run answers with the body as it came, and logs at notice what it would have removed (ten names, then a count) or refused", async () => {
+      const dryRun: SharedListing = { ...TOOLS_ONLY, requests: [{ method: "tools/list", answered_as: "1", asked_as: "1" }], dry_run: true };
+      const names = Array.from({ length: 12 }, (_, index) => `admin_${index}`);
+      const body = listResponse({ tools: [...names.map(tool), tool("math_add")] }, 1);
+      expect(await decideListResponse(shared(dryRun, { client_id: "machine" }), upstream(body))).to.deep.equal({
+        kind: "respond",
+        status: 200,
+        headers: {},
+        body: Buffer.from(body),
+        log: { level: "notice", message: `mcp-oauth2-list-filter: dry run: would remove from the lists of machine: ${names.slice(0, 10).map((name) => `tools/list ${name}`).join(", ")} and 2 more` },
+      });
+      expect(await decideListResponse(shared(dryRun, {}), upstream(listResponse({ tools: [tool("admin_x")] }, 1)))).to.have.nested.property("log.message", "mcp-oauth2-list-filter: dry run: would remove from the lists of unknown subject: tools/list admin_x");
+      expect(await decideListResponse(shared(dryRun), upstream(body, "text/html"))).to.deep.include({
+        status: 200,
+        body: Buffer.from(body),
+        log: { level: "notice", message: 'mcp-oauth2-list-filter: dry run: would refuse 502: the response to a list request has the content type "text/html", which is neither JSON nor an event stream' },
+      });
+      const whole = await decideListResponse(shared(dryRun), upstream(listResponse({ tools: [tool("math_add")] }, 1)));
+      expect(whole).not.to.have.property("log");
     });
   });
 });

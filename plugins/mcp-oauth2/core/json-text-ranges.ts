@@ -68,12 +68,11 @@ export function findMemberValue(text: string, range: TextRange, name: string): T
   return undefined;
 }
 
-/** The text with each range replaced; the ranges must not overlap. */
+/** The text with each range replaced; the ranges come in text order and do not overlap. */
 export function replaceRanges(text: string, replacements: ReadonlyArray<readonly [TextRange, string]>): string {
-  const sorted = [...replacements].sort(([[a]], [[b]]) => a - b);
   let result = "";
   let copiedUpTo = 0;
-  for (const [[from, to], replacement] of sorted) {
+  for (const [[from, to], replacement] of replacements) {
     result += text.slice(copiedUpTo, from) + replacement;
     copiedUpTo = to;
   }

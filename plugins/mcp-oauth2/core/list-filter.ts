@@ -75,8 +75,9 @@ export function seesEveryListWhole(acl: MethodAcl, grantedScopes: readonly strin
  * or only lists whose every item the token may call: then there is nothing to filter.
  */
 export function describeListing(acl: MethodAcl, grantedScopes: readonly string[], body: JsonRpcBody | undefined, dryRun: boolean): ListingOfBody | undefined {
-  const listed = (body?.calls ?? []).flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
-  if (body === undefined || listed.length === 0) return undefined;
+  if (body === undefined) return undefined;
+  const listed = body.calls.flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
+  if (listed.length === 0) return undefined;
   const grants = describeItemGrants(acl, grantedScopes, ITEM_CALLS);
   if (listed.every(({ call }) => grants[call] === "all")) return undefined;
   // A dry run changes nothing: the upstream answers under the client's id, in its plain JSON form.
@@ -124,12 +125,12 @@ export function readSharedListing(shared: unknown): ListingOfRequest | undefined
   if (shared.filter_lists !== true) throw new GateFailure(UNDECIDED, "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
   if (shared.listing === undefined) return undefined;
   const { listing } = shared;
-  const grants = isJsonObject(listing) && isJsonObject(listing.grants) ? listing.grants : {};
+  const notWritten = new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
+  if (!isJsonObject(listing)) throw notWritten;
+  const grants = isJsonObject(listing.grants) ? listing.grants : {};
   const readGrants = Object.fromEntries(ITEM_CALLS.map((call) => [call, readItemGrant(grants[call])]));
-  const requests = isJsonObject(listing) ? readListRequests(listing.requests) : undefined;
-  if (!isJsonObject(listing) || ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") {
-    throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
-  }
+  const requests = readListRequests(listing.requests);
+  if (ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") throw notWritten;
   const holder = [shared.subject, shared.client_id].find((value) => typeof value === "string") ?? "unknown subject";
   return { listing: { grants: readGrants as Record<ItemCall, ItemGrant>, requests, dry_run: listing.dry_run }, holder: String(holder) };
 }
@@ -208,7 +209,8 @@ class ListResponseFilter {
       if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
       return listable;
     });
-    if (!this.listing.dry_run) (result as Record<string, unknown>)[member] = kept;
+    // A dry run returns no body: the parsed message may change all the same.
+    (result as Record<string, unknown>)[member] = kept;
   }
 }
 
@@ -266,11 +268,11 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
   let eventType = "";
   const dispatch = (): void => {
     const data = dataLines.map((line) => line.value).join("\n");
-    const replacement = (eventType === "" || eventType === "message") && data.trim() !== "" ? filterJsonText(data, filter) : undefined;
+    const replacement = eventType === "" || eventType === "message" ? filterJsonText(data, filter) : undefined;
     if (replacement !== undefined) {
       const [first, ...others] = dataLines as [DataLine, ...DataLine[]];
-      const newline = first.terminator === "" ? "\n" : first.terminator;
-      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(newline) + first.terminator;
+      // Only the last line of a stream ends without a terminator; its data, one line, has no line break.
+      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(first.terminator) + first.terminator;
       copiedUpTo = first.to;
       for (const line of others) {
         filtered += text.slice(copiedUpTo, line.from);
@@ -287,9 +289,10 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
     const lineEnd = LINE_END.exec(text)?.index ?? text.length;
     const next = text.startsWith("\r\n", lineEnd) ? lineEnd + 2 : Math.min(lineEnd + 1, text.length);
     const line = text.slice(position, lineEnd);
+    // A comment (`:` first) names the field "", which nothing reads.
     if (line === "") {
       dispatch();
-    } else if (!line.startsWith(":")) {
+    } else {
       const colon = line.indexOf(":");
       const field = colon === -1 ? line : line.slice(0, colon);
       const value = colon === -1 ? "" : line.slice(line.startsWith(" ", colon + 1) ? colon + 2 : colon + 1);
@@ -299,7 +302,7 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
     position = next;
   }
   // An event the stream ends without a blank line: filtered all the same.
-  if (dataLines.length > 0) dispatch();
+  dispatch();
   return changed ? filtered + text.slice(copiedUpTo) : undefined;
 }
 
