@@ -147,7 +147,9 @@ function proxyToUpstream(
   response.on("close", () => {
     if (!response.writableFinished) outgoing.destroy();
   });
-  if (body.wasRead()) {
+  if (upstream.body !== undefined) {
+    outgoing.end(upstream.body);
+  } else if (body.wasRead()) {
     body.read().then((bytes) => outgoing.end(bytes), () => outgoing.destroy());
   } else {
     request.pipe(outgoing);
@@ -188,7 +190,7 @@ export async function startGateway(
     };
     const capture = async (upstream: UpstreamRequest): Promise<ServiceResponse> => {
       if (upstream.url === undefined) throw new UpstreamFailure(503);
-      return captureUpstreamResponse({ ...upstream, url: upstream.url }, await body.read(), upstreamTimeoutMs);
+      return captureUpstreamResponse({ ...upstream, url: upstream.url }, upstream.body ?? (await body.read()), upstreamTimeoutMs);
     };
     runRequest(received, capture)
       .then((outcome) => {

@@ -72,6 +72,8 @@ export interface PdkRequestState {
   headers: HeaderList;
   /** Set by kong.service.request.set_header("Host", ...): the Host sent upstream. */
   upstreamHost: string | undefined;
+  /** Set by kong.service.request.set_raw_body: the body sent upstream instead of the client's. */
+  upstreamBody: Buffer | undefined;
   readonly ctxShared: LuaTable;
   readonly ngxCtx: LuaTable;
   readonly logs: LogEntry[];
@@ -83,7 +85,7 @@ export interface PdkRequestState {
 
 /** A request's state before its access phase: the client's headers, empty contexts, no logs, Kong's consumers. */
 export function createPdkRequestState(request: ReceivedRequest, scope: PdkScope, settings: PdkSettings, consumers: readonly ConsumerEntity[] = []): PdkRequestState {
-  return { request, scope, phase: "access", serviceResponse: undefined, settings, headers: request.headers, upstreamHost: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [], consumers, serializeValues: [] };
+  return { request, scope, phase: "access", serviceResponse: undefined, settings, headers: request.headers, upstreamHost: undefined, upstreamBody: undefined, ctxShared: new Map(), ngxCtx: new Map(), logs: [], consumers, serializeValues: [] };
 }
 
 /** What running a PDK method produced: a value for the plugin, or a response that ends the request. */
@@ -323,6 +325,13 @@ const PDK_FUNCTIONS: Record<string, PdkFunction> = {
     state.headers = clearHeader(state.headers, checkString(name, "header must be a string"));
     return undefined;
   },
+  // ngx.req.set_body_data: nginx sends the new body under a Content-Length it counts.
+  "kong.service.request.set_raw_body": (state, [body]) => {
+    const bytes = Buffer.from(checkString(body, "body must be a string"), "latin1");
+    state.upstreamBody = bytes;
+    state.headers = setHeader(clearHeader(state.headers, "transfer-encoding"), "Content-Length", [String(bytes.length)]);
+    return undefined;
+  },
   "kong.service.request.set_headers": (state, [headers]) => {
     if (!(headers instanceof Map)) throw new LuaError("headers must be a table");
     // Kong checks every header before it sets any.
@@ -385,7 +394,7 @@ const UNEMULATED_KONG_FUNCTIONS = new Set([
   "kong.service.set_tls_verify", "kong.service.set_tls_verify_depth", "kong.service.set_tls_cert_key",
   "kong.service.request.enable_buffering", "kong.service.request.set_scheme", "kong.service.request.set_path",
   "kong.service.request.set_raw_query", "kong.service.request.set_method", "kong.service.request.set_query",
-  "kong.service.request.clear_query_arg", "kong.service.request.set_raw_body", "kong.service.request.set_body",
+  "kong.service.request.clear_query_arg", "kong.service.request.set_body",
   "kong.service.request.disable_tls",
   "kong.service.response.get_body",
   "kong.nginx.get_statistics", "kong.nginx.get_tls1_version_str",
@@ -403,6 +412,7 @@ const PHASE_CHECKS: Record<string, readonly string[]> = {
   "kong.service.request.add_header": ["rewrite", "access"],
   "kong.service.request.clear_header": ["rewrite", "access"],
   "kong.service.request.set_headers": ["rewrite", "access"],
+  "kong.service.request.set_raw_body": ["rewrite", "access", "balancer"],
   "kong.service.response.get_status": ["response", "header_filter", "body_filter", "log"],
   "kong.service.response.get_header": ["response", "header_filter", "body_filter", "log"],
   "kong.service.response.get_headers": ["response", "header_filter", "body_filter", "log"],

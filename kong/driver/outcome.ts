@@ -28,6 +28,8 @@ export interface UpstreamRequest {
   /** Request target sent upstream (path and query). */
   path: string;
   headers: HeaderList;
+  /** The body a plugin set (kong.service.request.set_raw_body); the client's when absent. */
+  body?: Buffer;
 }
 
 interface OutcomeCommon {

@@ -80,5 +80,6 @@ export function buildUpstreamRequest(match: RouteMatch, state: PdkRequestState):
     url: upstream === undefined ? undefined : `${upstream.protocol}//${upstream.host}${path}`,
     path,
     headers,
+    ...(state.upstreamBody === undefined ? {} : { body: state.upstreamBody }),
   };
 }

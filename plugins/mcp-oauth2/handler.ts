@@ -35,6 +35,7 @@ interface KongPdk {
       clear_header(name: string): Promise<void>;
       set_header(name: string, value: string): Promise<void>;
       set_headers(headers: ConsumerHeaders): Promise<void>;
+      set_raw_body(body: string): Promise<void>;
     };
   };
   ctx: { shared: { set(key: string, value: unknown): Promise<void> } };
@@ -129,6 +130,8 @@ async function carryOut(kong: KongPdk, decision: Decision): Promise<void> {
   for (const name of decision.clearHeaders) await kong.service.request.clear_header(name);
   for (const [name, value] of decision.setHeaders) await kong.service.request.set_header(name, value);
   if (decision.consumerHeaders !== undefined) await kong.service.request.set_headers(decision.consumerHeaders);
+  // Kong sends it with its own Content-Length (ngx.req.set_body_data).
+  if (decision.upstreamBody !== undefined) await kong.service.request.set_raw_body(decision.upstreamBody);
   if (decision.turnOffResponseBuffering) await kong.nginx.set_ctx(RESPONSE_BUFFERING_KEY, false);
   await kong.ctx.shared.set(SHARED_CONTEXT_KEY, decision.shared);
 }

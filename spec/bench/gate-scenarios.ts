@@ -161,13 +161,17 @@ async function listDemoTools(): Promise<unknown> {
 
 /** The upstream's answer to TOOLS_LIST_BODY, as JSON or as one SSE event like the TypeScript SDK's. */
 function answerToolsList(result: unknown, eventStream: boolean): UpstreamCall {
-  const message = JSON.stringify({ jsonrpc: "2.0", id: 3, result });
-  const body = Buffer.from(eventStream ? `event: message\nid: 1\ndata: ${message}\n\n` : message);
-  const response: ServiceResponse = { status: 200, headers: [["Content-Type", eventStream ? "text/event-stream" : "application/json"], ["Mcp-Session-Id", "5f0c3a8e-bench-session"]], body };
-  return async () => response;
+  return async (request) => {
+    // The id the list request reached the upstream under: the gateway's, when the list is filtered.
+    const id = request.body === undefined ? 3 : (JSON.parse(request.body.toString()) as { id: unknown }).id;
+    const message = JSON.stringify({ jsonrpc: "2.0", id, result });
+    const body = Buffer.from(eventStream ? `event: message\nid: 1\ndata: ${message}\n\n` : message);
+    const response: ServiceResponse = { status: 200, headers: [["Content-Type", eventStream ? "text/event-stream" : "application/json"], ["Mcp-Session-Id", "5f0c3a8e-bench-session"]], body };
+    return response;
+  };
 }
 
-/** The list filter answered with `tools` tools (2 removed: admin_*), read from JSON or SSE. */
+/** The list filter answered the client's id 3 with `tools` tools (2 removed: admin_*), read from JSON or SSE. */
 function expectListed(tools: number): (outcome: Outcome) => string | undefined {
   return (outcome) => {
     const problem = expectAllowed(outcome);
@@ -175,8 +179,9 @@ function expectListed(tools: number): (outcome: Outcome) => string | undefined {
     if (outcome.response?.source !== "plugin") return `expected the list filter's answer, got ${outcome.response?.source ?? "no response phase"}`;
     const text = outcome.response.body.toString("utf8");
     const message = text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "");
-    const listed = (JSON.parse(message) as { result: { tools: unknown[] } }).result.tools.length;
-    return listed === tools ? undefined : `expected ${tools} tools, got ${listed}`;
+    const { id, result } = JSON.parse(message) as { id: unknown; result: { tools: unknown[] } };
+    if (id !== 3) return `expected the client's id 3, got ${JSON.stringify(id)}`;
+    return result.tools.length === tools ? undefined : `expected ${tools} tools, got ${result.tools.length}`;
   };
 }
 

@@ -202,15 +202,6 @@ describe("access-decision", () => {
     expect(decision.kind === "proceed" && decision.consumerHeaders).to.deep.equal({ "X-Consumer-ID": [], "X-Consumer-Custom-ID": [], "X-Consumer-Username": [], "X-Credential-Identifier": [], "X-Anonymous-Consumer": [] });
   });
 
-  it("shares no listing without filter_lists, even with the ACL on", async () => {
-    const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools", sub: "alice" } });
-    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
-    // tools/list with a grant of some tools only: filter_lists would share a listing here.
-    const policy = policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/list", "tools/call:weather_*"] }] });
-    const decision = await decideAccess(policy, plainRequest({ headers: { authorization: [`Bearer ${token}`], "content-type": ["application/json"] }, body }), services);
-    expect(decision.kind === "proceed" && decision.shared).to.deep.equal({ issuer: jwks.url, scopes: ["mcp:tools"], subject: "alice", client_id: "mcp-client" });
-  });
-
   describe("work for a request without a valid token", () => {
     const aclPolicy = () =>
       policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] });
@@ -302,18 +293,22 @@ describe("access-decision", () => {
     };
     const toolsList = JSON.stringify({ jsonrpc: "2.0", id: 4, method: "tools/list" });
 
-    it("hands over what the token may list and keeps Kong's buffering for a list it may not see whole", async () => {
+    it("hands over what the token may list, sends the list request upstream under the gateway's id, and keeps Kong's buffering", async () => {
       const decision = await decide("mcp:tools", toolsList);
+      const answeredAs = (decision.shared as unknown as { listing: { requests: { answered_as: string }[] } }).listing.requests[0]!.answered_as;
+      expect(answeredAs).to.match(/^"mcp-oauth2-[A-Za-z0-9_-]{22}"$/);
+      expect(decision.upstreamBody).to.equal(toolsList.replace('"id":4', `"id":${answeredAs}`));
       expect(decision.shared).to.deep.equal({
         issuer: jwks.url,
         subject: "alice",
         client_id: "mcp-client",
         scopes: ["mcp:tools"],
         filter_lists: true,
-        listing: { grants: { "tools/call": ["weather_*"], "prompts/get": [], "resources/read": [] }, requests: [{ id: 4, method: "tools/list" }], dry_run: false },
+        listing: { grants: { "tools/call": ["weather_*"], "prompts/get": [], "resources/read": [] }, requests: [{ method: "tools/list", answered_as: answeredAs, asked_as: "4" }], dry_run: false },
       });
       expect(decision.turnOffResponseBuffering).to.equal(false);
-      expect(((await decide("mcp:tools", toolsList, { acl_mode: "dry_run" })).shared as { listing: { dry_run: boolean } }).listing.dry_run).to.equal(true);
+      const dryRun = await decide("mcp:tools", toolsList, { acl_mode: "dry_run" });
+      expect([(dryRun.shared as { listing: { dry_run: boolean } }).listing.dry_run, dryRun.upstreamBody]).to.deep.equal([true, undefined]);
     });
 
     it("turns Kong's buffering off when there is nothing to filter: no list, or a list the token sees whole", async () => {
@@ -321,7 +316,24 @@ describe("access-decision", () => {
         const decision = await decide(scope!, body!);
         expect(decision.turnOffResponseBuffering, scope).to.equal(true);
         expect(decision.shared, scope).not.to.have.property("listing");
+        expect(decision.upstreamBody, scope).to.equal(undefined);
       }
+    });
+
+    it("clears Last-Event-ID for a token that may not see every list whole, and only then", async () => {
+      const resume = async (scope: string, config: Record<string, unknown> = {}) => {
+        const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope, sub: "alice" } });
+        const everything = [...mapping, { scope: "mcp:all", methods: ["*"] }];
+        const policy = policyWith({ enable_acl: true, filter_lists: true, scope_method_mapping: everything, ...config });
+        const decision = await decideAccess(policy, plainRequest({ method: "GET", headers: { authorization: [`Bearer ${token}`], "last-event-id": ["s_1"] } }), services);
+        if (decision.kind !== "proceed") throw new Error(`refused: ${decision.response.body}`);
+        return decision.clearHeaders;
+      };
+      expect(await resume("mcp:tools")).to.deep.equal(["Authorization", "last-event-id"]);
+      expect(await resume("mcp:admin"), "every tool, no prompt or resource").to.deep.equal(["Authorization", "last-event-id"]);
+      expect(await resume("mcp:all")).to.deep.equal(["Authorization"]);
+      expect(await resume("mcp:tools", { acl_mode: "dry_run" })).to.deep.equal(["Authorization"]);
+      expect(await resume("mcp:tools", { filter_lists: false })).to.deep.equal(["Authorization"]);
     });
 
     it("leaves buffering and the shared context alone without filter_lists, or with the ACL off", async () => {

@@ -3,16 +3,20 @@ import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcBody, type JsonRpcCal
 import { MAX_JSON_NESTING } from "../../plugins/mcp-oauth2/core/unique-key-json";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 
-function read(body: string | Uint8Array): unknown {
-  return readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
+/** What the gate reads in a body: its calls, whether it is a batch, and its list requests' methods and ids (as written). */
+type ReadBody = Pick<JsonRpcBody, "calls" | "batch"> & { listRequests: Array<{ method: string; idText: string }> };
+
+function read(body: string | Uint8Array): ReadBody {
+  const { calls, batch, listRequests } = readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
+  return { calls, batch, listRequests: listRequests.map(({ method, idText }) => ({ method, idText })) };
 }
 
 /** What readJsonRpcBody returns for one message (not a batch) without list requests. */
-function single(...calls: JsonRpcCall[]): JsonRpcBody {
+function single(...calls: JsonRpcCall[]): ReadBody {
   return { calls, batch: false, listRequests: [] };
 }
 
-function batchOf(...calls: JsonRpcCall[]): JsonRpcBody {
+function batchOf(...calls: JsonRpcCall[]): ReadBody {
   return { calls, batch: true, listRequests: [] };
 }
 
@@ -34,7 +38,7 @@ const METHOD_NOT_STRING = "the JSON-RPC method must be a string";
 describe("json-rpc-calls", () => {
   describe("messages", () => {
     it("reads a single request", () => {
-      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal({ ...single({ method: "tools/list" }), listRequests: [{ id: 1, method: "tools/list" }] });
+      expect(read(JSON.stringify(request("tools/list")))).to.deep.equal({ ...single({ method: "tools/list" }), listRequests: [{ method: "tools/list", idText: "1" }] });
     });
 
     it("reads a notification (no id)", () => {
@@ -42,19 +46,31 @@ describe("json-rpc-calls", () => {
     });
 
     it("tells a batch of one from a single message", () => {
-      expect(read(JSON.stringify([request("tools/list")]))).to.deep.equal({ ...batchOf({ method: "tools/list" }), listRequests: [{ id: 1, method: "tools/list" }] });
+      expect(read(JSON.stringify([request("tools/list")]))).to.deep.equal({ ...batchOf({ method: "tools/list" }), listRequests: [{ method: "tools/list", idText: "1" }] });
     });
 
-    it("keeps the id and method of every list request whose id is a string or a number", () => {
+    it("keeps the method and the id, as written, of every list request: every list message with an id", () => {
       const lists = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"].map((method, id) => request(method, {}, id));
       const odd = [{ ...request("tools/list"), id: "a" }, { ...request("tools/list"), id: 1.5 }, { ...request("tools/list"), id: null }, { jsonrpc: "2.0", method: "tools/list" }, { ...request("prompts/list"), id: {} }];
-      expect((read(JSON.stringify([...lists, request("ping", {}, 9), ...odd])) as JsonRpcBody).listRequests).to.deep.equal([
-        { id: 0, method: "tools/list" },
-        { id: 1, method: "prompts/list" },
-        { id: 2, method: "resources/list" },
-        { id: 3, method: "resources/templates/list" },
-        { id: "a", method: "tools/list" },
-        { id: 1.5, method: "tools/list" },
+      expect(read(JSON.stringify([...lists, request("ping", {}, 9), ...odd])).listRequests).to.deep.equal([
+        { method: "tools/list", idText: "0" },
+        { method: "prompts/list", idText: "1" },
+        { method: "resources/list", idText: "2" },
+        { method: "resources/templates/list", idText: "3" },
+        { method: "tools/list", idText: '"a"' },
+        { method: "tools/list", idText: "1.5" },
+        { method: "tools/list", idText: "null" },
+        { method: "prompts/list", idText: "{}" },
+      ]);
+    });
+
+    it("finds each list request's id where it is written, whatever the spacing, escapes and nesting around it", () => {
+      const text = String.raw` [ {"params":{"id":"inner","cursor":"]},{"},"\u0069d" : 12345678901234567890 ,"method":"tools/list"} ,	{"id":"x\\\"y","method":"ping"},{ "method" : "prompts/list", "id":"p\"1" } ] `;
+      const body = readJsonRpcBody(Buffer.from(text));
+      expect(body.text).to.equal(text);
+      expect(body.listRequests.map(({ method, idText, idRange }) => [method, idText, text.slice(...idRange)])).to.deep.equal([
+        ["tools/list", "12345678901234567890", "12345678901234567890"],
+        ["prompts/list", '"p\\"1"', '"p\\"1"'],
       ]);
     });
 
@@ -114,7 +130,7 @@ describe("json-rpc-calls", () => {
       const batch = [request("tools/call", { uri: "x" }), request("resources/read", { name: "x" }), request("tools/list", { name: "x" }), request("resources/subscribe", { name: "x" })];
       expect(read(JSON.stringify(batch))).to.deep.equal({
         ...batchOf({ method: "tools/call" }, { method: "resources/read" }, { method: "tools/list" }, { method: "resources/subscribe" }),
-        listRequests: [{ id: 1, method: "tools/list" }],
+        listRequests: [{ method: "tools/list", idText: "1" }],
       });
     });
 
@@ -289,7 +305,7 @@ describe("json-rpc-calls", () => {
       expect(read(listen({ resourceSubscriptions: [] }))).to.deep.equal(single({ method: "subscriptions/listen" }));
       expect(read(JSON.stringify(request("tools/list", { notifications: { resourceSubscriptions: ["file:///a"] } })))).to.deep.equal({
         ...single({ method: "tools/list" }),
-        listRequests: [{ id: 1, method: "tools/list" }],
+        listRequests: [{ method: "tools/list", idText: "1" }],
       });
     });
 

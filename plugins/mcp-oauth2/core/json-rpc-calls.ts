@@ -1,5 +1,6 @@
 import { findFoldedMemberName, foldMemberName } from "./member-name-folding";
 import { InvalidJsonRpc, quoteText } from "./refusals";
+import { findMemberValue, splitJsonContainer, trimJsonWhitespace, type TextRange } from "./json-text-ranges";
 import { readResourceUri } from "./resource-uri";
 import { DuplicateKeyError, isJsonObject, MAX_JSON_NESTING, NestingTooDeep, parseJsonWithUniqueKeys } from "./unique-key-json";
 
@@ -16,15 +17,19 @@ export interface JsonRpcCall {
 
 /** A request for one of MCP's lists, which the upstream will answer under the same id. */
 export interface ListRequest {
-  readonly id: string | number;
   readonly method: string;
+  /** The id as the client wrote it (JSON text), and where it sits in the body's text. */
+  readonly idText: string;
+  readonly idRange: TextRange;
 }
 
 /** What a POST body holds for the gate: its calls, whether it was a batch, and its list requests. */
 export interface JsonRpcBody {
+  /** The body as UTF-8 text. */
+  readonly text: string;
   readonly calls: readonly JsonRpcCall[];
   readonly batch: boolean;
-  /** The requests for lists whose id is a string or a number, in order. */
+  /** The requests for lists (messages with a list method and an id), in order. */
   readonly listRequests: readonly ListRequest[];
 }
 
@@ -149,16 +154,26 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
   const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
   if (messages.length === 0) throw new InvalidJsonRpc("an empty JSON-RPC batch is invalid", -32600);
   const calls: JsonRpcCall[] = [];
-  const listRequests: ListRequest[] = [];
-  for (const message of messages) {
+  const listMessages: number[] = [];
+  messages.forEach((message, index) => {
     const call = readCall(message);
-    if (call === undefined) continue;
+    if (call === undefined) return;
     calls.push(call);
-    const { id } = message as { id?: unknown };
-    if (LIST_MEMBER.has(call.method) && (typeof id === "string" || typeof id === "number")) listRequests.push({ id, method: call.method });
-  }
+    if (LIST_MEMBER.has(call.method) && "id" in (message as object)) listMessages.push(index);
+  });
   // The subscriptions of a subscriptions/listen sit one level deeper (params.notifications), where
   // a repeated member would be read first-wins by some parsers and last-wins by JSON.parse.
   if (calls.some((call) => call.method === LISTEN_METHOD)) parseJsonRpcText(text, batch ? 4 : 3);
-  return { calls, batch, listRequests };
+  return { text, calls, batch, listRequests: locateListRequests(text, batch, messages, listMessages) };
+}
+
+/** Where the ids of the list requests (messages `indexes` of the body) sit in its text. */
+function locateListRequests(text: string, batch: boolean, messages: readonly unknown[], indexes: readonly number[]): ListRequest[] {
+  if (indexes.length === 0) return [];
+  const whole = trimJsonWhitespace(text, [0, text.length]);
+  const messageRanges = batch ? splitJsonContainer(text, whole) : [whole];
+  return indexes.map((index) => {
+    const idRange = findMemberValue(text, messageRanges[index]!, "id")!;
+    return { method: (messages[index] as { method: string }).method, idText: text.slice(...idRange), idRange };
+  });
 }

@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
 import { renderRefusal, toRefusal } from "./gate-response";
-import { LIST_MEMBER, type JsonRpcBody, type ListRequest } from "./json-rpc-calls";
+import { parseMediaType } from "./json-body-headers";
+import { LIST_MEMBER, type JsonRpcBody } from "./json-rpc-calls";
+import { findMemberValue, replaceRanges, splitJsonContainer, trimJsonWhitespace, type TextRange } from "./json-text-ranges";
+import { findFoldedMemberName } from "./member-name-folding";
 import { describeItemGrants, matchesItemGlobs, type ItemGrant, type MethodAcl } from "./method-acl";
 import { formatOperatorLog, GateFailure, InvalidJsonRpc, type OperatorLog, quoteText, shortenText, UnfilterableList } from "./refusals";
 import { readResourceUri } from "./resource-uri";
-import { isJsonObject } from "./unique-key-json";
+import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** The calls that name a listed item: a token may see in a list what it may call, get or read. */
 const ITEM_CALLS = ["tools/call", "prompts/get", "resources/read"] as const;
@@ -19,28 +23,69 @@ const LISTED_ITEMS: ReadonlyMap<string, { readonly call: ItemCall; readonly name
 ]);
 
 /**
+ * A list request as mcp-oauth2 hands it to the list filter. The upstream answers it under
+ * `answered_as`: an id the gateway chose, random, which replaces the client's. MCP servers send
+ * a response down the stream of the last request that used its id (the TypeScript and Python
+ * SDKs do not refuse a second in-flight request with the same id), so under the client's own id
+ * a second POST of the session, whose response Kong streams unfiltered, could take the list over.
+ */
+export interface SharedListRequest {
+  readonly method: string;
+  /** JSON text of the id the upstream answers under. */
+  readonly answered_as: string;
+  /** JSON text of the id as the client wrote it, put back into the response. */
+  readonly asked_as: string;
+}
+
+/**
  * What mcp-oauth2 leaves in `kong.ctx.shared.mcp_oauth2.listing` for mcp-oauth2-list-filter, in
  * values that cross Kong's Lua unchanged (strings, numbers, booleans, arrays, records).
  */
 export interface SharedListing {
   /** For tools/call, prompts/get and resources/read: "all", or the globs an item must match. */
   readonly grants: Readonly<Record<ItemCall, ItemGrant>>;
-  /** The body's list requests with a string or number id, which the response answers by id. */
-  readonly requests: readonly ListRequest[];
-  /** acl_mode dry_run: report what would be removed, remove nothing. */
+  /** The body's list requests, which the response answers by id. */
+  readonly requests: readonly SharedListRequest[];
+  /** acl_mode dry_run: report what would be removed, remove nothing, change nothing. */
   readonly dry_run: boolean;
+}
+
+/** The listing to hand over, and the body the upstream must get instead of the client's. */
+export interface ListingOfBody {
+  readonly listing: SharedListing;
+  /** The body with each list request's id replaced by the gateway's; undefined in a dry run, which changes nothing. */
+  readonly upstreamBody: string | undefined;
+}
+
+/** 128 random bits: no client can guess the id of another request's list. */
+function chooseGatewayId(): string {
+  return `mcp-oauth2-${randomBytes(16).toString("base64url")}`;
+}
+
+/**
+ * Whether the token sees every list whole: then nothing needs filtering, and nothing that
+ * replays a stream (Last-Event-ID) can show it more than it may see.
+ */
+export function seesEveryListWhole(acl: MethodAcl, grantedScopes: readonly string[]): boolean {
+  return Object.values(describeItemGrants(acl, grantedScopes, ITEM_CALLS)).every((grant) => grant === "all");
 }
 
 /**
  * The listing the list filter needs for this request, or undefined when the body lists nothing
  * or only lists whose every item the token may call: then there is nothing to filter.
  */
-export function describeListing(acl: MethodAcl, grantedScopes: readonly string[], body: JsonRpcBody | undefined, dryRun: boolean): SharedListing | undefined {
-  const listed = (body?.calls ?? []).flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
+export function describeListing(acl: MethodAcl, grantedScopes: readonly string[], body: JsonRpcBody | undefined, dryRun: boolean): ListingOfBody | undefined {
+  if (body === undefined) return undefined;
+  const listed = body.calls.flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
   if (listed.length === 0) return undefined;
   const grants = describeItemGrants(acl, grantedScopes, ITEM_CALLS);
   if (listed.every(({ call }) => grants[call] === "all")) return undefined;
-  return { grants, requests: body?.listRequests ?? [], dry_run: dryRun };
+  // A dry run changes nothing: the upstream answers under the client's id, in its plain JSON form.
+  const answeredAs = body.listRequests.map(({ idText }) => JSON.stringify(dryRun ? JSON.parse(idText) : chooseGatewayId()));
+  const requests = body.listRequests.map(({ method, idText }, index) => ({ method, answered_as: answeredAs[index]!, asked_as: idText }));
+  const upstreamBody = dryRun ? undefined : replaceRanges(body.text, body.listRequests.map(({ idRange }, index) => [idRange, answeredAs[index]!] as const));
+  const listing = { grants, requests, dry_run: dryRun };
+  return { listing, upstreamBody };
 }
 
 /** The list filter's view of the request: the listing to apply, and whose token it is. */
@@ -57,11 +102,13 @@ function readItemGrant(value: unknown): ItemGrant | undefined {
   return Array.isArray(value) && value.every((glob) => typeof glob === "string") ? (value as string[]) : undefined;
 }
 
-function readListRequests(value: unknown): ListRequest[] | undefined {
+function isSharedListRequest(request: unknown): request is SharedListRequest {
+  return isJsonObject(request) && typeof request.method === "string" && LISTED_ITEMS.has(request.method) && typeof request.answered_as === "string" && typeof request.asked_as === "string";
+}
+
+function readListRequests(value: unknown): SharedListRequest[] | undefined {
   if (isJsonObject(value) && Object.keys(value).length === 0) return [];
-  if (!Array.isArray(value)) return undefined;
-  const requests = value.filter((request): request is ListRequest => isJsonObject(request) && typeof request.method === "string" && (typeof request.id === "string" || typeof request.id === "number"));
-  return requests.length === value.length ? requests : undefined;
+  return Array.isArray(value) && value.every(isSharedListRequest) ? value : undefined;
 }
 
 const UNDECIDED = "the gateway could not decide what this token may list";
@@ -78,12 +125,12 @@ export function readSharedListing(shared: unknown): ListingOfRequest | undefined
   if (shared.filter_lists !== true) throw new GateFailure(UNDECIDED, "mcp-oauth2 on this route hands over no listings: turn its filter_lists on");
   if (shared.listing === undefined) return undefined;
   const { listing } = shared;
-  const grants = isJsonObject(listing) && isJsonObject(listing.grants) ? listing.grants : {};
+  const notWritten = new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
+  if (!isJsonObject(listing)) throw notWritten;
+  const grants = isJsonObject(listing.grants) ? listing.grants : {};
   const readGrants = Object.fromEntries(ITEM_CALLS.map((call) => [call, readItemGrant(grants[call])]));
-  const requests = isJsonObject(listing) ? readListRequests(listing.requests) : undefined;
-  if (!isJsonObject(listing) || ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") {
-    throw new GateFailure(UNDECIDED, "kong.ctx.shared.mcp_oauth2.listing is not what mcp-oauth2 writes (another plugin changed it?)");
-  }
+  const requests = readListRequests(listing.requests);
+  if (ITEM_CALLS.some((call) => readGrants[call] === undefined) || requests === undefined || typeof listing.dry_run !== "boolean") throw notWritten;
   const holder = [shared.subject, shared.client_id].find((value) => typeof value === "string") ?? "unknown subject";
   return { listing: { grants: readGrants as Record<ItemCall, ItemGrant>, requests, dry_run: listing.dry_run }, holder: String(holder) };
 }
@@ -107,126 +154,95 @@ function isListable(globs: readonly string[], call: ItemCall, nameMember: string
   }
 }
 
-/** A JSON-RPC id as a map key: ids are equal when their type and value are (1 is not "1"). */
-function idKey(id: unknown): string | undefined {
-  if (typeof id === "string") return `s${id}`;
-  return typeof id === "number" ? `n${id}` : undefined;
+const UNFILTERABLE = "the list response could not be filtered";
+/** The members of a JSON-RPC response (and of a message the server sends on its own). */
+const MESSAGE_MEMBERS: ReadonlySet<string> = new Set(["jsonrpc", "id", "result", "error", "method", "params"]);
+const NO_OTHER_NAMES: ReadonlySet<string> = new Set();
+
+/**
+ * Refuses member names a client could read as another (Go's encoding/json matches case-insensitively,
+ * the last of two wins): a message `ID`, a result with `tools` and `Tools`, an item with `name` and `NAME`.
+ */
+function checkMemberNames(object: Readonly<Record<string, unknown>>, structural: ReadonlySet<string>, where: string): void {
+  const folded = findFoldedMemberName(object, structural);
+  if (folded !== undefined) throw new UnfilterableList(UNFILTERABLE, `${where} has the member ${quoteText(folded)}, which clients may read as another`);
 }
 
 /** Filters the items of the responses to list requests, message by message, remembering what it removed. */
 class ListResponseFilter {
   readonly removed: RemovedItem[] = [];
-  private readonly methodsById = new Map<string, string[]>();
+  private readonly requestsById = new Map<string, SharedListRequest>();
 
   constructor(private readonly listing: SharedListing) {
-    for (const { id, method } of listing.requests) {
-      const key = idKey(id)!;
-      this.methodsById.set(key, [...(this.methodsById.get(key) ?? []), method]);
-    }
+    for (const request of listing.requests) this.requestsById.set(request.answered_as, request);
   }
 
-  /** The message serialized again without the items the token may not see; undefined when it stays as it is. */
-  filterMessage(message: unknown): string | undefined {
-    if (!isJsonObject(message) || !("result" in message)) return undefined;
-    const { result } = message;
-    const key = idKey(message.id);
-    const methods = key === undefined ? undefined : this.methodsById.get(key);
-    if (methods === undefined) {
-      // An id the gate did not read the same way (a number beyond double precision, an invalid
-      // surrogate a Go upstream replaced): a list here could be an answer to a list request.
-      if (isJsonObject(result) && [...LIST_MEMBER.values()].some((member) => Array.isArray(result[member]))) {
-        throw new UnfilterableList("the list response could not be filtered", `a result with a list answers id ${quoteText(JSON.stringify(message.id) ?? "none")}, which no list request of the body has`);
-      }
-      return undefined;
-    }
-    let changed = false;
-    for (const method of methods) {
-      const { call, nameMember } = LISTED_ITEMS.get(method)!;
-      const grant = this.listing.grants[call];
-      if (grant === "all") continue;
-      const member = LIST_MEMBER.get(method)!;
-      const items = isJsonObject(result) ? result[member] : undefined;
-      if (!Array.isArray(items)) throw new UnfilterableList("the list response could not be filtered", `the response to ${method} (id ${quoteText(JSON.stringify(message.id))}) has no ${member} array`);
-      const kept = items.filter((item) => {
-        const name = isJsonObject(item) ? item[nameMember] : undefined;
-        const listable = typeof name === "string" && isListable(grant, call, nameMember, name);
-        if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
-        return listable;
-      });
-      if (kept.length !== items.length) {
-        (result as Record<string, unknown>)[member] = kept;
-        changed = true;
-      }
-    }
-    return changed ? JSON.stringify(message) : undefined;
+  /**
+   * The text of a message answering a list request again, under the client's id and without the
+   * items the token may not see (a dry run only counts them); undefined for any other message,
+   * which stays as it is.
+   */
+  filterMessage(message: unknown, text: string): string | undefined {
+    if (!isJsonObject(message)) return undefined;
+    checkMemberNames(message, MESSAGE_MEMBERS, "a response message");
+    const request = "id" in message ? this.requestsById.get(JSON.stringify(message.id)) : undefined;
+    if (request === undefined) return undefined;
+    const removedBefore = this.removed.length;
+    if ("result" in message) this.filterItems(request, message.result);
+    if (this.listing.dry_run) return undefined;
+    const filtered = this.removed.length > removedBefore ? JSON.stringify(message) : text;
+    return replaceRanges(filtered, [[findMemberValue(filtered, [0, filtered.length], "id")!, request.asked_as]]);
+  }
+
+  private filterItems({ method, asked_as: id }: SharedListRequest, result: unknown): void {
+    const { call, nameMember } = LISTED_ITEMS.get(method)!;
+    const member = LIST_MEMBER.get(method)!;
+    if (isJsonObject(result)) checkMemberNames(result, NO_OTHER_NAMES, `the result of ${method}`);
+    const items = isJsonObject(result) ? result[member] : undefined;
+    if (!Array.isArray(items)) throw new UnfilterableList(UNFILTERABLE, `the response to ${method} (id ${quoteText(id)}) has no ${member} array`);
+    for (const item of items) if (isJsonObject(item)) checkMemberNames(item, NO_OTHER_NAMES, `an item of ${method}`);
+    const grant = this.listing.grants[call];
+    if (grant === "all") return;
+    const kept = items.filter((item) => {
+      const name = isJsonObject(item) ? item[nameMember] : undefined;
+      const listable = typeof name === "string" && isListable(grant, call, nameMember, name);
+      if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
+      return listable;
+    });
+    // A dry run returns no body: the parsed message may change all the same.
+    (result as Record<string, unknown>)[member] = kept;
   }
 }
 
-const JSON_WHITESPACE = new Set([" ", "\t", "\n", "\r"]);
 const BYTE_ORDER_MARK = "\ufeff";
 
-/**
- * The [start, end) of each element of the JSON array text[start, end), whitespace trimmed. The
- * text is valid JSON (JSON.parse read it): only strings, brackets and commas need attention.
- */
-function findArrayElements(text: string, start: number, end: number): Array<readonly [number, number]> {
-  const elements: Array<readonly [number, number]> = [];
-  let depth = 0;
-  let elementStart = start + 1;
-  const close = (at: number): void => {
-    let from = elementStart;
-    let to = at;
-    while (from < to && JSON_WHITESPACE.has(text[from]!)) from++;
-    while (to > from && JSON_WHITESPACE.has(text[to - 1]!)) to--;
-    if (from < to) elements.push([from, to]);
-    elementStart = at + 1;
-  };
-  for (let index = start + 1; index < end - 1; index++) {
-    const character = text[index];
-    if (character === '"') {
-      for (index++; text[index] !== '"'; index++) if (text[index] === "\\") index++;
-    } else if (character === "[" || character === "{") {
-      depth++;
-    } else if (character === "]" || character === "}") {
-      depth--;
-    } else if (character === "," && depth === 0) {
-      close(index);
-    }
+/** JSON.parse, refusing member names repeated where the filter reads: messages, results, items (a batch one level deeper). */
+function parseResponseJson(text: string): unknown {
+  try {
+    return parseJsonWithUniqueKeys(text, (value) => (Array.isArray(value) ? 5 : 4));
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) throw new UnfilterableList(UNFILTERABLE, `the response to a list request repeats the member name ${quoteText(error.key)}`);
+    throw new UnfilterableList(UNFILTERABLE, "the response to a list request is not valid JSON");
   }
-  close(end - 1);
-  return elements;
 }
 
 /**
- * JSON text holding one message or a batch, with each message that changed serialized again
- * in place; every other character as it was. Undefined when nothing changed.
+ * JSON text holding one message or a batch, with each message that answers a list request
+ * written again in place; every other character as it was. Undefined when no message changed.
  */
 function filterJsonText(text: string, filter: ListResponseFilter): string | undefined {
-  let start = text.startsWith(BYTE_ORDER_MARK) ? 1 : 0;
-  let end = text.length;
-  while (start < end && JSON_WHITESPACE.has(text[start]!)) start++;
-  while (end > start && JSON_WHITESPACE.has(text[end - 1]!)) end--;
-  if (start === end) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.slice(start, end));
-  } catch {
-    throw new UnfilterableList("the list response could not be filtered", "the response to a list request is not valid JSON");
-  }
+  const whole = trimJsonWhitespace(text, [text.startsWith(BYTE_ORDER_MARK) ? 1 : 0, text.length]);
+  if (whole[0] === whole[1]) return undefined;
+  const parsed = parseResponseJson(text.slice(...whole));
   const messages = Array.isArray(parsed) ? parsed : [parsed];
-  const ranges = Array.isArray(parsed) ? findArrayElements(text, start, end) : [[start, end] as const];
-  let filtered = "";
-  let copiedUpTo = 0;
-  let changed = false;
+  const ranges = Array.isArray(parsed) ? splitJsonContainer(text, whole) : [whole];
+  const replacements: Array<readonly [TextRange, string]> = [];
   messages.forEach((message, index) => {
-    const replacement = filter.filterMessage(message);
-    if (replacement === undefined) return;
-    const [from, to] = ranges[index]!;
-    filtered += text.slice(copiedUpTo, from) + replacement;
-    copiedUpTo = to;
-    changed = true;
+    const range = ranges[index]!;
+    const replacement = filter.filterMessage(message, text.slice(...range));
+    if (replacement !== undefined) replacements.push([range, replacement]);
   });
-  return changed ? filtered + text.slice(copiedUpTo) : undefined;
+  return replacements.length > 0 ? replaceRanges(text, replacements) : undefined;
 }
 
 /** A `data:` line of an event: where the line starts and ends (terminator included), its value and terminator. */
@@ -252,11 +268,11 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
   let eventType = "";
   const dispatch = (): void => {
     const data = dataLines.map((line) => line.value).join("\n");
-    const replacement = (eventType === "" || eventType === "message") && data.trim() !== "" ? filterJsonText(data, filter) : undefined;
+    const replacement = eventType === "" || eventType === "message" ? filterJsonText(data, filter) : undefined;
     if (replacement !== undefined) {
       const [first, ...others] = dataLines as [DataLine, ...DataLine[]];
-      const newline = first.terminator === "" ? "\n" : first.terminator;
-      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(newline) + first.terminator;
+      // Only the last line of a stream ends without a terminator; its data, one line, has no line break.
+      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(first.terminator) + first.terminator;
       copiedUpTo = first.to;
       for (const line of others) {
         filtered += text.slice(copiedUpTo, line.from);
@@ -273,9 +289,10 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
     const lineEnd = LINE_END.exec(text)?.index ?? text.length;
     const next = text.startsWith("\r\n", lineEnd) ? lineEnd + 2 : Math.min(lineEnd + 1, text.length);
     const line = text.slice(position, lineEnd);
+    // A comment (`:` first) names the field "", which nothing reads.
     if (line === "") {
       dispatch();
-    } else if (!line.startsWith(":")) {
+    } else {
       const colon = line.indexOf(":");
       const field = colon === -1 ? line : line.slice(0, colon);
       const value = colon === -1 ? "" : line.slice(line.startsWith(" ", colon + 1) ? colon + 2 : colon + 1);
@@ -285,7 +302,7 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
     position = next;
   }
   // An event the stream ends without a blank line: filtered all the same.
-  if (dataLines.length > 0) dispatch();
+  dispatch();
   return changed ? filtered + text.slice(copiedUpTo) : undefined;
 }
 
@@ -296,9 +313,9 @@ export interface BufferedResponse {
   readonly body: Uint8Array;
 }
 
-/** What the list filter makes of a response: the new body when items were removed, and what was. */
+/** What the list filter makes of a response: the body to send instead, and what it removed. */
 export interface FilteredResponse {
-  /** Undefined when the body stays as the upstream sent it (nothing removed, or a dry run). */
+  /** Undefined when the body stays as the upstream sent it (it answers no list request, or a dry run). */
   readonly body: string | undefined;
   readonly removed: readonly RemovedItem[];
 }
@@ -311,23 +328,26 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
  * `resources/templates/list` the items the token may not call, get or read, exactly as the ACL
  * would decide (item globs, the scope hierarchy, resource URIs as sent and as resolved); a
  * template stays when a resources/read glob matches it as written. Reads JSON (one message or a
- * batch) and SSE bodies; pagination cursors and every message, event and byte it does not change
- * stay as they are. Bodies MCP clients do not read as messages (other media types) pass. Throws
- * UnfilterableList for a body it cannot read: compressed, not JSON, a list with an unknown id or
- * a response to a list request without its list.
+ * batch) and SSE bodies; puts the client's id back into each response to a list request;
+ * pagination cursors and every message, event and byte it does not change stay as they are.
+ * Throws UnfilterableList for a body it cannot read: compressed, of a media type MCP clients do
+ * not read as messages (a lenient client could still read it), not JSON, member names a client
+ * may read as others, or a response to a list request without its list.
  */
 export function filterListResponse(listing: SharedListing, response: BufferedResponse): FilteredResponse {
-  const mediaType = (response.contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  const eventStream = mediaType === "text/event-stream";
-  if (!eventStream && mediaType !== "application/json" && !mediaType.endsWith("+json")) return { body: undefined, removed: [] };
+  if (response.body.length === 0) return { body: undefined, removed: [] };
   const encoding = (response.contentEncoding ?? "").trim().toLowerCase();
   if (encoding !== "" && encoding !== "identity") {
-    throw new UnfilterableList("the list response could not be filtered", `the response to a list request is compressed (Content-Encoding ${quoteText(encoding)})`);
+    throw new UnfilterableList(UNFILTERABLE, `the response to a list request is compressed (Content-Encoding ${quoteText(encoding)})`);
   }
+  const mediaType = parseMediaType(response.contentType ?? "")?.essence;
   const filter = new ListResponseFilter(listing);
   const text = utf8.decode(response.body);
-  const filtered = eventStream ? filterEventStream(text, filter) : filterJsonText(text, filter);
-  return { body: listing.dry_run ? undefined : filtered, removed: filter.removed };
+  let filtered: string | undefined;
+  if (mediaType === "text/event-stream") filtered = filterEventStream(text, filter);
+  else if (mediaType === "application/json" || mediaType?.endsWith("+json")) filtered = filterJsonText(text, filter);
+  else throw new UnfilterableList(UNFILTERABLE, `the response to a list request has the content type ${response.contentType === undefined ? "none" : quoteText(response.contentType)}, which is neither JSON nor an event stream`);
+  return { body: filtered, removed: filter.removed };
 }
 
 /** The plugin whose log lines these are. */

@@ -219,6 +219,18 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
         expect(outcome.verified).to.equal(false);
       });
 
+      it("service.request.set_raw_body replaces the body sent upstream, under a Content-Length of its bytes (ngx.req.set_body_data)", async () => {
+        const outcome = await run(
+          [["kong.service.request.set_raw_body", '{"id":"é"}']],
+          { body: '{"id":1}', headers: [["Content-Type", "application/json"], ["Content-Length", "8"]] },
+          false,
+        );
+        if (outcome.kind !== "proceed") throw new Error(`expected to proceed, got ${outcome.kind}`);
+        expect(outcome.upstreamRequest.body?.toString()).to.equal('{"id":"é"}');
+        expect(outcome.upstreamRequest.headers.filter(([name]) => /^content-/i.test(name))).to.deep.equal([["Content-Type", "application/json"], ["Content-Length", "11"]]);
+        await expectLuaError([["kong.service.request.set_raw_body", 7]], "body must be a string");
+      });
+
       it("kong.log.* lines are recorded with their level", async () => {
         const outcome = await run([["kong.log.warn", "token ", "rejected"]], {}, false);
         expect(outcome.logs).to.deep.equal([{ level: "warn", message: "token rejected", source: "plugin" }]);
