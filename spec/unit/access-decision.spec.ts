@@ -150,6 +150,15 @@ describe("access-decision", () => {
       expect(larger.kind === "respond" && larger.response.status).to.equal(413);
       expect(larger.log?.message).to.equal(`mcp-oauth2: 413 on /mcp: the request body is larger than ${call.length} bytes`);
     });
+
+    it("answers 413 when Kong hands over no body (larger than it buffers), saying why in the log", async () => {
+      const request = await post({ scope: "mcp:tools" }, "");
+      const decision = await decideAccess(policyWith({ ...mapping, max_body_size: 1024 }), { ...request, body: () => Promise.resolve(undefined) }, services);
+      expect(decision.kind === "respond" && JSON.parse(decision.response.body)).to.deep.equal({ error: "request_too_large", error_description: "the request body could not be read within the size limit" });
+      expect(decision.log?.message).to.equal(
+        "mcp-oauth2: 413 on /mcp: Kong did not hand over the body: larger than max_body_size (1024) or, before Kong 3.8, larger than client_body_buffer_size",
+      );
+    });
   });
 
   it("asks only for path and headers to refuse a missing token when resource is configured", async () => {
@@ -232,7 +241,8 @@ describe("access-decision", () => {
       expect(aclOff.kind === "respond" && aclOff.response.status).to.equal(401);
       expect(challengeOf(aclOff)).to.equal('Bearer scope="mcp:tools", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
       const mapping = [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }, { scope: "mcp:lifecycle", methods: ["notifications/*"] }];
-      const notification = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" });
+      // notifications/progress is not a session method: only its being a notification keeps its scope out.
+      const notification = JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } });
       const policy = policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: mapping });
       expect(challengeOf(await decideAccess(policy, plainRequest(declaring(notification)), services))).to.contain('scope="mcp:tools mcp:admin"');
     });

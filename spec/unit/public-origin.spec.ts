@@ -47,7 +47,7 @@ describe("public-origin", () => {
       for (const host of ["", "evil.example/mcp", "user@evil.example", "mcp example.com", "mcp.example.com\t", 'mcp"example.com', "mcp.example.com%22", "a\\b", "a?b", "a#b", "a<b", "[::1", "a\u0000b"]) {
         const refusal = expect(() => formatForwardedOrigin("https", host, 443), JSON.stringify(host)).to.throw(InvalidRequest);
         refusal.with.property("description", "the request's Host cannot be used for a resource URL");
-        refusal.with.property("detail", `forwarded host ${JSON.stringify(host)} is not a plain host`);
+        refusal.with.property("detail", "forwarded host is not a plain host");
         refusal.with.property("status", 400);
       }
     });

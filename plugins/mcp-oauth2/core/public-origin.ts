@@ -1,4 +1,4 @@
-import { InvalidRequest, quoteText } from "./refusals";
+import { InvalidRequest } from "./refusals";
 
 /**
  * The origin a client used, from Kong's forwarded scheme/host/port (Kong honours X-Forwarded-*
@@ -14,7 +14,8 @@ export function formatForwardedOrigin(scheme: string, host: string, port: number
   // WHATWG URL accepts `"` in a host (also as %22): it would end the quoted-string of the
   // challenge's resource_metadata (RFC 6750 §3).
   if (/[/?#@\\\s"%]/.test(host) || !URL.canParse(schemeAndHost)) {
-    throw new InvalidRequest("the request's Host cannot be used for a resource URL", `forwarded host ${quoteText(host)} is not a plain host`);
+    // The host is not quoted: a log line must not carry whatever a broken PDK call handed over.
+    throw new InvalidRequest("the request's Host cannot be used for a resource URL", "forwarded host is not a plain host");
   }
   const url = new URL(schemeAndHost);
   // A port setter beyond 65535 is ignored (WHATWG URL); one of 80.5 would take its leading digits.
