@@ -160,6 +160,7 @@ describe("json-rpc-calls", () => {
 
     it("refuses a UTF-8 byte order mark (-32700)", () => {
       expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request("ping")))]), -32700, "the body must not start with a byte order mark");
+      expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb]), Buffer.from(JSON.stringify(request("ping")))]), -32700, NOT_JSON);
     });
 
     it("refuses text that is not JSON (-32700)", () => {
@@ -313,6 +314,11 @@ describe("json-rpc-calls", () => {
       expectRefused(listen({ resourceSubscriptions: ["file:///a"], resource_subscriptions: ["file:///b"] }), -32600, "params.notifications names its resource subscriptions more than once");
       expectRefused(
         '{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["file:///secret"]}}}',
+        -32600,
+        'the body repeats the member name "resourceSubscriptions"',
+      );
+      expectRefused(
+        '[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["file:///secret"]}}}]',
         -32600,
         'the body repeats the member name "resourceSubscriptions"',
       );

@@ -171,7 +171,6 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
 
 /** The body's list requests, and where their ids sit in its text. */
 export function locateListRequests({ text, batch, messages, listMessages }: JsonRpcBody): LocatedListRequest[] {
-  if (listMessages.length === 0) return [];
   const whole = trimJsonWhitespace(text, [0, text.length]);
   const messageRanges = batch ? splitJsonContainer(text, whole) : [whole];
   return listMessages.map((index) => {

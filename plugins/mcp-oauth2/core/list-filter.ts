@@ -150,14 +150,14 @@ export interface RemovedItem {
 /** Whether a token allowed `globs` for `call` may see `item` in a list: exactly whether it may call, get or read it. */
 function isListable(globs: readonly string[], call: ItemCall, nameMember: string, name: string): boolean {
   if (nameMember !== "uri") return matchesItemGlobs(globs, { method: call, item: name });
+  let readable: ReturnType<typeof readResourceUri>;
   try {
-    const { uri, resolved } = readResourceUri(name);
-    return matchesItemGlobs(globs, { method: call, item: uri, resolvedItem: resolved });
-  } catch (error) {
+    readable = readResourceUri(name);
+  } catch {
     // The gate refuses to read such a URI (400): listing it would offer what cannot be read.
-    if (error instanceof InvalidJsonRpc) return false;
-    throw error;
+    return false;
   }
+  return matchesItemGlobs(globs, { method: call, item: readable.uri, resolvedItem: readable.resolved });
 }
 
 const UNFILTERABLE = "the list response could not be filtered";
@@ -212,7 +212,7 @@ class ListResponseFilter {
     const kept = items.filter((item) => {
       const name = isJsonObject(item) ? item[nameMember] : undefined;
       const listable = typeof name === "string" && isListable(grant, call, nameMember, name);
-      if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
+      if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) });
       return listable;
     });
     // A dry run returns no body: the parsed message may change all the same.
@@ -353,7 +353,7 @@ export function filterListResponse(listing: SharedListing, response: BufferedRes
   if (encoding !== "" && encoding !== "identity") {
     throw new UnfilterableList(UNFILTERABLE, `the response to a list request is compressed (Content-Encoding ${quoteText(encoding)})`);
   }
-  const mediaType = parseMediaType(response.contentType ?? "")?.essence;
+  const mediaType = response.contentType === undefined ? undefined : parseMediaType(response.contentType)?.essence;
   const filter = new ListResponseFilter(listing);
   const text = utf8.decode(response.body);
   let filtered: string | undefined;
