@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { listAuthorizedCalls, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { listAuthorizedCalls, locateListRequests, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
 import { MAX_JSON_NESTING } from "../../plugins/mcp-oauth2/core/unique-key-json";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 
@@ -7,8 +7,8 @@ import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
 type ReadBody = Pick<JsonRpcBody, "calls" | "batch"> & { listRequests: Array<{ method: string; idText: string }> };
 
 function read(body: string | Uint8Array): ReadBody {
-  const { calls, batch, listRequests } = readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
-  return { calls, batch, listRequests: listRequests.map(({ method, idText }) => ({ method, idText })) };
+  const read = readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
+  return { calls: read.calls, batch: read.batch, listRequests: locateListRequests(read).map(({ method, idText }) => ({ method, idText })) };
 }
 
 /** What readJsonRpcBody returns for one message (not a batch) without list requests. */
@@ -68,7 +68,7 @@ describe("json-rpc-calls", () => {
       const text = String.raw` [ {"params":{"id":"inner","cursor":"]},{"},"\u0069d" : 12345678901234567890 ,"method":"tools/list"} ,	{"id":"x\\\"y","method":"ping"},{ "method" : "prompts/list", "id":"p\"1" } ] `;
       const body = readJsonRpcBody(Buffer.from(text));
       expect(body.text).to.equal(text);
-      expect(body.listRequests.map(({ method, idText, idRange }) => [method, idText, text.slice(...idRange)])).to.deep.equal([
+      expect(locateListRequests(body).map(({ method, idText, idRange }) => [method, idText, text.slice(...idRange)])).to.deep.equal([
         ["tools/list", "12345678901234567890", "12345678901234567890"],
         ["prompts/list", '"p\\"1"', '"p\\"1"'],
       ]);
@@ -160,6 +160,7 @@ describe("json-rpc-calls", () => {
 
     it("refuses a UTF-8 byte order mark (-32700)", () => {
       expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request("ping")))]), -32700, "the body must not start with a byte order mark");
+      expectRefused(Buffer.concat([Buffer.from([0xef, 0xbb]), Buffer.from(JSON.stringify(request("ping")))]), -32700, NOT_JSON);
     });
 
     it("refuses text that is not JSON (-32700)", () => {
@@ -313,6 +314,11 @@ describe("json-rpc-calls", () => {
       expectRefused(listen({ resourceSubscriptions: ["file:///a"], resource_subscriptions: ["file:///b"] }), -32600, "params.notifications names its resource subscriptions more than once");
       expectRefused(
         '{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["file:///secret"]}}}',
+        -32600,
+        'the body repeats the member name "resourceSubscriptions"',
+      );
+      expectRefused(
+        '[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["file:///secret"]}}}]',
         -32600,
         'the body repeats the member name "resourceSubscriptions"',
       );

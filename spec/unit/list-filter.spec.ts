@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { readJsonRpcBody } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
-import { decideListResponse, describeListing, filterListResponse, readSharedListing, seesEveryListWhole, type ResponseSource, type SharedListing } from "../../plugins/mcp-oauth2/core/list-filter";
+import { decideListResponse, describeListing, MAX_LIST_REQUESTS, filterListResponse, readSharedListing, seesEveryListWhole, type ResponseSource, type SharedListing } from "../../plugins/mcp-oauth2/core/list-filter";
 import { compileMethodAcl } from "../../plugins/mcp-oauth2/core/method-acl";
-import { GateFailure, UnfilterableList } from "../../plugins/mcp-oauth2/core/refusals";
+import { GateFailure, InvalidJsonRpc, UnfilterableList } from "../../plugins/mcp-oauth2/core/refusals";
 
 const acl = compileMethodAcl(
   [
@@ -39,7 +39,7 @@ function listResponse(result: object, id: unknown = JSON.parse(GATEWAY_ID)): str
 }
 
 function filterJson(listing: SharedListing, body: string, contentType: string | undefined = "application/json") {
-  return filterListResponse(listing, { contentType, contentEncoding: undefined, body: Buffer.from(body) });
+  return filterListResponse(listing, { status: 200, contentType, contentEncoding: undefined, body: Buffer.from(body) });
 }
 
 function expectUnfilterable(action: () => unknown, detail: string): void {
@@ -87,6 +87,14 @@ describe("list-filter", () => {
       expect(describeListing(acl, ["mcp:tools"], odd, false)?.listing.requests.map(({ asked_as }) => asked_as)).to.deep.equal(["null"]);
       const notification = readJsonRpcBody(Buffer.from(JSON.stringify({ jsonrpc: "2.0", method: "tools/list" })));
       expect(describeListing(acl, ["mcp:tools"], notification, false)).to.deep.equal({ listing: { ...TOOLS_ONLY, grants: { ...TOOLS_ONLY.grants, "resources/read": [] }, requests: [] }, upstreamBody: notification.text });
+    });
+
+    it(`refuses a body of more than ${MAX_LIST_REQUESTS} list requests (400, -32600), before any id is chosen`, () => {
+      const lists = (count: number) => readJsonRpcBody(Buffer.from(JSON.stringify(Array.from({ length: count }, (_, id) => listRequest("tools/list", id)))));
+      expect(describeListing(acl, ["mcp:tools"], lists(MAX_LIST_REQUESTS), false)?.listing.requests).to.have.length(MAX_LIST_REQUESTS);
+      const refusal = expect(() => describeListing(acl, ["mcp:admin"], lists(MAX_LIST_REQUESTS + 1), false)).to.throw(InvalidJsonRpc);
+      refusal.with.property("description", "a body may carry at most 64 list requests");
+      refusal.with.property("jsonRpcCode", -32600);
     });
 
     it("tells which tokens see every list whole", () => {
@@ -187,7 +195,14 @@ describe("list-filter", () => {
       for (const contentType of ["text/plain", "text/html; charset=utf-8", "application/json-rpc", "text/event-streamx", '"application/json"', "application/json, text/event-stream"]) {
         expectUnfilterable(() => filterJson(TOOLS_ONLY, body, contentType), `the response to a list request has the content type ${JSON.stringify(contentType)}, which is neither JSON nor an event stream`);
       }
-      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { contentType: undefined, contentEncoding: undefined, body: Buffer.from(body) }), "the response to a list request has the content type none, which is neither JSON nor an event stream");
+      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { status: 200, contentType: undefined, contentEncoding: undefined, body: Buffer.from(body) }), "the response to a list request has the content type none, which is neither JSON nor an event stream");
+      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { status: 299, contentType: "text/plain", contentEncoding: undefined, body: Buffer.from(body) }), 'the response to a list request has the content type "text/plain", which is neither JSON nor an event stream');
+    });
+
+    it("passes an error page of another media type: its status tells the client what to do (go-sdk's 404 for an unknown session)", () => {
+      for (const status of [199, 300, 404, 500]) {
+        expect(filterListResponse(TOOLS_ONLY, { status, contentType: "text/plain; charset=utf-8", contentEncoding: undefined, body: Buffer.from("session not found\n") }), String(status)).to.deep.equal({ body: undefined, removed: [] });
+      }
     });
 
     it("removes nothing and changes nothing in a dry run, and says what it would have removed", () => {
@@ -198,7 +213,7 @@ describe("list-filter", () => {
 
     it("refuses what it cannot read: not JSON, compressed, a list response without its list", () => {
       expectUnfilterable(() => filterJson(TOOLS_ONLY, '{"jsonrpc":"2.0","id":1,"result":{"tools":[]}'), "the response to a list request is not valid JSON");
-      const compressed = { contentType: "application/json", contentEncoding: "gzip", body: Buffer.from("\x1f\x8b") };
+      const compressed = { status: 200, contentType: "application/json", contentEncoding: "gzip", body: Buffer.from("\x1f\x8b") };
       expectUnfilterable(() => filterListResponse(TOOLS_ONLY, compressed), 'the response to a list request is compressed (Content-Encoding "gzip")');
       expectUnfilterable(() => filterJson(TOOLS_ONLY, listResponse({})), 'the response to tools/list (id "1") has no tools array');
       expectUnfilterable(() => filterJson(TOOLS_ONLY, JSON.stringify({ jsonrpc: "2.0", id: JSON.parse(GATEWAY_ID), result: null })), 'the response to tools/list (id "1") has no tools array');
@@ -240,20 +255,20 @@ describe("list-filter", () => {
 
     it("reads Content-Encoding as clients do: identity in any case and spacing, anything else refused", () => {
       const body = Buffer.from(listResponse({ tools: [tool("admin_wipe")] }));
-      expect(filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: " Identity ", body }).removed).to.have.length(1);
-      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: " GZIP ", body }), 'the response to a list request is compressed (Content-Encoding "gzip")');
+      expect(filterListResponse(TOOLS_ONLY, { status: 200, contentType: "application/json", contentEncoding: " Identity ", body }).removed).to.have.length(1);
+      expectUnfilterable(() => filterListResponse(TOOLS_ONLY, { status: 200, contentType: "application/json", contentEncoding: " GZIP ", body }), 'the response to a list request is compressed (Content-Encoding "gzip")');
     });
 
     it("reads the body as clients do: a byte order mark, kept; invalid UTF-8 replaced", () => {
       const body = Buffer.concat([Buffer.from("\ufeff"), Buffer.from(listResponse({ tools: [tool("admin_\xff"), tool("math_add")] }), "latin1")]);
-      const { body: filtered } = filterListResponse(TOOLS_ONLY, { contentType: "application/json", contentEncoding: "identity", body });
+      const { body: filtered } = filterListResponse(TOOLS_ONLY, { status: 200, contentType: "application/json", contentEncoding: "identity", body });
       expect(filtered).to.equal(`\ufeff${listResponse({ tools: [tool("math_add")] }, 1)}`);
     });
   });
 
   describe("filterListResponse: SSE bodies", () => {
     const stream = (...lines: string[]) => lines.join("\n");
-    const filterStream = (body: string, listing = TOOLS_ONLY) => filterListResponse(listing, { contentType: "text/event-stream", contentEncoding: undefined, body: Buffer.from(body) });
+    const filterStream = (body: string, listing = TOOLS_ONLY) => filterListResponse(listing, { status: 200, contentType: "text/event-stream", contentEncoding: undefined, body: Buffer.from(body) });
     const listed = listResponse({ tools: [tool("admin_wipe"), tool("weather_now")], nextCursor: "c" });
     const filtered = listResponse({ tools: [tool("weather_now")], nextCursor: "c" }, 1);
 
@@ -280,6 +295,13 @@ describe("list-filter", () => {
     it("leaves events of other types alone: MCP clients ignore them; the next event is a message again", () => {
       expect(filterStream(stream("event: endpoint", `data: ${listed}`, "", "")).body).to.equal(undefined);
       expect(filterStream(stream("event: endpoint", "data: /x", "", `data: ${listed}`, "", "")).body).to.equal(stream("event: endpoint", "data: /x", "", `data: ${filtered}`, "", ""));
+    });
+
+    it("writes a client's id holding a raw CR or LF (JSON whitespace) back over several data lines", () => {
+      const listing: SharedListing = { ...TOOLS_ONLY, requests: [{ method: "tools/list", answered_as: GATEWAY_ID, asked_as: "[1,\r2,\n3]" }] };
+      const restored = listResponse({ tools: [tool("weather_now")], nextCursor: "c" }, 1).replace('"id":1', '"id":[1,\r2,\n3]');
+      const [first, second, third] = restored.split(/[\r\n]/);
+      expect(filterStream(`data: ${listed}\r\n\r\n`, listing).body).to.equal(`data: ${first}\r\ndata: ${second}\r\ndata: ${third}\r\n\r\n`);
     });
 
     it("keeps a byte order mark, and reads a bare `data` line as an empty line of data", () => {
@@ -350,7 +372,10 @@ describe("list-filter", () => {
         body: Buffer.from(body),
         log: { level: "notice", message: `mcp-oauth2-list-filter: dry run: would remove from the lists of machine: ${names.slice(0, 10).map((name) => `tools/list ${name}`).join(", ")} and 2 more` },
       });
-      expect(await decideListResponse(shared(dryRun, {}), upstream(listResponse({ tools: [tool("admin_x")] }, 1)))).to.have.nested.property("log.message", "mcp-oauth2-list-filter: dry run: would remove from the lists of unknown subject: tools/list admin_x");
+      expect(await decideListResponse(shared(dryRun, {}), upstream(listResponse({ tools: names.slice(0, 10).map(tool) }, 1)))).to.have.nested.property(
+        "log.message",
+        `mcp-oauth2-list-filter: dry run: would remove from the lists of unknown subject: ${names.slice(0, 10).map((name) => `tools/list ${name}`).join(", ")}`,
+      );
       expect(await decideListResponse(shared(dryRun), upstream(body, "text/html"))).to.deep.include({
         status: 200,
         body: Buffer.from(body),

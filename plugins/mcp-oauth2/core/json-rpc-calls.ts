@@ -16,7 +16,7 @@ export interface JsonRpcCall {
 }
 
 /** A request for one of MCP's lists, which the upstream will answer under the same id. */
-export interface ListRequest {
+export interface LocatedListRequest {
   readonly method: string;
   /** The id as the client wrote it (JSON text), and where it sits in the body's text. */
   readonly idText: string;
@@ -29,8 +29,10 @@ export interface JsonRpcBody {
   readonly text: string;
   readonly calls: readonly JsonRpcCall[];
   readonly batch: boolean;
-  /** The requests for lists (messages with a list method and an id), in order. */
-  readonly listRequests: readonly ListRequest[];
+  /** The messages that request lists (a list method and an id): their index in the body, in order. */
+  readonly listMessages: readonly number[];
+  /** The parsed messages. */
+  readonly messages: readonly unknown[];
 }
 
 /** MCP's list methods, and the member of their result that holds the items. */
@@ -164,15 +166,14 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
   // The subscriptions of a subscriptions/listen sit one level deeper (params.notifications), where
   // a repeated member would be read first-wins by some parsers and last-wins by JSON.parse.
   if (calls.some((call) => call.method === LISTEN_METHOD)) parseJsonRpcText(text, batch ? 4 : 3);
-  return { text, calls, batch, listRequests: locateListRequests(text, batch, messages, listMessages) };
+  return { text, calls, batch, listMessages, messages };
 }
 
-/** Where the ids of the list requests (messages `indexes` of the body) sit in its text. */
-function locateListRequests(text: string, batch: boolean, messages: readonly unknown[], indexes: readonly number[]): ListRequest[] {
-  if (indexes.length === 0) return [];
+/** The body's list requests, and where their ids sit in its text. */
+export function locateListRequests({ text, batch, messages, listMessages }: JsonRpcBody): LocatedListRequest[] {
   const whole = trimJsonWhitespace(text, [0, text.length]);
   const messageRanges = batch ? splitJsonContainer(text, whole) : [whole];
-  return indexes.map((index) => {
+  return listMessages.map((index) => {
     const idRange = findMemberValue(text, messageRanges[index]!, "id")!;
     return { method: (messages[index] as { method: string }).method, idText: text.slice(...idRange), idRange };
   });

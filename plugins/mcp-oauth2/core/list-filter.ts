@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { renderRefusal, toRefusal } from "./gate-response";
 import { parseMediaType } from "./json-body-headers";
-import { LIST_MEMBER, type JsonRpcBody } from "./json-rpc-calls";
+import { LIST_MEMBER, locateListRequests, type JsonRpcBody } from "./json-rpc-calls";
 import { findMemberValue, replaceRanges, splitJsonContainer, trimJsonWhitespace, type TextRange } from "./json-text-ranges";
 import { findFoldedMemberName } from "./member-name-folding";
 import { describeItemGrants, matchesItemGlobs, type ItemGrant, type MethodAcl } from "./method-acl";
@@ -57,6 +57,9 @@ export interface ListingOfBody {
   readonly upstreamBody: string | undefined;
 }
 
+/** List requests (tools/list, prompts/list...) one body may carry with filter_lists on. */
+export const MAX_LIST_REQUESTS = 64;
+
 /** 128 random bits: no client can guess the id of another request's list. */
 function chooseGatewayId(): string {
   return `mcp-oauth2-${randomBytes(16).toString("base64url")}`;
@@ -78,12 +81,15 @@ export function describeListing(acl: MethodAcl, grantedScopes: readonly string[]
   if (body === undefined) return undefined;
   const listed = body.calls.flatMap((call) => LISTED_ITEMS.get(call.method) ?? []);
   if (listed.length === 0) return undefined;
+  // Each list request costs an id, a record in kong.ctx.shared and a message to filter; clients send one at a time.
+  if (listed.length > MAX_LIST_REQUESTS) throw new InvalidJsonRpc(`a body may carry at most ${MAX_LIST_REQUESTS} list requests`, -32600);
   const grants = describeItemGrants(acl, grantedScopes, ITEM_CALLS);
   if (listed.every(({ call }) => grants[call] === "all")) return undefined;
+  const listRequests = locateListRequests(body);
   // A dry run changes nothing: the upstream answers under the client's id, in its plain JSON form.
-  const answeredAs = body.listRequests.map(({ idText }) => JSON.stringify(dryRun ? JSON.parse(idText) : chooseGatewayId()));
-  const requests = body.listRequests.map(({ method, idText }, index) => ({ method, answered_as: answeredAs[index]!, asked_as: idText }));
-  const upstreamBody = dryRun ? undefined : replaceRanges(body.text, body.listRequests.map(({ idRange }, index) => [idRange, answeredAs[index]!] as const));
+  const answeredAs = listRequests.map(({ idText }) => JSON.stringify(dryRun ? JSON.parse(idText) : chooseGatewayId()));
+  const requests = listRequests.map(({ method, idText }, index) => ({ method, answered_as: answeredAs[index]!, asked_as: idText }));
+  const upstreamBody = dryRun ? undefined : replaceRanges(body.text, listRequests.map(({ idRange }, index) => [idRange, answeredAs[index]!] as const));
   const listing = { grants, requests, dry_run: dryRun };
   return { listing, upstreamBody };
 }
@@ -144,14 +150,14 @@ export interface RemovedItem {
 /** Whether a token allowed `globs` for `call` may see `item` in a list: exactly whether it may call, get or read it. */
 function isListable(globs: readonly string[], call: ItemCall, nameMember: string, name: string): boolean {
   if (nameMember !== "uri") return matchesItemGlobs(globs, { method: call, item: name });
+  let readable: ReturnType<typeof readResourceUri>;
   try {
-    const { uri, resolved } = readResourceUri(name);
-    return matchesItemGlobs(globs, { method: call, item: uri, resolvedItem: resolved });
-  } catch (error) {
+    readable = readResourceUri(name);
+  } catch {
     // The gate refuses to read such a URI (400): listing it would offer what cannot be read.
-    if (error instanceof InvalidJsonRpc) return false;
-    throw error;
+    return false;
   }
+  return matchesItemGlobs(globs, { method: call, item: readable.uri, resolvedItem: readable.resolved });
 }
 
 const UNFILTERABLE = "the list response could not be filtered";
@@ -206,7 +212,7 @@ class ListResponseFilter {
     const kept = items.filter((item) => {
       const name = isJsonObject(item) ? item[nameMember] : undefined;
       const listable = typeof name === "string" && isListable(grant, call, nameMember, name);
-      if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) ?? "" });
+      if (!listable) this.removed.push({ method, name: typeof name === "string" ? name : JSON.stringify(item) });
       return listable;
     });
     // A dry run returns no body: the parsed message may change all the same.
@@ -254,6 +260,8 @@ interface DataLine {
 }
 
 const LINE_END = /[\r\n]/g;
+/** Line breaks inside replaced data: the joined data lines, and a client's id (JSON whitespace may hold a CR). */
+const LINE_BREAK = /\r\n|[\r\n]/;
 
 /**
  * An SSE body (WHATWG HTML §9.2.6: lines end in CRLF, LF or CR; a blank line ends an event) with
@@ -272,7 +280,7 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
     if (replacement !== undefined) {
       const [first, ...others] = dataLines as [DataLine, ...DataLine[]];
       // Only the last line of a stream ends without a terminator; its data, one line, has no line break.
-      filtered += text.slice(copiedUpTo, first.from) + replacement.split("\n").map((line) => `data: ${line}`).join(first.terminator) + first.terminator;
+      filtered += text.slice(copiedUpTo, first.from) + replacement.split(LINE_BREAK).map((line) => `data: ${line}`).join(first.terminator) + first.terminator;
       copiedUpTo = first.to;
       for (const line of others) {
         filtered += text.slice(copiedUpTo, line.from);
@@ -308,6 +316,7 @@ function filterEventStream(text: string, filter: ListResponseFilter): string | u
 
 /** The upstream response as Kong buffered it. */
 export interface BufferedResponse {
+  readonly status: number;
   readonly contentType: string | undefined;
   readonly contentEncoding: string | undefined;
   readonly body: Uint8Array;
@@ -318,6 +327,10 @@ export interface FilteredResponse {
   /** Undefined when the body stays as the upstream sent it (it answers no list request, or a dry run). */
   readonly body: string | undefined;
   readonly removed: readonly RemovedItem[];
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 /** Lenient like MCP clients' decoders (TextDecoder, fetch), but the byte order mark is kept. */
@@ -340,12 +353,14 @@ export function filterListResponse(listing: SharedListing, response: BufferedRes
   if (encoding !== "" && encoding !== "identity") {
     throw new UnfilterableList(UNFILTERABLE, `the response to a list request is compressed (Content-Encoding ${quoteText(encoding)})`);
   }
-  const mediaType = parseMediaType(response.contentType ?? "")?.essence;
+  const mediaType = response.contentType === undefined ? undefined : parseMediaType(response.contentType)?.essence;
   const filter = new ListResponseFilter(listing);
   const text = utf8.decode(response.body);
   let filtered: string | undefined;
   if (mediaType === "text/event-stream") filtered = filterEventStream(text, filter);
   else if (mediaType === "application/json" || mediaType?.endsWith("+json")) filtered = filterJsonText(text, filter);
+  // An error page (go-sdk's 404 "session not found" is text/plain): its status tells the client what to do.
+  else if (!isSuccess(response.status)) return { body: undefined, removed: [] };
   else throw new UnfilterableList(UNFILTERABLE, `the response to a list request has the content type ${response.contentType === undefined ? "none" : quoteText(response.contentType)}, which is neither JSON nor an event stream`);
   return { body: filtered, removed: filter.removed };
 }
@@ -392,9 +407,8 @@ export async function decideListResponse(shared: unknown, response: ResponseSour
   try {
     const ofRequest = readSharedListing(shared);
     if (ofRequest === undefined) return { kind: "pass" };
-    const status = await response.status();
-    const buffered = { contentType: await response.header("Content-Type"), contentEncoding: await response.header("Content-Encoding"), body: await response.body() };
-    const unchanged: ListDecision = { kind: "respond", status, headers: {}, body: buffered.body };
+    const buffered = { status: await response.status(), contentType: await response.header("Content-Type"), contentEncoding: await response.header("Content-Encoding"), body: await response.body() };
+    const unchanged: ListDecision = { kind: "respond", status: buffered.status, headers: {}, body: buffered.body };
     let filtered: FilteredResponse;
     try {
       filtered = filterListResponse(ofRequest.listing, buffered);

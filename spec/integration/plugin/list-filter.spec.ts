@@ -158,6 +158,18 @@ for (const implementation of PLUGIN_SERVER_IMPLEMENTATIONS) {
       expect(plainText.status).to.equal(502);
     });
 
+    it("lets an upstream's error page through with its status (go-sdk answers an unknown session with 404 text/plain)", async () => {
+      const notFound: ServiceResponse = { status: 404, headers: [["Content-Type", "text/plain; charset=utf-8"]], body: Buffer.from("session not found\n") };
+      const response = bufferedResponseOf(await send("mcp:tools", listTools, () => notFound));
+      expect([response.status, response.body.toString()]).to.deep.equal([404, "session not found\n"]);
+    });
+
+    it("refuses a body of more than 64 list requests with 400 before the upstream sees it", async () => {
+      const lists = JSON.stringify(Array.from({ length: 65 }, (_, id) => ({ jsonrpc: "2.0", id, method: "tools/list" })));
+      const outcome = await send("mcp:tools", (token) => postToMcp(token, lists), (id) => toolsListResponse(id));
+      expect(outcome.kind === "exit" && [outcome.status, JSON.parse(outcome.body.toString())]).to.deep.equal([400, { jsonrpc: "2.0", id: null, error: { code: -32600, message: "a body may carry at most 64 list requests" } }]);
+    });
+
     it("refuses every response it sees when mcp-oauth2 hands over no listings (filter_lists off): Kong buffers them all", async () => {
       routeWith({ ...gateConfig, filter_lists: false });
       const outcome = await send("mcp:tools", (token) => postToMcp(token, formatToolCall("weather_now")), (id) => toolsListResponse(id));
