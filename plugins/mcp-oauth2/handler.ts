@@ -59,22 +59,18 @@ const SERIALIZE_KEY = "mcp_oauth2";
 
 /** Shared by every instance in this process: instances are recreated per worker and config change. */
 const services: GateServices = { registry: new JwksRegistry(), introspector: new TokenIntrospector(), tokenCache: new TokenCache(), consumerCache: new ConsumerCache(), now: Date.now };
-const compiledPolicies = new LRUCache<string, GatePolicy | ConfigError>({ max: 64 });
 
-/** Compiles a config once per distinct config (Kong sends the same one for each worker). */
-function compilePolicyOnce(config: unknown): GatePolicy | ConfigError {
-  const key = JSON.stringify(config);
-  let policy = compiledPolicies.get(key);
-  if (policy === undefined) {
-    try {
-      policy = compileGatePolicy(config);
-    } catch (error) {
-      policy = error instanceof ConfigError ? error : new ConfigError("config", String(error));
-    }
-    compiledPolicies.set(key, policy);
+/** A config compiled, or why it cannot be. */
+function compileOrExplain(config: unknown): GatePolicy | ConfigError {
+  try {
+    return compileGatePolicy(config);
+  } catch (error) {
+    return error instanceof ConfigError ? error : new ConfigError("config", String(error));
   }
-  return policy;
 }
+
+/** Each distinct config compiled once (Kong sends the same one for each worker), keyed by its JSON. */
+const compiledPolicies = new LRUCache<string, GatePolicy | ConfigError, unknown>({ max: 64, memoMethod: (_json, _stale, { context: config }) => compileOrExplain(config) });
 
 function toHeaderMap(headers: Record<string, string | string[]> | undefined): HeaderMap {
   const map = new Map<string, readonly string[]>();
@@ -84,13 +80,15 @@ function toHeaderMap(headers: Record<string, string | string[]> | undefined): He
     fields += values.length;
     map.set(name.toLowerCase(), values);
   }
-  // get_headers drops the fields past its limit: a second token or a contradicting Mcp-Method would pass unseen.
-  if (fields >= MAX_HEADERS) throw new InvalidRequest("the request has too many header fields", `${MAX_HEADERS} header fields or more: Kong hands over at most ${MAX_HEADERS}`);
+  // get_headers drops the fields past its limit: a second token or a contradicting Mcp-Method would
+  // pass unseen. Refused before authentication, so not logged: the description is all there is.
+  if (fields >= MAX_HEADERS) throw new InvalidRequest("the request has too many header fields");
   return map;
 }
 
+/** kong-pdk hands a body over as a string (its UTF-8 bytes) or as bytes. */
 function toBytes(body: Uint8Array | string | undefined): Uint8Array | undefined {
-  return typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  return typeof body === "string" ? Buffer.from(body) : body;
 }
 
 /** The request as the decision sees it: a PDK call per fact, made only when the decision asks. */
@@ -142,7 +140,7 @@ export class McpOAuth2Plugin {
   private readonly policy: GatePolicy | ConfigError;
 
   constructor(config: unknown) {
-    this.policy = compilePolicyOnce(config);
+    this.policy = compiledPolicies.memo(JSON.stringify(config), { context: config });
   }
 
   async access(kong: KongPdk): Promise<void> {

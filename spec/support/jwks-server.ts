@@ -8,12 +8,14 @@ export type JwksFault = { kind: "status"; status: number } | { kind: "body"; bod
 
 /**
  * A real JWKS endpoint on 127.0.0.1: serves the current keys at /.well-known/jwks.json (and any
- * path), counts requests, and can be made to fail. Closes its sockets on close().
+ * path), counts requests, records the Accept header asked for, and can be made to fail. Closes its sockets on close().
  */
 export class JwksServer {
   keys: JWK[] = [];
   fault: JwksFault | undefined;
   requestCount = 0;
+  /** The Accept header of the last request (undefined when it had none). */
+  lastAccept: string | undefined;
   private readonly server: Server;
   private port = 0;
 
@@ -21,6 +23,7 @@ export class JwksServer {
     this.keys = keys;
     this.server = createServer((request, response) => {
       this.requestCount++;
+      this.lastAccept = request.headers.accept;
       const fault = this.fault;
       const answer = () => {
         if (fault?.kind === "status") response.writeHead(fault.status).end("failure");

@@ -97,6 +97,13 @@ describe("access-decision", () => {
       expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: insufficient scope for prompts/list: token of alice holds [mcp:tools], no configured scope allows it");
     });
 
+    it("names the scopes held and the scopes that would do, space-separated", async () => {
+      const request = await post({ sub: "alice", scope: "mcp:tools openid" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_wipe" } }));
+      const policy = policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["tools/list"] }, { scope: "mcp:admin", methods: ["tools/call:admin_*"] }] });
+      const decision = await decideAccess(policy, request, services);
+      expect(decision.log?.message).to.equal("mcp-oauth2: 403 on /mcp: insufficient scope for tools/call admin_wipe: token of alice holds [mcp:tools openid], would need [mcp:admin mcp:tools]");
+    });
+
     it("names at most three denied calls, items included, and counts the rest", async () => {
       const batch = JSON.stringify([
         { jsonrpc: "2.0", id: 1, method: "prompts/list" },
@@ -143,6 +150,15 @@ describe("access-decision", () => {
       expect(larger.kind === "respond" && larger.response.status).to.equal(413);
       expect(larger.log?.message).to.equal(`mcp-oauth2: 413 on /mcp: the request body is larger than ${call.length} bytes`);
     });
+
+    it("answers 413 when Kong hands over no body (larger than it buffers), saying why in the log", async () => {
+      const request = await post({ scope: "mcp:tools" }, "");
+      const decision = await decideAccess(policyWith({ ...mapping, max_body_size: 1024 }), { ...request, body: () => Promise.resolve(undefined) }, services);
+      expect(decision.kind === "respond" && JSON.parse(decision.response.body)).to.deep.equal({ error: "request_too_large", error_description: "the request body could not be read within the size limit" });
+      expect(decision.log?.message).to.equal(
+        "mcp-oauth2: 413 on /mcp: Kong did not hand over the body: larger than max_body_size (1024) or, before Kong 3.8, larger than client_body_buffer_size",
+      );
+    });
   });
 
   it("asks only for path and headers to refuse a missing token when resource is configured", async () => {
@@ -182,6 +198,19 @@ describe("access-decision", () => {
     expect(decision.log?.message).to.contain("unexpected error: TypeError: socket closed");
   });
 
+  it("answers 500, never throws, when the request source fails again while the refusal is written", async () => {
+    const broken: RequestSource = { ...plainRequest({}), path: () => Promise.reject(new TypeError("socket closed")) };
+    const decision = await decideAccess(policyWith(), broken, services);
+    expect(decision.kind === "respond" && decision.response.status).to.equal(500);
+    expect(decision.log?.level).to.equal("err");
+    expect(decision.log?.message).to.match(/^mcp-oauth2: unexpected error: TypeError: socket closed/);
+  });
+
+  it("clears the consumer headers of a CORS preflight it lets through (run_on_preflight off, consumer_claim set)", async () => {
+    const decision = await decideAccess(policyWith({ run_on_preflight: false, consumer_claim: ["azp"] }), plainRequest({ method: "OPTIONS" }), services);
+    expect(decision.kind === "proceed" && decision.consumerHeaders).to.deep.equal({ "X-Consumer-ID": [], "X-Consumer-Custom-ID": [], "X-Consumer-Username": [], "X-Credential-Identifier": [], "X-Anonymous-Consumer": [] });
+  });
+
   describe("work for a request without a valid token", () => {
     const aclPolicy = () =>
       policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }] });
@@ -206,6 +235,18 @@ describe("access-decision", () => {
       expect(limits).to.deep.equal([16384, 16384]);
     });
 
+    it("asks for scopes_supported with the ACL off, and for notifications, whatever the body names", async () => {
+      const toolCall = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_wipe" } });
+      const aclOff = await decideAccess(policyWith({ scopes_supported: ["mcp:tools"] }), plainRequest(declaring(toolCall)), services);
+      expect(aclOff.kind === "respond" && aclOff.response.status).to.equal(401);
+      expect(challengeOf(aclOff)).to.equal('Bearer scope="mcp:tools", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+      const mapping = [{ scope: "mcp:admin", methods: ["tools/call:admin_*"] }, { scope: "mcp:lifecycle", methods: ["notifications/*"] }];
+      // notifications/progress is not a session method: only its being a notification keeps its scope out.
+      const notification = JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } });
+      const policy = policyWith({ enable_acl: true, scopes_supported: ["mcp:tools", "mcp:admin"], scope_method_mapping: mapping });
+      expect(challengeOf(await decideAccess(policy, plainRequest(declaring(notification)), services))).to.contain('scope="mcp:tools mcp:admin"');
+    });
+
     it("does not read a body whose Content-Length is over 16 KiB, or that declares none (chunked)", async () => {
       const undeclared: Record<string, string[]> = { "content-type": ["application/json"] };
       for (const headers of [{ ...undeclared, "content-length": ["16385"] }, undeclared]) {
@@ -218,7 +259,7 @@ describe("access-decision", () => {
 
   it("refuses a protocol upgrade with the ACL on, before reading the body, and lets it through with the ACL off", async () => {
     const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools" } });
-    const headers = { authorization: [`Bearer ${token}`], upgrade: ["websocket"], connection: ["Upgrade"] };
+    const headers = { authorization: [`Bearer ${token}`], upgrade: ["websocket", "h2c"], connection: ["Upgrade"] };
     const request = plainRequest({ method: "GET", headers });
     const refused = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["*"] }] }), request, services);
     expect(refused.kind === "respond" && refused.response).to.deep.equal({
@@ -226,8 +267,29 @@ describe("access-decision", () => {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ error: "invalid_request", error_description: "protocol upgrades are not accepted on an MCP endpoint with the ACL on" }),
     });
+    expect(refused.log).to.deep.equal({ level: "notice", message: 'mcp-oauth2: 400 on /mcp: Upgrade "websocket, h2c" refused: the ACL could not see what follows it (token of user-1)' });
+    const anonymous = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools", sub: undefined, azp: undefined } });
+    const unnamed = await decideAccess(policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["*"] }] }), plainRequest({ method: "GET", headers: { ...headers, authorization: [`Bearer ${anonymous}`] } }), services);
+    expect(unnamed.log?.message).to.match(/\(token of unknown subject\)$/);
     expect(request.asked).not.to.include("body");
     expect((await decideAccess(policyWith(), plainRequest({ method: "GET", headers }), services)).kind).to.equal("proceed");
+  });
+
+  it("logs a client error at notice, naming the token's holder, only once the token is verified", async () => {
+    const token = await signAccessToken(key, { issuer: jwks.url, audience: RESOURCE, claims: { scope: "mcp:tools", sub: "alice" } });
+    const policy = policyWith({ enable_acl: true, scope_method_mapping: [{ scope: "mcp:tools", methods: ["*"] }] });
+    const asText = await decideAccess(policy, plainRequest({ headers: { authorization: [`Bearer ${token}`], "content-type": ["text/plain"] }, body: "{}" }), services);
+    expect(asText.kind === "respond" && asText.response.status).to.equal(415);
+    expect(asText.log).to.deep.equal({ level: "notice", message: 'mcp-oauth2: 415 on /mcp: JSON-RPC bodies must be sent as application/json: content-type "text/plain" (token of alice)' });
+    // Before the token is verified nobody is accountable: a malformed credential, like a missing one,
+    // is not logged, and its challenge names no scope, so its body is not read.
+    const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x" } });
+    const malformedHeaders = { authorization: [`Bearer ${token}`, `Bearer ${token}`], "content-type": ["application/json"], "content-length": [String(call.length)] };
+    const malformedRequest = plainRequest({ headers: malformedHeaders, body: call });
+    const malformed = await decideAccess(policy, malformedRequest, services);
+    expect(malformed.kind === "respond" && malformed.response.status).to.equal(400);
+    expect(malformed.log).to.equal(undefined);
+    expect(malformedRequest.asked).not.to.include("body");
   });
 
   describe("filter_lists: what the list filter gets, and which responses Kong buffers", () => {
@@ -371,6 +433,11 @@ describe("access-decision", () => {
         consumer: { id: MACHINE.id, username: "mcp-machine" },
         calls: [{ method: "tools/call", item: "admin_reset" }],
       });
+    });
+
+    it("records a body the ACL cannot read as invalid_request, with the JSON-RPC error's message", async () => {
+      const decision = await decideAccess(policyWith({ ...ACL, log_decisions: true }), plainRequest(postWith(await machineToken("mcp:weather"), "{not json")), services);
+      expect(decision.record).to.deep.include({ decision: "refused", status: 400, reason: "invalid_request", description: "the body is not valid UTF-8 JSON" });
     });
 
     it("records what it knew of a request refused early: nothing of a missing token", async () => {

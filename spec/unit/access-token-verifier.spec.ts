@@ -144,9 +144,13 @@ describe("access-token-verifier", () => {
       expect((await expectInvalidAt(signAt({ iat: null }), "the token was issued in the future (iat)")).detail).to.equal(`iat null, now ${at}`);
     });
 
-    it("refuses an exp that JSON reads as Infinity (1e400): no token lives forever", async () => {
+    it("refuses an exp that JSON reads as Infinity (1e400), and logs it as not a finite number: no token lives forever", async () => {
       const error = await expectInvalidAt(signAt(`{"iss":"${jwks.url}","aud":"${AUDIENCE}","exp":1e400}`), "the token has no valid expiry (exp)");
-      expect(error.detail).to.equal("exp null");
+      expect(error.detail).to.equal("exp Infinity (not a finite number)");
+      const nbf = await expectInvalidAt(signAt(`{"iss":"${jwks.url}","aud":"${AUDIENCE}","exp":${at + 600},"nbf":1e400}`), "the token is not valid yet (nbf)");
+      expect(nbf.detail).to.equal(`nbf Infinity (not a finite number), now ${at}`);
+      const negative = await expectInvalidAt(signAt(`{"iss":"${jwks.url}","aud":"${AUDIENCE}","exp":-1e400}`), "the token has no valid expiry (exp)");
+      expect(negative.detail).to.equal("exp -Infinity (not a finite number)");
     });
   });
 

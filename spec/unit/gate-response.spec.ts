@@ -93,7 +93,7 @@ describe("gate-response", () => {
     });
 
     it("405 with Allow for metadata requests with another method", () => {
-      expect(renderRefusal(new MetadataMethodNotAllowed("POST"), CONTEXT)).to.deep.equal({
+      expect(renderRefusal(new MetadataMethodNotAllowed(), CONTEXT)).to.deep.equal({
         status: 405,
         headers: { ...JSON_TYPE, Allow: "GET, HEAD" },
         body: '{"error":"method_not_allowed","error_description":"protected resource metadata supports only GET and HEAD"}',
@@ -141,7 +141,7 @@ describe("gate-response", () => {
         new IntrospectionUnavailable("SECRET", 1),
         new BodyTooLarge("bad", "SECRET"),
         new UnsupportedMediaType("bad", "SECRET"),
-        new MetadataMethodNotAllowed("SECRET"),
+        new MetadataMethodNotAllowed(),
         new GateFailure("bad", "SECRET"),
         new InvalidJsonRpc("bad", -32600),
       ];

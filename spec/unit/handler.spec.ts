@@ -555,7 +555,9 @@ describe("handler (PDK glue, on the driver's emulation of Kong's PDK)", () => {
         headers: { "Content-Type": "application/json" },
         body: '{"jsonrpc":"2.0","id":null,"error":{"code":-32020,"message":"Mcp-Name does not match params.name in the body"}}',
       });
-      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.response.exit"]);
+      // A client error after the token was verified: one notice, naming the token's holder.
+      expect(fake.pdkMethods).to.deep.equal(["kong.request.get_path", "kong.request.get_headers", "kong.request.get_raw_body", "kong.log.notice", "kong.response.exit"]);
+      expect(fake.logs).to.deep.equal([{ level: "notice", message: "mcp-oauth2: 400 on /mcp: Mcp-Name does not match params.name in the body (token of alice)" }]);
     });
 
     it("answers 400 when Mcp-Method disagrees, with the ACL on and a token that allows both methods", async () => {

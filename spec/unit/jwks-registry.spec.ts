@@ -30,9 +30,10 @@ describe("jwks-registry", () => {
     registry = new JwksRegistry(undefined, () => clock);
   });
 
-  it("selects keys by kid and algorithm", async () => {
+  it("selects keys by kid and algorithm, from a key set fetched as JSON", async () => {
     const keys = await registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "ES256" }, settings);
     expect(keys.map((key) => key.kid)).to.deep.equal(["ec-1"]);
+    expect(jwks.lastAccept).to.equal("application/json");
     await expectRejection(registry.findKeys(jwks.jwksUri, { kid: "ec-1", algorithm: "RS256" }, settings), InvalidToken);
     expect(jwks.requestCount).to.equal(1);
   });
@@ -115,12 +116,23 @@ describe("jwks-registry", () => {
     jwks.keys = [
       { ...rsa.publicJwk, kid: "enc", use: "enc" },
       { ...rsa.publicJwk, kid: "ops", key_ops: ["encrypt"] },
+      // WebCrypto imports a public key with no usages at all: only the gate's own check refuses it.
+      { ...rsa.publicJwk, kid: "no-ops", key_ops: [] },
+      { ...rsa.publicJwk, kid: "ops-object", key_ops: { verify: true } as unknown as string[] },
+      // jose refuses an RSA JWK without its modulus: skipped, the others stay usable.
+      { kty: "RSA", kid: "no-modulus", e: "AQAB" },
       { kty: "oct", kid: "oct", k: "c2VjcmV0" },
+      // A symmetric key naming a curve must not pass for an EC or OKP key (jose imports any oct JWK as bytes).
+      { kty: "oct", kid: "oct-p256", crv: "P-256", k: "c2VjcmV0" },
+      { kty: "oct", kid: "oct-ed25519", crv: "Ed25519", k: "c2VjcmV0", alg: "EdDSA" },
       { ...rsa.publicJwk, kid: "private", d: "AQAB" },
       rsa.publicJwk,
     ];
-    for (const kid of ["enc", "ops", "oct", "private"]) {
+    for (const kid of ["enc", "ops", "no-ops", "ops-object", "no-modulus", "oct", "private"]) {
       await expectRejection(registry.findKeys(jwks.jwksUri, { kid, algorithm: "RS256" }, settings), InvalidToken);
+    }
+    for (const [kid, algorithm] of [["oct-p256", "ES256"], ["oct-p256", "HS256"], ["oct-ed25519", "EdDSA"]] as const) {
+      await expectRejection(registry.findKeys(jwks.jwksUri, { kid, algorithm }, settings), InvalidToken);
     }
     expect((await registry.findKeys(jwks.jwksUri, { kid: "rsa-1", algorithm: "RS256" }, settings)).length).to.equal(1);
   });

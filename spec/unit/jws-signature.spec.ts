@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type JsonWebKey, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
+import { createECDH, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type JsonWebKey, type KeyObject, type KeyPairKeyObjectResult } from "node:crypto";
 import { prepareJwsVerifier, prepareJwsVerifiers } from "../../plugins/mcp-oauth2/core/jws-signature";
 import { createSigningKey, signAccessToken, type TestSigningKey } from "../support/token-factory";
 
@@ -188,6 +188,40 @@ describe("jws-signature", () => {
     expect(found).to.deep.equal({ leadingZero: true, highBit: true });
   });
 
+  it("ES512: verifies signatures whose DER sequence is 127 bytes (short length) and 128 bytes (long form, X.690 §8.1.3.5)", () => {
+    // Signatures this short come from a signer about once in 2^50: the test makes them with a
+    // private key chosen for its signature. With the nonce k (a key pair's private key, so that
+    // r = x(kG) mod n) and a small target s, the ECDSA equation s = k^-1 (z + r d) gives d.
+    const n = 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n;
+    const modulo = (value: bigint) => ((value % n) + n) % n;
+    const inverse = (value: bigint) => {
+      let [low, high, lowFactor, highFactor] = [modulo(value), n, 1n, 0n];
+      while (low > 1n) [low, high, lowFactor, highFactor] = [high % low, low, highFactor - (high / low) * lowFactor, lowFactor];
+      return modulo(lowFactor);
+    };
+    const toBigInt = (bytes: Buffer) => BigInt(`0x${bytes.toString("hex")}`);
+    const toBytes = (value: bigint) => Buffer.from(value.toString(16).padStart(132, "0"), "hex");
+    const signingInput = Buffer.from("eyJhbGciOiJFUzUxMiJ9.e30");
+    const z = toBigInt(createHash("sha512").update(signingInput).digest());
+    for (const sequenceLength of [127, 128]) {
+      const nonce = createECDH("secp521r1");
+      nonce.generateKeys();
+      const r = modulo(toBigInt(nonce.getPublicKey().subarray(1, 67)));
+      const rBytes = toBytes(r).subarray(toBytes(r).findIndex((byte) => byte !== 0));
+      const rLength = 2 + rBytes.length + (rBytes[0]! >= 0x80 ? 1 : 0);
+      // s: positive, no sign byte, exactly as long as the sequence length asks.
+      const s = toBigInt(Buffer.concat([Buffer.from([0x01]), randomBytes(sequenceLength - rLength - 3)]));
+      const d = modulo((s * toBigInt(nonce.getPrivateKey()) - z) * inverse(r));
+      const signer = createECDH("secp521r1");
+      signer.setPrivateKey(toBytes(d));
+      const point = signer.getPublicKey();
+      const publicKey = createPublicKey({ key: { kty: "EC", crv: "P-521", x: point.subarray(1, 67).toString("base64url"), y: point.subarray(67).toString("base64url") }, format: "jwk" });
+      const signature = Buffer.concat([toBytes(r), toBytes(s)]);
+      expect(verify("sha512", signingInput, { key: publicKey, dsaEncoding: "ieee-p1363" }, signature), `node itself, ${sequenceLength}`).to.equal(true);
+      expect(verifyJwsSignature("ES512", publicKey, signingInput, signature), `DER sequence of ${sequenceLength} bytes`).to.equal(true);
+    }
+  });
+
   describe("listing the algorithms of a key", () => {
     it("lists the algorithms of each key type and curve", () => {
       expect(listAlgorithmsForKey(signed.get("RS256")!.publicKey)).to.deep.equal(RSA_ALGORITHMS);
@@ -199,6 +233,8 @@ describe("jws-signature", () => {
     });
 
     it("lists nothing for weak, unsupported or private keys", () => {
+      // A DSA key has a modulus of RSA size, but is no RSA key.
+      expect(listAlgorithmsForKey(generateKeyPairSync("dsa", { modulusLength: 2048, divisorLength: 256 }).publicKey)).to.deep.equal([]);
       expect(listAlgorithmsForKey(rsa1024.publicKey)).to.deep.equal([]);
       expect(listAlgorithmsForKey(secp256k1.publicKey)).to.deep.equal([]);
       expect(listAlgorithmsForKey(rsa1024.privateKey)).to.deep.equal([]);

@@ -73,6 +73,9 @@ describe("method-acl", () => {
       expect(allows(mapping, ["reader"], { method: "tools/listx" })).to.equal(false);
       expect(allows(mapping, ["reader"], { method: "tools/lis" })).to.equal(false);
       expect(allows(mapping, ["reader"], { method: "tools/call", item: "tools/list" })).to.equal(false);
+      // A method name one character longer than an item method is a method, not an item pattern.
+      expect(allows({ reader: ["tools/callx"] }, ["reader"], { method: "tools/call", item: "tools/callx" })).to.equal(false);
+      expect(allows({ reader: ["tools/callx"] }, ["reader"], { method: "tools/callx" })).to.equal(true);
     });
 
     it("matches a prefix up to and including its '/'", () => {

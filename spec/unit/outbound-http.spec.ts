@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { expect } from "chai";
 import { listenOn } from "../../demo/http-server";
-import { postBoundedForm, readBoundedText } from "../../plugins/mcp-oauth2/core/outbound-http";
+import { describeFetchError, postBoundedForm, readBoundedText } from "../../plugins/mcp-oauth2/core/outbound-http";
 import { expectRejection } from "../support/error-assertions";
 
 /** A server on 127.0.0.1 answering with `handle`, counting connections and the requests on each. */
@@ -97,5 +97,54 @@ describe("outbound-http", () => {
     expect(await readBoundedText(null, null, 10)).to.equal("");
     await expectRejection(readBoundedText(new Response(new Uint8Array([0xc3, 0x28])).body, "2", 10), TypeError);
     expect((await expectRejection(readBoundedText(new Response("12345").body, "5", 4), Error)).message).to.equal("is larger than 4 bytes");
+  });
+
+  it("refuses by the declared Content-Length alone, even for a shorter or empty body, and accepts exactly the limit", async () => {
+    expect((await expectRejection(readBoundedText(new Response("1234").body, "5", 4), Error)).message).to.equal("is larger than 4 bytes");
+    expect((await expectRejection(readBoundedText(null, "5", 4), Error)).message).to.equal("is larger than 4 bytes");
+    expect(await readBoundedText(new Response("1234").body, "4", 4)).to.equal("1234");
+  });
+
+  it("names a timeout or an abort as such, and an error with its cause", () => {
+    expect(describeFetchError(new DOMException("The operation was aborted due to timeout", "TimeoutError"), 250)).to.equal("timed out after 250 ms");
+    expect(describeFetchError(new DOMException("This operation was aborted", "AbortError"), 250)).to.equal("timed out after 250 ms");
+    expect(describeFetchError(new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") }), 250)).to.equal("fetch failed: connect ECONNREFUSED 127.0.0.1:9");
+    expect(describeFetchError("text", 250)).to.equal("text");
+  });
+
+  it("POSTs the form with its length", async () => {
+    const seen: string[] = [];
+    const server = await startServer((request, response) => {
+      seen.push(`${request.method} ${request.headers["content-length"]}`);
+      response.end("ok");
+    });
+    try {
+      expect(await postBoundedForm(post(server.url), 1024)).to.deep.equal({ status: 200, text: "ok" });
+      expect(seen).to.deep.equal(["POST 9"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("does not retry a connection reset on a new connection: only a reused one may have been closed before the request", async () => {
+    const server = await startServer((request) => request.socket.destroy());
+    try {
+      const error = await expectRejection(postBoundedForm(post(server.url), 1024), Error);
+      expect((error as NodeJS.ErrnoException).code).to.equal("ECONNRESET");
+      expect(server.connections()).to.equal(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("speaks TLS to an https URL (a plain HTTP server cannot answer it)", async () => {
+    const server = await startServer((_request, response) => response.end("ok"));
+    try {
+      const error = await expectRejection(postBoundedForm(post(server.url.replace("http:", "https:")), 1024), Error);
+      expect((error as NodeJS.ErrnoException).code).to.equal("EPROTO");
+      expect(server.connections()).to.equal(0);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -109,7 +109,7 @@ describe("unique-key-json", () => {
   });
 
   it("reads a string value equal to a member name as a value, after a colon and after whitespace", () => {
-    for (const text of ['{"a": "a"}', '{"a" : "a", "b": ["a"], "c":\t"b"}', '{ "id": 1, "name": "id" }']) {
+    for (const text of ['{"a": "a"}', '{"a" : "a", "b": ["a"], "c":\t"b"}', '{ "id": 1, "name": "id" }', '{"a": ["x", "a"], "b": [{"a": 1}, "b"]}']) {
       expect(parseJsonWithUniqueKeys(text), text).to.deep.equal(JSON.parse(text));
     }
   });

@@ -1,4 +1,4 @@
-import { isExpired, type VerifiedToken } from "./access-token-verifier";
+import { describeTokenHolder, isExpired, type VerifiedToken } from "./access-token-verifier";
 import { extractBearerToken } from "./bearer-credential";
 import { ConfigError } from "./config-error";
 import { CLEARED_CONSUMER_HEADERS, describeConsumerHeaders, identifyConsumer, type ConsumerCache, type ConsumerHeaders, type ConsumerIdentity, type ConsumerLoader } from "./consumer-identity";
@@ -23,6 +23,7 @@ import {
   MissingToken,
   formatOperatorLog,
   type OperatorLog,
+  type OperatorLogLevel,
   ProtocolUpgradeRefused,
   type Refusal,
   shortenText,
@@ -151,7 +152,7 @@ function describeCalls(calls: readonly JsonRpcCall[]): string {
 
 async function answerMetadataRequest(policy: GatePolicy, request: RequestSource, resourcePath: string): Promise<Decision> {
   const method = await request.method();
-  if (method !== "GET" && method !== "HEAD") throw new MetadataMethodNotAllowed(method);
+  if (method !== "GET" && method !== "HEAD") throw new MetadataMethodNotAllowed();
   const origin = policy.resourceOrigin ?? (await request.forwardedOrigin());
   return { kind: "respond", response: answerDocument(buildProtectedResourceMetadata(policy, origin, encodeUrlPath(resourcePath))) };
 }
@@ -212,7 +213,7 @@ async function refuseTokenWithoutGrant(policy: GatePolicy, acl: MethodAcl, reque
   if (grantsAnything(acl, verified.scopes)) return;
   throw new InsufficientScope(
     "the token's scopes allow nothing on this resource",
-    `token of ${verified.subject ?? verified.clientId ?? "unknown subject"} holds [${verified.scopes.join(" ")}], none of which scope_method_mapping or scope_hierarchy names`,
+    `token of ${describeTokenHolder(verified)} holds [${verified.scopes.join(" ")}], none of which scope_method_mapping or scope_hierarchy names`,
     await findChallengeScopes(policy, request),
   );
 }
@@ -224,7 +225,7 @@ function authorizeCalls(acl: MethodAcl, body: JsonRpcBody | undefined, verified:
   const required = findStepUpScopes(acl, denied, verified.scopes);
   throw new InsufficientScope(
     `the token's scopes do not allow ${describeCalls(denied)}`,
-    `insufficient scope for ${describeCalls(denied)}: token of ${verified.subject ?? verified.clientId ?? "unknown subject"} holds [${verified.scopes.join(" ")}], ${required.length > 0 ? `would need [${required.join(" ")}]` : "no configured scope allows it"}`,
+    `insufficient scope for ${describeCalls(denied)}: token of ${describeTokenHolder(verified)} holds [${verified.scopes.join(" ")}], ${required.length > 0 ? `would need [${required.join(" ")}]` : "no configured scope allows it"}`,
     required,
   );
 }
@@ -274,9 +275,9 @@ function proceed(policy: GatePolicy, verified: VerifiedToken, body: JsonRpcBody 
     clearHeaders: withoutReplay ? [...clearHeaders, LAST_EVENT_ID] : clearHeaders,
     setHeaders,
     turnOffResponseBuffering: policy.filterLists && listed === undefined,
+    log,
   };
   if (listed?.upstreamBody !== undefined) decision.upstreamBody = listed.upstreamBody;
-  if (log !== undefined) decision.log = log;
   if (trail.identity !== undefined) {
     decision.identity = trail.identity;
     decision.consumerHeaders = describeConsumerHeaders(trail.identity);
@@ -295,7 +296,8 @@ async function admit(policy: GatePolicy, request: RequestSource, services: GateS
   // Identified before the ACL decides, as Kong runs authentication plugins before authorization ones.
   if (policy.consumerMapping !== null) trail.identity = await identifyConsumer(policy.consumerMapping, verified, request.loadConsumer, services.consumerCache);
   // After an upgrade the connection carries messages the ACL never sees (WebSocket frames).
-  if (policy.acl !== null && headers.has("upgrade")) throw new ProtocolUpgradeRefused(firstHeader(headers, "upgrade") ?? "");
+  const upgrade = headers.get("upgrade");
+  if (policy.acl !== null && upgrade !== undefined) throw new ProtocolUpgradeRefused(upgrade.join(", "));
   if (policy.acl !== null && !policy.aclDryRun) await refuseTokenWithoutGrant(policy, policy.acl, request, verified);
   const body = policy.acl !== null || hasStandardHeaders(headers) ? await readJsonRpcRequest(request, headers, policy.maxBodySize) : undefined;
   trail.calls = body?.calls;
@@ -330,11 +332,12 @@ async function findChallengeScopes(policy: GatePolicy, request: RequestSource): 
   try {
     body = await readJsonRpcRequest(request, headers, Math.min(MAX_CHALLENGE_BODY, policy.maxBodySize));
   } catch {
-    return policy.scopesSupported;
+    // An unreadable body names no calls: scopes_supported.
   }
   const { acl } = policy;
   const calls = listAuthorizedCalls(body?.calls ?? []).filter((call) => !LIFECYCLE_METHODS.has(call.method) && !call.method.startsWith("notifications/") && !isSessionCall(acl, call));
-  const sufficient = calls.length === 0 ? [] : findSufficientScopes(acl, calls);
+  // No calls need no scope: scopes_supported too.
+  const sufficient = findSufficientScopes(acl, calls);
   return sufficient.length > 0 ? sufficient : policy.scopesSupported;
 }
 
@@ -350,6 +353,18 @@ function needsChallenge(refusal: Refusal): boolean {
   return refusal instanceof MissingToken || refusal instanceof InvalidRequest || refusal instanceof InvalidToken || refusal instanceof InsufficientScope;
 }
 
+/**
+ * The level and text of a refusal's log line. Client errors (400, 415) have no level of their own:
+ * once the token is verified they are logged at notice with whom it speaks for, so an operator can
+ * find the client; before that, as for a missing token, anyone could fill the log without a
+ * credential.
+ */
+function describeRefusalLog(refusal: Refusal, verified: VerifiedToken | undefined): { readonly level: OperatorLogLevel; readonly detail: string } | undefined {
+  if (refusal.logLevel !== undefined) return { level: refusal.logLevel, detail: refusal.detail };
+  if (verified === undefined) return undefined;
+  return { level: "notice", detail: `${refusal.detail} (token of ${describeTokenHolder(verified)})` };
+}
+
 async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refusal, trail: DecisionTrail): Promise<Decision> {
   let context: ChallengeContext = {};
   let answered = refusal;
@@ -361,12 +376,10 @@ async function refuse(policy: GatePolicy, request: RequestSource, refusal: Refus
       answered = toRefusal(error);
     }
   }
-  const decision: Writable<Extract<Decision, { kind: "respond" }>> = { kind: "respond", response: renderRefusal(answered, context) };
-  if (answered.logLevel !== undefined) {
-    decision.log = formatOperatorLog(answered.logLevel, `${answered.status} on ${shortenText(await request.path(), MAX_LOGGED_PATH)}: ${answered.detail}`);
-  }
   // Kong's log plugins then record who was refused, as after Kong's own acl plugin.
-  if (trail.identity !== undefined) decision.identity = trail.identity;
+  const decision: Writable<Extract<Decision, { kind: "respond" }>> = { kind: "respond", response: renderRefusal(answered, context), identity: trail.identity };
+  const logged = describeRefusalLog(answered, trail.verified);
+  if (logged !== undefined) decision.log = formatOperatorLog(logged.level, `${answered.status} on ${shortenText(await request.path(), MAX_LOGGED_PATH)}: ${logged.detail}`);
   if (policy.logDecisions) decision.record = recordDecision(policy, trail, "refused", answered);
   return decision;
 }

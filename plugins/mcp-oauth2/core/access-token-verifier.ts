@@ -37,9 +37,19 @@ export function isExpired(expiresAt: number, clockSkewSeconds: number, nowSecond
   return nowSeconds >= expiresAt + clockSkewSeconds;
 }
 
-/** A claim or header value for the operator's log, as JSON, cut to 120 characters. */
+/**
+ * A claim or header value for the operator's log, as JSON, cut to 120 characters. JSON has no
+ * Infinity or NaN (JSON.stringify writes them as null): a number such as 1e400 parses as Infinity,
+ * which is named as such.
+ */
 export function describeValue(value: unknown): string {
+  if (typeof value === "number" && !Number.isFinite(value)) return `${value} (not a finite number)`;
   return shortenText(JSON.stringify(value) ?? String(value), 120);
+}
+
+/** Whom a verified token speaks for, in an operator log line. */
+export function describeTokenHolder(verified: VerifiedToken): string {
+  return verified.subject ?? verified.clientId ?? "unknown subject";
 }
 
 function decodeJsonObject(segment: string, what: string): JsonObject {
@@ -107,7 +117,7 @@ function checkHeader(header: JsonObject, policy: VerificationPolicy): { algorith
   // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject.
   if (crit !== undefined) throw new InvalidToken("the token uses critical header extensions", `crit ${describeValue(crit)}`);
   if (kid !== undefined && typeof kid !== "string") throw new InvalidToken("the token's key id is not a string");
-  return kid === undefined ? { algorithm: alg } : { algorithm: alg, kid };
+  return { algorithm: alg, kid };
 }
 
 function findAuthorizationServer(payload: JsonObject, policy: VerificationPolicy): AuthorizationServer {
@@ -160,7 +170,7 @@ function checkKeycloakToken(payload: JsonObject): void {
 function formatIdentityValue(value: unknown, claimPath: readonly string[]): string | undefined {
   if (value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0)) return undefined;
   const text = Array.isArray(value)
-    ? value.map((element) => (typeof element === "object" && element !== null ? JSON.stringify(element) : String(element))).join(", ")
+    ? value.map((element) => (typeof element === "object" ? JSON.stringify(element) : String(element))).join(", ")
     : typeof value === "object"
       ? JSON.stringify(value)
       : String(value);
@@ -181,7 +191,7 @@ export function checkHeaderSafeClaim(text: string, claimName: string): string {
 /** Reads a claim by dot path (`realm_access.roles`); a claim literally named with dots wins. */
 export function readClaim(payload: JsonObject, path: readonly string[]): unknown {
   const literal = path.join(".");
-  if (path.length > 1 && Object.hasOwn(payload, literal)) return payload[literal];
+  if (Object.hasOwn(payload, literal)) return payload[literal];
   let value: unknown = payload;
   for (const segment of path) {
     if (!isJsonObject(value) || !Object.hasOwn(value, segment)) return undefined;
@@ -215,12 +225,14 @@ export async function verifyAccessToken(token: string, policy: VerificationPolic
   const { algorithm, kid } = checkHeader(decodeJsonObject(encodedHeader, "header"), policy);
   const payload = decodeJsonObject(encodedPayload, "payload");
   const server = findAuthorizationServer(payload, policy);
-  const keys = await registry.findKeys(server.jwksUri, kid === undefined ? { algorithm } : { kid, algorithm }, {
+  const keys = await registry.findKeys(server.jwksUri, { kid, algorithm }, {
     timeoutMs: policy.httpTimeoutMs,
     cooldownMs: policy.jwksRefetchCooldownMs,
   });
-  const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`, "ascii");
+  // The segments are base64url (checked above): ASCII, the same bytes in UTF-8.
+  const signingInput = Buffer.from(`${encodedHeader}.${encodedPayload}`);
   const signature = Buffer.from(encodedSignature, "base64url");
+  // Stryker disable next-line OptionalChaining: defence in depth: findKeys returns only keys with a verifier for the algorithm.
   if (!keys.some((signingKey) => signingKey.verifiers.get(algorithm)?.(signingInput, signature) === true)) {
     throw new InvalidToken("the token signature is invalid", `signature check failed with ${keys.length} key(s) of ${server.jwksUri}${kid === undefined ? "" : ` for kid ${quoteText(kid)}`}`);
   }

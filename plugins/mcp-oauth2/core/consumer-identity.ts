@@ -1,5 +1,5 @@
 import { LRUCache, type Perf } from "lru-cache";
-import { checkHeaderSafeClaim, type VerifiedToken } from "./access-token-verifier";
+import { checkHeaderSafeClaim, describeTokenHolder, type VerifiedToken } from "./access-token-verifier";
 import type { ConsumerMapping } from "./gate-config";
 import { GateFailure, InvalidToken, shortenText } from "./refusals";
 
@@ -139,7 +139,7 @@ export async function identifyConsumer(mapping: ConsumerMapping, verified: Verif
   }
   if (mapping.optional) return { kind: "credential", credential: describeCredential(verified, undefined) };
   const names = mapping.claims.map((claim) => claim.name);
-  throw new InvalidToken(`no consumer matches the token's ${names.length === 1 ? `${names[0]} claim` : `claims ${names.join(", ")}`}`, `no Kong consumer for the token of ${verified.subject ?? verified.clientId ?? "unknown subject"}: ${tried.join("; ")}`);
+  throw new InvalidToken(`no consumer matches the token's ${names.length === 1 ? `${names[0]} claim` : `claims ${names.join(", ")}`}`, `no Kong consumer for the token of ${describeTokenHolder(verified)}: ${tried.join("; ")}`);
 }
 
 function headerValue(value: unknown): string | readonly never[] {

@@ -29,7 +29,10 @@ export type FetchText = (url: string, timeoutMs: number) => Promise<string>;
 const MAX_KEY_SET_AGE_MS = 300_000;
 const MAX_JWKS_BYTES = 512 * 1024;
 const MAX_KEYS = 100;
-/** A representative algorithm per key family, to import an `alg`-less JWK with jose. */
+/**
+ * The key families the gate verifies, each with an algorithm jose imports it with; the JWK's own
+ * `alg` binds it afterwards (prepareJwsVerifiers). Symmetric (oct) keys have none.
+ */
 const IMPORT_ALGORITHM: ReadonlyMap<unknown, string> = new Map([
   ["RSA", "RS256"],
   ["P-256", "ES256"],
@@ -66,18 +69,21 @@ async function importSigningKey(jwk: unknown): Promise<SigningKey | undefined> {
   const { kty, crv, use, key_ops: keyOps, alg, kid, d } = jwk;
   if (use !== undefined && use !== "sig") return undefined;
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes("verify"))) return undefined;
-  if (d !== undefined || kty === "oct") return undefined;
-  const importAlgorithm = typeof alg === "string" ? alg : IMPORT_ALGORITHM.get(crv ?? kty);
+  // Stryker disable next-line ConditionalExpression: defence in depth: a private JWK would import as a private key, which prepareJwsVerifiers refuses.
+  if (d !== undefined) return undefined;
+  const importAlgorithm = IMPORT_ALGORITHM.get(crv ?? kty);
+  // Stryker disable next-line ConditionalExpression: defence in depth: without an algorithm jose imports by the JWK's alg (an oct key as bytes, skipped below) or refuses, and prepareJwsVerifiers knows no other family.
   if (importAlgorithm === undefined) return undefined;
-  try {
-    const imported = await importJWK({ ...(jwk as JWK), ext: true }, importAlgorithm);
-    if (imported instanceof Uint8Array) return undefined;
-    const verifiers = prepareJwsVerifiers(KeyObject.from(imported), typeof alg === "string" ? [alg] : undefined);
-    if (verifiers.size === 0) return undefined;
-    return { ...(typeof kid === "string" ? { kid } : {}), verifiers };
-  } catch {
-    return undefined;
-  }
+  // ext is left to jose, which imports public keys as extractable: KeyObject.from deprecates others from Node 24 on.
+  const { ext: _ext, ...publicJwk } = jwk;
+  // jose refuses a JWK whose curve, key_ops or members do not fit: the key is skipped.
+  const imported = await importJWK(publicJwk as JWK, importAlgorithm).catch(() => undefined);
+  if (imported === undefined) return undefined;
+  // A symmetric JWK that names a curve ({kty: "oct", crv: "P-256"}) reaches jose, which imports it as bytes.
+  if (imported instanceof Uint8Array) return undefined;
+  const verifiers = prepareJwsVerifiers(KeyObject.from(imported), typeof alg === "string" ? [alg] : undefined);
+  if (verifiers.size === 0) return undefined;
+  return { ...(typeof kid === "string" ? { kid } : {}), verifiers };
 }
 
 async function parseKeySet(text: string): Promise<SigningKey[]> {
@@ -117,10 +123,11 @@ export class JwksRegistry {
   async findKeys(jwksUri: string, request: KeyRequest, settings: FetchSettings): Promise<readonly SigningKey[]> {
     const state = this.stateOf(jwksUri);
     let keys = this.selectKeys(state, request);
-    if (state.keys === undefined || (keys.length === 0 && this.mayRefetch(state, settings))) {
+    // No key set yet, or none with this kid: fetch, unless one failed or was fetched within the cooldown.
+    if (keys.length === 0 && this.mayRefetch(state, settings)) {
       await this.refresh(jwksUri, state, settings);
       keys = this.selectKeys(state, request);
-    } else if (this.now() - state.attemptedAt >= Math.max(MAX_KEY_SET_AGE_MS, settings.cooldownMs) && state.inflight === undefined) {
+    } else if (this.now() - state.attemptedAt >= Math.max(MAX_KEY_SET_AGE_MS, settings.cooldownMs)) {
       void this.refresh(jwksUri, state, settings);
     }
     if (keys.length > 0) return keys;
@@ -151,10 +158,9 @@ export class JwksRegistry {
     return state.inflight !== undefined || this.now() - state.attemptedAt >= settings.cooldownMs;
   }
 
-  /** Single flight per URL; never rejects: the outcome is recorded in the state. */
+  /** Single flight per URL (a refresh while one is in flight joins it); never rejects: the outcome is recorded in the state. */
   private refresh(jwksUri: string, state: KeySetState, settings: FetchSettings): Promise<void> {
     if (state.inflight !== undefined) return state.inflight;
-    if (state.keys === undefined && state.failure !== undefined && !this.mayRefetch(state, settings)) return Promise.resolve();
     state.attemptedAt = this.now();
     state.inflight = this.fetchText(jwksUri, settings.timeoutMs)
       .then(parseKeySet)

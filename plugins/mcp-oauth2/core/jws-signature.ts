@@ -47,8 +47,10 @@ function keySuitsAlgorithm(key: KeyObject, spec: AlgorithmSpec): boolean {
   switch (spec.keyType) {
     case "rsa":
       // An rsa-pss key (never imported from a JWK) is bound to PSS padding by OpenSSL.
+      // Stryker disable next-line OptionalChaining: defence in depth: node gives every public asymmetric key its details.
       return (type === "rsa" || (type === "rsa-pss" && spec.pss === true)) && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
     case "ec":
+      // Stryker disable next-line ConditionalExpression,OptionalChaining: defence in depth: only EC keys have a namedCurve, and node gives every public key its details.
       return type === "ec" && key.asymmetricKeyDetails?.namedCurve === spec.curve;
     case "okp":
       return type === "ed25519" || type === "ed448";

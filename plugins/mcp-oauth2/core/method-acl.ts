@@ -65,7 +65,8 @@ function matchItemGlob(glob: string, item: string): boolean {
     if (expected === "*") {
       lastStar = globIndex++;
       resumeAt = itemIndex;
-    } else if (expected !== undefined && (expected === "?" || expected === item[itemIndex])) {
+    } else if (expected === "?" || expected === item[itemIndex]) {
+      // Past the end of the glob, expected is undefined: neither "?" nor a character of the item.
       globIndex++;
       itemIndex++;
     } else if (lastStar !== -1) {

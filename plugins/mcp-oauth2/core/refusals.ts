@@ -30,9 +30,10 @@ const MAX_LOG_MESSAGE = 2000;
  */
 const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+/** C0, DEL and C1 as \xNN; the separators and bidirectional controls (U+2028 and above) as \uNNNN. */
 function escapeForLog(character: string): string {
   const code = character.charCodeAt(0);
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  return code <= 0x9f ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
 }
 
 /**
@@ -55,7 +56,8 @@ export abstract class Refusal extends Error {
   abstract readonly errorCode: string;
   /**
    * Kong log level for this refusal, or undefined when it is the client's own business (a
-   * missing token is every client's first step). Each log line costs a PDK round trip.
+   * missing token is every client's first step; a malformed request is logged at notice only
+   * once its token is verified). Each log line costs a PDK round trip.
    */
   readonly logLevel: OperatorLogLevel | undefined = undefined;
 
@@ -189,8 +191,9 @@ export class UnfilterableList extends Refusal {
 export class MetadataMethodNotAllowed extends Refusal {
   readonly status = 405;
   readonly errorCode = "method_not_allowed";
-  constructor(method: string) {
-    super("protected resource metadata supports only GET and HEAD", `metadata requested with ${quoteText(method)}`);
+  /** Asked before any token is looked at, so never logged: the description is all there is. */
+  constructor() {
+    super("protected resource metadata supports only GET and HEAD");
   }
 }
 

@@ -46,7 +46,7 @@ const BACKSLASH = 0x5c;
 function findStringEnd(text: string, start: number): number {
   let end = text.indexOf('"', start + 1);
   for (;;) {
-    if (end === -1) return -1;
+    // At end -1, charCodeAt(-2) is NaN, no backslash: -1 is returned.
     let backslashes = 0;
     while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return end;
@@ -80,48 +80,29 @@ function checkNesting(text: string): void {
  */
 function findDuplicateKey(text: string, maxDepth: number): string | undefined {
   const containers: Array<Set<string> | null | false> = []; // Set: tracked object, null: deep object, false: array
-  let expectKey = false;
+  // The last of { [ } ] , : outside strings: a string right after { or , in an object is a member name.
+  let previous = 0;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
     if (code === QUOTE) {
       const end = findStringEnd(text, index);
       const keys = containers[containers.length - 1];
-      if (expectKey && keys) {
+      if (keys && (previous === OPEN_OBJECT || previous === COMMA)) {
         const raw = text.slice(index + 1, end);
         const key = raw.includes("\\") ? (JSON.parse(text.slice(index, end + 1)) as string) : raw;
         if (keys.has(key)) return key;
         keys.add(key);
       }
       index = end;
-    } else if (code === OPEN_OBJECT) {
-      containers.push(containers.length < maxDepth ? new Set() : null);
-      expectKey = true;
-    } else if (code === OPEN_ARRAY) {
-      containers.push(false);
-      expectKey = false;
-    } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) {
-      containers.pop();
-      expectKey = false;
-    } else if (code === COMMA) {
-      expectKey = containers[containers.length - 1] !== false;
-    } else if (code === COLON) {
-      expectKey = false;
+      continue;
     }
+    if (code === OPEN_OBJECT) containers.push(containers.length < maxDepth ? new Set() : null);
+    else if (code === OPEN_ARRAY) containers.push(false);
+    else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) containers.pop();
+    else if (code !== COMMA && code !== COLON) continue;
+    previous = code;
   }
   return undefined;
-}
-
-/**
- * Compact JSON as issuers and SDKs write it serializes back to itself only when no member was
- * repeated (JSON.parse keeps one of each). The check runs natively, the scan in JS; hostile
- * nesting deep enough to exhaust JSON.stringify's recursion goes to the scan.
- */
-function serializesBackTo(value: unknown, text: string): boolean {
-  try {
-    return JSON.stringify(value) === text;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -132,7 +113,10 @@ function serializesBackTo(value: unknown, text: string): boolean {
 export function parseJsonWithUniqueKeys(text: string, maxDepth: number | ((value: unknown) => number) = Infinity): unknown {
   checkNesting(text);
   const value: unknown = JSON.parse(text);
-  if (serializesBackTo(value, text)) return value;
+  // Compact JSON as issuers and SDKs write it serializes back to itself only when no member was
+  // repeated (JSON.parse keeps one of each): a native check first, the scan in JS only otherwise.
+  // Nesting is bounded above, so JSON.stringify cannot run out of stack here.
+  if (JSON.stringify(value) === text) return value;
   const duplicate = findDuplicateKey(text, typeof maxDepth === "number" ? maxDepth : maxDepth(value));
   if (duplicate !== undefined) throw new DuplicateKeyError(duplicate);
   return value;
