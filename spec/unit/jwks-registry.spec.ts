@@ -126,9 +126,11 @@ describe("jwks-registry", () => {
       { kty: "oct", kid: "oct-p256", crv: "P-256", k: "c2VjcmV0" },
       { kty: "oct", kid: "oct-ed25519", crv: "Ed25519", k: "c2VjcmV0", alg: "EdDSA" },
       { ...rsa.publicJwk, kid: "private", d: "AQAB" },
+      // With a public exponent of 1 every "signature" verifies: anyone could forge tokens.
+      { ...rsa.publicJwk, kid: "exponent-1", e: "AQ" },
       rsa.publicJwk,
     ];
-    for (const kid of ["enc", "ops", "no-ops", "ops-object", "no-modulus", "oct", "private"]) {
+    for (const kid of ["enc", "ops", "no-ops", "ops-object", "no-modulus", "oct", "private", "exponent-1"]) {
       await expectRejection(registry.findKeys(jwks.jwksUri, { kid, algorithm: "RS256" }, settings), InvalidToken);
     }
     for (const [kid, algorithm] of [["oct-p256", "ES256"], ["oct-p256", "HS256"], ["oct-ed25519", "EdDSA"]] as const) {

@@ -241,6 +241,28 @@ describe("jws-signature", () => {
       expect(listAlgorithmsForKey(ed448.privateKey)).to.deep.equal([]);
     });
 
+    it("lists nothing for an RSA key with an unsound public exponent: 1 (every signature verifies), even, below 65537 or from 2^256", () => {
+      const { n } = signed.get("RS256")!.publicKey.export({ format: "jwk" });
+      const withExponent = (exponent: bigint) => {
+        const hex = exponent.toString(16);
+        return createPublicKey({ key: { kty: "RSA", n, e: Buffer.from(hex.length % 2 === 1 ? `0${hex}` : hex, "hex").toString("base64url") }, format: "jwk" });
+      };
+      for (const exponent of [1n, 2n, 3n, 65535n, 65538n, (1n << 256n) + 1n]) expect(listAlgorithmsForKey(withExponent(exponent)), String(exponent)).to.deep.equal([]);
+      expect(listAlgorithmsForKey(withExponent(65537n))).to.deep.equal(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
+      expect(listAlgorithmsForKey(withExponent((1n << 256n) - 1n))).to.have.length(6);
+    });
+
+    it("refuses a forged RS256 signature under a key with exponent 1: the bare PKCS #1 v1.5 encoding of the hash", () => {
+      const { n } = signed.get("RS256")!.publicKey.export({ format: "jwk" });
+      const unsound = createPublicKey({ key: { kty: "RSA", n, e: "AQ" }, format: "jwk" });
+      expect(prepareJwsVerifiers(unsound).get("RS256")).to.equal(undefined);
+      // What the key would accept: verify() with e = 1 compares the signature itself with the padded hash.
+      const signingInput = Buffer.from("e30.e30");
+      const digestInfo = Buffer.concat([Buffer.from("3031300d060960864801650304020105000420", "hex"), createHash("sha256").update(signingInput).digest()]);
+      const forged = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo]);
+      expect(verify("sha256", signingInput, unsound, forged), "node itself accepts it").to.equal(true);
+    });
+
     it("prepares only the algorithms asked for that the key suits", () => {
       const rsa = signed.get("RS256")!.publicKey;
       expect([...prepareJwsVerifiers(rsa, ["PS512", "ES256", "HS256"]).keys()]).to.deep.equal(["PS512"]);

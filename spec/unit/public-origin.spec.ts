@@ -44,7 +44,7 @@ describe("public-origin", () => {
     });
 
     it("refuses hosts that are not a plain host", () => {
-      for (const host of ["", "evil.example/mcp", "user@evil.example", "mcp example.com", "mcp.example.com\t", 'mcp"example.com', "mcp.example.com%22", "a\\b", "a?b", "a#b", "a<b", "[::1", "a\u0000b"]) {
+      for (const host of ["", "evil.example/mcp", "user@evil.example", "mcp example.com", "mcp.example.com\t", 'mcp"example.com', "mcp.example.com%22", "a\\b", "a?b", "a#b", "a<b", "[::1", "a\u0000b", "x,scope=admin", "a;b", "a=b", "a'b", "a(b)", "a!b", "a$b", "a&b", "a*b", "a+b", "a`b", "a\u200fb", "a:b:c", "a:123456"]) {
         const refusal = expect(() => formatForwardedOrigin("https", host, 443), JSON.stringify(host)).to.throw(InvalidRequest);
         refusal.with.property("description", "the request's Host cannot be used for a resource URL");
         refusal.with.property("detail", "forwarded host is not a plain host");

@@ -1,7 +1,7 @@
 import type { AuthorizationServer, VerificationPolicy } from "./gate-config";
 import type { JwksRegistry } from "./jwks-registry";
 import { InvalidToken, quoteText, shortenText } from "./refusals";
-import { isJsonObject, parseJsonWithUniqueKeys } from "./unique-key-json";
+import { DuplicateKeyError, isJsonObject, NestingTooDeep, parseJsonWithUniqueKeys } from "./unique-key-json";
 
 /** What the gate keeps from a verified access token. */
 export interface VerifiedToken {
@@ -49,7 +49,7 @@ export function describeValue(value: unknown): string {
 
 /** Whom a verified token speaks for, in an operator log line. */
 export function describeTokenHolder(verified: VerifiedToken): string {
-  return verified.subject ?? verified.clientId ?? "unknown subject";
+  return shortenText(verified.subject ?? verified.clientId ?? "unknown subject", 100);
 }
 
 function decodeJsonObject(segment: string, what: string): JsonObject {
@@ -57,7 +57,9 @@ function decodeJsonObject(segment: string, what: string): JsonObject {
   try {
     value = parseJsonWithUniqueKeys(utf8.decode(Buffer.from(segment, "base64url")));
   } catch (error) {
-    throw new InvalidToken(`the token ${what} is not valid JSON`, `token ${what}: ${error instanceof Error ? error.message : "unreadable"}`);
+    // V8's own message quotes the decoded text: part of a token must not reach the log.
+    const reason = error instanceof DuplicateKeyError || error instanceof NestingTooDeep ? error.message : "not UTF-8 JSON";
+    throw new InvalidToken(`the token ${what} is not valid JSON`, `token ${what}: ${reason}`);
   }
   if (!isJsonObject(value)) throw new InvalidToken(`the token ${what} is not a JSON object`);
   return value;

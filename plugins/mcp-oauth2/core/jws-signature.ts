@@ -39,16 +39,28 @@ export const SUPPORTED_ALGORITHMS: readonly string[] = [...ALGORITHMS.keys()];
 
 /** RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits must not be used. */
 const MIN_RSA_BITS = 2048;
+/**
+ * NIST SP 800-56B / FIPS 186-5: an odd public exponent of at least 65537 (and below 2^256). With
+ * e = 1 every "signature" s verifies, as s^1 mod n = s: a key set that publishes one would let
+ * anyone forge tokens.
+ */
+const MIN_RSA_EXPONENT = 65537n;
+const MAX_RSA_EXPONENT = 1n << 256n;
 
-/** Whether `key` is a public key of the type, curve and size `algorithm` needs. */
+function hasSoundRsaParameters(key: KeyObject): boolean {
+  // Stryker disable next-line OptionalChaining: defence in depth: node gives every public asymmetric key its details.
+  const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
+  return modulusLength >= MIN_RSA_BITS && publicExponent >= MIN_RSA_EXPONENT && publicExponent < MAX_RSA_EXPONENT && publicExponent % 2n === 1n;
+}
+
+/** Whether `key` is a public key of the type, curve, size and exponent `algorithm` needs. */
 function keySuitsAlgorithm(key: KeyObject, spec: AlgorithmSpec): boolean {
   if (key.type !== "public") return false;
   const type = key.asymmetricKeyType;
   switch (spec.keyType) {
     case "rsa":
       // An rsa-pss key (never imported from a JWK) is bound to PSS padding by OpenSSL.
-      // Stryker disable next-line OptionalChaining: defence in depth: node gives every public asymmetric key its details.
-      return (type === "rsa" || (type === "rsa-pss" && spec.pss === true)) && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS;
+      return (type === "rsa" || (type === "rsa-pss" && spec.pss === true)) && hasSoundRsaParameters(key);
     case "ec":
       // Stryker disable next-line ConditionalExpression,OptionalChaining: defence in depth: only EC keys have a namedCurve, and node gives every public key its details.
       return type === "ec" && key.asymmetricKeyDetails?.namedCurve === spec.curve;

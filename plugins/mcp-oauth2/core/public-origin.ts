@@ -1,5 +1,8 @@
 import { InvalidRequest } from "./refusals";
 
+/** A DNS name (internationalized ones too: letters, digits and marks of any script), an IPv4 or a bracketed IPv6 address, and a port. */
+const PLAIN_HOST = /^(?:[\p{L}\p{N}\p{M}._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/u;
+
 /**
  * The origin a client used, from Kong's forwarded scheme/host/port (Kong honours X-Forwarded-*
  * only from trusted_ips). Default ports are omitted (RFC 6454 §4). The host comes from the
@@ -11,9 +14,10 @@ export function formatForwardedOrigin(scheme: string, host: string, port: number
     throw new InvalidRequest("the request's scheme cannot be used for a resource URL", `forwarded scheme '${scheme}'`);
   }
   const schemeAndHost = `${normalizedScheme}://${host}`;
-  // WHATWG URL accepts `"` in a host (also as %22): it would end the quoted-string of the
-  // challenge's resource_metadata (RFC 6750 §3).
-  if (/[/?#@\\\s"%]/.test(host) || !URL.canParse(schemeAndHost)) {
+  // Only a plain host. WHATWG URL also accepts `"` (as %22 too), which would end the quoted-string
+  // of the challenge's resource_metadata (RFC 6750 §3), and sub-delims such as `,` and `=`, which
+  // a client splitting the challenge on commas would read as parameters of their own.
+  if (!PLAIN_HOST.test(host) || !URL.canParse(schemeAndHost)) {
     // The host is not quoted: a log line must not carry whatever a broken PDK call handed over.
     throw new InvalidRequest("the request's Host cannot be used for a resource URL", "forwarded host is not a plain host");
   }

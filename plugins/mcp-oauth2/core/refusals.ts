@@ -25,15 +25,18 @@ const MAX_LOG_MESSAGE = 2000;
 
 /**
  * Characters a log line must not carry raw: C0 and C1 controls and DEL (a terminal or a log viewer
- * acts on them), the Unicode line and paragraph separators (some viewers break lines there) and
- * the bidirectional controls (they reorder what an operator reads).
+ * acts on them), the Unicode line and paragraph separators (some viewers break lines there), every
+ * bidirectional control (they reorder what an operator reads: U+202A-202E and U+2066-2069, and the
+ * marks U+200E, U+200F, U+061C) and the characters Unicode says to ignore in display (zero-width
+ * spaces and joiners, U+FEFF...), which hide text.
  */
-const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const LOG_UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/gu;
 
-/** C0, DEL and C1 as \xNN; the separators and bidirectional controls (U+2028 and above) as \uNNNN. */
+/** C0, DEL and C1 as \xNN; the others as \uNNNN, or \u{NNNNN} beyond the Basic Multilingual Plane. */
 function escapeForLog(character: string): string {
-  const code = character.charCodeAt(0);
-  return code <= 0x9f ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  const code = character.codePointAt(0)!;
+  if (code <= 0x9f) return `\\x${code.toString(16).padStart(2, "0")}`;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
 /**
