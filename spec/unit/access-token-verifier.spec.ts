@@ -185,6 +185,9 @@ describe("access-token-verifier", () => {
 
     it("tells the operator why a token is too large, not canonical, critical or from an unknown issuer", async () => {
       expect((await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(7000)}.c`, "the token is too large")).detail).to.equal("token of 17003 characters");
+      expect((await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(6382)}.c`, "the token is too large")).detail).to.equal("token of 16385 characters");
+      // 16,384 characters are read: this one is refused for what it holds, not for its size.
+      await expectInvalid(`${"a".repeat(10000)}.${"b".repeat(6381)}.c`, "the token is not canonically base64url-encoded");
       const token = signRawRs256(rsaKey, { alg: "RS256", kid: "rsa-1" }, claims());
       expect((await expectInvalid(`${token}AAA`, "the token is not canonically base64url-encoded")).detail).to.equal("a token segment has non-zero padding bits or an impossible length");
       expect((await expectInvalid(signRawRs256(rsaKey, { alg: "RS256", crit: ["exp"], exp: 1 }, claims()), "the token uses critical header extensions")).detail).to.equal('crit ["exp"]');
