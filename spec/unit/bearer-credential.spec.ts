@@ -62,6 +62,7 @@ describe("bearer-credential (RFC 6750 §2.1)", () => {
       it(`refuses ${label}`, () => {
         const refusal = expect(() => extractBearerToken([value])).to.throw(InvalidRequest);
         refusal.with.property("description", MALFORMED);
+        refusal.with.property("detail", "malformed Bearer credential");
         refusal.with.property("status", 400);
       });
     }

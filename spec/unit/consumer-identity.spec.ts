@@ -68,6 +68,25 @@ describe("consumer-identity", () => {
     expect(refusal.detail).to.contain(`sub "${MACHINE.id}": no consumer with that username`);
   });
 
+  it("tells the operator which fields were searched, and which values were no UUID to look up by id", async () => {
+    const unknownId = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a";
+    const byBoth = await expectRejection(identifyConsumer(mappingOf({ consumer_claim: ["sub"], consumer_by: ["username", "id"] }), tokenWith({ subject: "mallory" }, ["mallory"]), table(), new ConsumerCache()), InvalidToken);
+    expect(byBoth.detail).to.equal('no Kong consumer for the token of mallory: sub "mallory": no consumer with that username or id');
+    const byId = mappingOf({ consumer_claim: ["azp", "sub"], consumer_by: ["id"] });
+    const refusal = await expectRejection(identifyConsumer(byId, tokenWith({ subject: unknownId }, ["vscode", unknownId]), table(), new ConsumerCache()), InvalidToken);
+    expect(refusal.detail).to.equal(`no Kong consumer for the token of ${unknownId}: azp: not a UUID; sub "${unknownId}": no consumer with that id`);
+  });
+
+  it("takes no consumer the loader hands back for another id, and matches an id in any case as Kong does", async () => {
+    const byId = mappingOf({ consumer_claim: ["sub"], consumer_by: ["id"] });
+    const alwaysMachine: ConsumerLoader = () => Promise.resolve(MACHINE);
+    const refusal = await expectRejection(identifyConsumer(byId, tokenWith({ subject: ALICE.id }, [ALICE.id]), alwaysMachine, new ConsumerCache()), InvalidToken);
+    expect(refusal.detail).to.equal(`no Kong consumer for the token of ${ALICE.id}: sub "${ALICE.id}": no consumer with that id`);
+    const upper = ALICE.id.toUpperCase();
+    const identity = await identifyConsumer(byId, tokenWith({ subject: upper }, [upper]), () => Promise.resolve(ALICE), new ConsumerCache());
+    expect(identity).to.deep.include({ kind: "consumer", consumer: ALICE, claim: "sub" });
+  });
+
   it("refuses with 401 invalid_token naming the claims when none matches, the details for the operator", async () => {
     const refusal = await expectRejection(identifyConsumer(azpThenSub, tokenWith({ subject: "mallory" }, [undefined, "mallory"]), table(), new ConsumerCache()), InvalidToken);
     expect([refusal.status, refusal.errorCode, refusal.description]).to.deep.equal([401, "invalid_token", "no consumer matches the token's claims azp, sub"]);
@@ -85,7 +104,7 @@ describe("consumer-identity", () => {
 
   it("answers 500 when the anonymous consumer does not exist, as Kong's jwt plugin does", async () => {
     const failure = await expectRejection(identifyConsumer(mappingOf({ consumer_claim: ["azp"], anonymous: "nobody" }), tokenWith({}, ["unknown"]), table(), new ConsumerCache()), GateFailure);
-    expect([failure.status, failure.detail]).to.deep.equal([500, 'the anonymous consumer "nobody" does not exist (by id or username)']);
+    expect([failure.status, failure.description, failure.detail]).to.deep.equal([500, "the gateway's mcp-oauth2 configuration is invalid", 'the anonymous consumer "nobody" does not exist (by id or username)']);
   });
 
   it("with consumer_optional, goes on with the credential alone: the client, else the subject, else the issuer", async () => {
@@ -100,6 +119,10 @@ describe("consumer-identity", () => {
     const optional = mappingOf({ consumer_claim: ["azp"], consumer_optional: true });
     const refusal = await expectRejection(identifyConsumer(optional, tokenWith({ clientId: "vs\r\ncode" }, [undefined]), table(), new ConsumerCache()), InvalidToken);
     expect(refusal.detail).to.equal("claim azp or client_id holds control characters");
+    const bySubject = await expectRejection(identifyConsumer(optional, tokenWith({ subject: "al\nice" }, [undefined]), table(), new ConsumerCache()), InvalidToken);
+    expect(bySubject.detail).to.equal("claim sub holds control characters");
+    const byIssuer = await expectRejection(identifyConsumer(optional, { ...tokenWith({}, [undefined]), issuer: "https://as.example.com\u0007" }, table(), new ConsumerCache()), InvalidToken);
+    expect(byIssuer.detail).to.equal("claim iss holds control characters");
   });
 
   describe("ConsumerCache", () => {
@@ -152,6 +175,14 @@ describe("consumer-identity", () => {
         "X-Consumer-Username": "guest",
         "X-Credential-Identifier": [],
         "X-Anonymous-Consumer": "true",
+      });
+    });
+
+    it("removes a consumer field that is empty or not a string rather than send it", () => {
+      const sparse: KongConsumer = { id: GUEST.id, username: "", custom_id: 17 };
+      expect(describeConsumerHeaders({ kind: "consumer", consumer: sparse, credential: { id: "vscode", consumer_id: GUEST.id }, claim: "sub" })).to.deep.include({
+        "X-Consumer-Custom-ID": [],
+        "X-Consumer-Username": [],
       });
     });
 

@@ -16,6 +16,9 @@ describe("decision-record", () => {
     expect(record.calls).to.have.length(20);
     expect(record.calls?.at(-1)).to.deep.equal({ method: "tools/call", item: "tool_19" });
     expect(record.calls_not_listed).to.equal(5);
+    const twenty = recordDecision(policyWith(), { verified, calls: calls.slice(0, 20) }, "allowed");
+    expect(twenty.calls).to.have.length(20);
+    expect(twenty).not.to.have.property("calls_not_listed");
   });
 
   it("cuts client-chosen method and item names to 100 characters", () => {

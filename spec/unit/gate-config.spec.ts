@@ -125,6 +125,28 @@ describe("gate-config", () => {
     it("refuses a config that is not a record", () => {
       for (const raw of [null, [], "config"]) expectConfigError(raw, "config", "must be a record");
     });
+
+    it("names the field of a value of the wrong type, as Kong's Admin API would", () => {
+      const server = (overrides: Record<string, unknown>) => kongConfig({ authorization_servers: [{ url: KEYCLOAK, audience: AUDIENCE, ...overrides }] });
+      const nonEmpty = "must be a non-empty string";
+      expectConfigError(server({ issuer: "" }), "authorization_servers[1].issuer", nonEmpty);
+      expectConfigError(server({ jwks_uri: 7 }), "authorization_servers[1].jwks_uri", nonEmpty);
+      expectConfigError(server({ introspection_endpoint: "" }), "authorization_servers[1].introspection_endpoint", nonEmpty);
+      expectConfigError(server({ client_id: 7 }), "authorization_servers[1].client_id", nonEmpty);
+      for (const field of ["metadata_path", "header_name", "anonymous", "resource_name"]) expectConfigError(kongConfig({ [field]: "" }), field, nonEmpty);
+      expectConfigError(kongConfig({ allowed_algorithms: ["RS256", 7] }), "allowed_algorithms[2]", nonEmpty);
+      expectConfigError(kongConfig({ consumer_by: ["username", 7] }), "consumer_by[2]", nonEmpty);
+      for (const field of ["allowed_algorithms", "consumer_by", "scope_method_mapping"]) expectConfigError(kongConfig({ [field]: "username" }), field, "must be an array");
+    });
+
+    it("reads {} as an empty array (Kong's encoder) but refuses a record with members where an array belongs", () => {
+      expectConfigError(kongConfig({ enable_acl: true, scope_method_mapping: { "mcp:tools": ["tools/*"] } }), "scope_method_mapping", "must be an array");
+      expectConfigError(kongConfig({ upstream_headers: { "X-Subject": "sub" } }), "upstream_headers", "must be an array");
+    });
+
+    it("names itself in stack traces and logs", () => {
+      expect(() => compileGatePolicy(null)).to.throw(ConfigError).with.property("name", "ConfigError");
+    });
   });
 
   describe("authorization_servers", () => {
@@ -173,6 +195,7 @@ describe("gate-config", () => {
       expect(compileServer({ jwks_uri: "/protocol/openid-connect/certs" }).jwksUri).to.equal(`${KEYCLOAK}/protocol/openid-connect/certs`);
       expect(compileServer({ jwks_uri: "protocol/openid-connect/certs" }).jwksUri).to.equal(`${KEYCLOAK}/protocol/openid-connect/certs`);
       expect(compileServer({ url: `${KEYCLOAK}/`, jwks_uri: "/certs" }).jwksUri).to.equal(`${KEYCLOAK}/certs`);
+      expect(compileServer({ url: `${KEYCLOAK}///`, jwks_uri: "certs" }).jwksUri).to.equal(`${KEYCLOAK}/certs`);
       expect(compileServer({ jwks_uri: null }).jwksUri).to.equal(`${KEYCLOAK}/.well-known/jwks.json`);
       expect(compileServer({ jwks_uri: "https://keys.example.com/jwks.json" }).jwksUri).to.equal("https://keys.example.com/jwks.json");
       expect(compileServer({ jwks_uri: "HTTP://Keys.Example.com:8080/jwks" }).jwksUri).to.equal("http://keys.example.com:8080/jwks");
@@ -251,6 +274,11 @@ describe("gate-config", () => {
       expectConfigError(server({ introspection_endpoint: "https://gw:pw@kc.example.com/introspect" }), `${serverPath}.introspection_endpoint`, "must not contain credentials (user:password@)");
       expectConfigError(server({ url: "https://gw:pw@kc.example.com/realms/mcp" }), `${serverPath}.url`, "must not contain credentials (user:password@)");
       expectConfigError(server({ jwks_uri: "https://gw:pw@kc.example.com/certs" }), `${serverPath}.jwks_uri`, "must not contain credentials (user:password@)");
+      // A user name alone, or a password alone, is a credential too.
+      for (const credentials of ["gw@", ":pw@"]) {
+        expectConfigError(server({ url: `https://${credentials}kc.example.com/realms/mcp` }), `${serverPath}.url`, "must not contain credentials (user:password@)");
+        expectConfigError(server({ jwks_uri: `https://${credentials}kc.example.com/certs` }), `${serverPath}.jwks_uri`, "must not contain credentials (user:password@)");
+      }
       expectConfigError(server({ client_secret: "" }), `${serverPath}.client_secret`, "must be a non-empty string");
     });
 

@@ -152,6 +152,8 @@ describe("mcp-standard-headers (MCP 2026-07-28, SEP-2243)", () => {
       expectMismatch({ "mcp-method": "tools/call", "mcp-name": "get_weather" }, call("tools/call"), NAME_MISMATCH);
       expectMismatch({ "mcp-method": "tools/call", "mcp-name": "get_weather" }, call("tools/call", { uri: "get_weather" }), NAME_MISMATCH);
       expectMismatch({ "mcp-method": "tools/list", "mcp-name": "get_weather" }, call("tools/list", { name: "get_weather" }), NAME_MISMATCH);
+      // A method that names no item: the header is not decoded, so no Base64 complaint hides that.
+      expectMismatch({ "mcp-method": "ping", "mcp-name": "=?base64?abc?=" }, call("ping"), NAME_MISMATCH);
     });
 
     it("refuses Mcp-Method without Mcp-Name for a call that names an item", () => {

@@ -108,9 +108,10 @@ describe("protected-resource-metadata (RFC 9728)", () => {
       expect(encodeUrlPath(path)).to.equal(path);
     });
 
-    it("percent-encodes spaces, quotes, backslashes and other delimiters", () => {
+    it("percent-encodes spaces, quotes, backslashes, other delimiters and control characters, two hex digits each", () => {
       expect(encodeUrlPath("/my mcp")).to.equal("/my%20mcp");
       expect(encodeUrlPath('/a"b\\c')).to.equal("/a%22b%5Cc");
+      expect(encodeUrlPath("/a\tb\u0001")).to.equal("/a%09b%01");
       expect(encodeUrlPath("/a<b>{c}|^`?#[]")).to.equal("/a%3Cb%3E%7Bc%7D%7C%5E%60%3F%23%5B%5D");
     });
 

@@ -7,6 +7,7 @@ import { hashToken } from "../../plugins/mcp-oauth2/core/token-cache";
 import {
   INTROSPECTION_RETRY_AFTER_SECONDS,
   MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT,
+  MAX_REMEMBERED_REFUSALS,
   MAX_REVOCATION_CHECKS_PER_ENDPOINT,
   TokenIntrospector,
   verifyOrIntrospect,
@@ -144,6 +145,18 @@ describe("token-introspection", () => {
       clock += 1;
       await expectRejection(introspector.introspectOpaqueToken(TOKEN, hashToken(TOKEN), policy, nowSeconds()), InvalidToken);
       expect(endpoint.requests).to.have.length(3);
+    });
+
+    it(`with introspection_negative_cache_ttl 0, keeps inactive answers out of the ${MAX_REMEMBERED_REFUSALS} remembered refusals, so a flood of them cannot push out another token's`, async () => {
+      const endpoint = fakeEndpoint((request) => (request.form.startsWith("token=failing&") ? json(502, {}) : json(200, { active: false })));
+      const introspector = new TokenIntrospector(endpoint.post, now);
+      const policy = policyWith([introspectingServer(ISSUER)], { introspection_negative_cache_ttl: 0 });
+      const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
+      await expectRejection(verify("failing"), IntrospectionUnavailable);
+      for (let index = 0; index < MAX_REMEMBERED_REFUSALS; index++) await expectRejection(verify(`inactive-${index}`), InvalidToken);
+      const remembered = await expectRejection(verify("failing"), IntrospectionUnavailable);
+      expect(remembered.detail).to.equal(`introspection endpoint ${ENDPOINT} answered HTTP 502 (remembered)`);
+      expect(endpoint.requests).to.have.length(1 + MAX_REMEMBERED_REFUSALS);
     });
 
     it("does not remember inactive answers with introspection_negative_cache_ttl 0, nor under other verification settings", async () => {
@@ -286,6 +299,45 @@ describe("token-introspection", () => {
       endpoint.releaseAll();
       expect(new Set((await Promise.all(checks)).map((verified) => verified.subject))).to.deep.equal(new Set(["jwt-user"]));
       expect((await Promise.all(flood)).filter((outcome) => outcome instanceof IntrospectionUnavailable)).to.have.length(10);
+    });
+
+    it("frees one call slot per answer, however many calls are still in flight", async () => {
+      const answers: Array<() => void> = [];
+      const endpoint = fakeEndpoint(() => new Promise<HttpAnswer>((resolve) => answers.push(() => resolve(activeAnswer()))));
+      const introspector = new TokenIntrospector(endpoint.post, now);
+      const policy = policyWith([introspectingServer(ISSUER)]);
+      const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
+      const pending = Array.from({ length: MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT }, (_, index) => verify(`token-${index}`));
+      await settle();
+      answers[0]!();
+      expect((await pending[0]!).subject).to.equal("alice");
+      const next = verify("next");
+      const oneTooMany = verify("one-too-many").catch((error: unknown) => error);
+      await settle();
+      expect(endpoint.requests).to.have.length(MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT + 1);
+      for (const answer of answers.splice(0)) answer();
+      await Promise.all([...pending, next]);
+      expect(await oneTooMany).to.be.instanceOf(IntrospectionUnavailable);
+    });
+
+    it("answers a token that one server was too busy to take and another refused with 503 Retry-After 1, not remembered", async () => {
+      // The first server holds its answers until the flood is let go; the second refuses at once.
+      const first = heldEndpoint(() => activeAnswer());
+      const post = (request: FormPost) => (request.url === ENDPOINT ? first.post(request) : Promise.resolve(json(200, { active: false })));
+      const introspector = new TokenIntrospector(post, now);
+      const policy = policyWith([introspectingServer(ISSUER), introspectingServer(OTHER, { introspection_endpoint: `${OTHER}/introspect` })]);
+      const verify = (token: string) => introspector.introspectOpaqueToken(token, hashToken(token), policy, nowSeconds());
+      const flood = Array.from({ length: MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT }, (_, index) => verify(`flood-${index}`));
+      const busy = await expectRejection(verify(TOKEN), IntrospectionUnavailable);
+      expect([busy.status, busy.retryAfterSeconds, busy.detail]).to.deep.equal([
+        503,
+        1,
+        `introspection endpoint ${ENDPOINT} not asked: ${MAX_OPAQUE_INTROSPECTIONS_PER_ENDPOINT} opaque-token introspections are in flight there already; introspection at ${OTHER}/introspect: not active`,
+      ]);
+      await settle();
+      first.releaseAll();
+      await Promise.all(flood);
+      expect((await verify(TOKEN)).issuer).to.equal(ISSUER);
     });
 
     it("passes over a server whose opaque budget is spent, so that another server still vouches for its tokens", async () => {

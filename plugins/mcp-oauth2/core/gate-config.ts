@@ -275,7 +275,7 @@ function readHttpUrl(value: string, path: string): URL {
     throw new ConfigError(path, `'${value}' is not an absolute http(s) URL (the WHATWG URL parser refuses it)`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(path, `'${value}' must be an http(s) URL`);
-  if (url.hash !== "" || value.includes("#")) throw new ConfigError(path, `'${value}' must not have a fragment (#)`);
+  if (value.includes("#")) throw new ConfigError(path, `'${value}' must not have a fragment (#)`);
   return url;
 }
 

@@ -54,7 +54,8 @@ export function parseMediaType(value: string): MediaType | undefined {
   const semicolon = value.indexOf(";");
   const typeEnd = semicolon === -1 ? value.length : semicolon;
   const [type, subtype] = [value.slice(0, slash), value.slice(slash + 1, typeEnd).replace(/[ \t]+$/, "")];
-  if (slash === -1 || slash > typeEnd || !TOKEN.test(type) || !TOKEN.test(subtype)) return undefined;
+  // A slash after the first ";" leaves that ";" in the type, which is then no token.
+  if (slash === -1 || !TOKEN.test(type) || !TOKEN.test(subtype)) return undefined;
   const parameters: [string, string][] = [];
   let index = skipWhitespace(value, typeEnd);
   while (index < value.length) {
@@ -87,8 +88,8 @@ export function parseMediaType(value: string): MediaType | undefined {
  * gzip, deflate and br, and the gate would be judging the compressed bytes.
  */
 export function checkBodyHeaders(headers: HeaderMap): void {
-  const contentTypes = headers.get("content-type") ?? [];
-  if (contentTypes.length > 1) throw new InvalidRequest("Content-Type must be sent once", `Content-Type sent ${contentTypes.length} times`);
+  const contentTypeCount = headers.get("content-type")?.length ?? 0;
+  if (contentTypeCount > 1) throw new InvalidRequest("Content-Type must be sent once", `Content-Type sent ${contentTypeCount} times`);
   for (const field of headers.get("content-encoding") ?? []) {
     for (const coding of field.split(",")) {
       const name = coding.trim().toLowerCase();

@@ -49,7 +49,7 @@ export function checkStandardHeaders(headers: HeaderMap, body: JsonRpcBody | und
   const itemMember = ITEM_MEMBER.get(call.method);
   if (name !== undefined) {
     if (itemMember === undefined || decodeNameHeader(name[0]) !== call.item) refuseMismatch(`Mcp-Name does not match params.${itemMember ?? "name"} in the body`);
-  } else if (itemMember !== undefined && call.item !== undefined) {
+  } else if (call.item !== undefined) {
     refuseMismatch(`Mcp-Name is required with Mcp-Method ${call.method}`);
   }
 }

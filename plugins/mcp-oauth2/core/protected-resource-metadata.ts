@@ -54,5 +54,5 @@ export function encodeUrlPath(path: string): string {
  * origin, which then fails the audience check.
  */
 export function formatResourceMetadataUrl(origin: string, metadataPath: string, requestPath: string): string {
-  return requestPath === "/" || requestPath === "" ? origin + metadataPath : origin + metadataPath + requestPath;
+  return requestPath === "/" ? origin + metadataPath : origin + metadataPath + requestPath;
 }

@@ -33,7 +33,7 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
 /** A failed introspection is remembered (and Retry-After says) this long, per token. */
 export const INTROSPECTION_RETRY_AFTER_SECONDS = 5;
 /** Tokens whose refusal is remembered; each entry is a few hundred bytes. */
-const MAX_REMEMBERED_REFUSALS = 10_000;
+export const MAX_REMEMBERED_REFUSALS = 10_000;
 /** RFC 6749 §5.2 and RFC 7662 §2.3 error codes worth an operator's attention; other text is never logged. */
 const KNOWN_ERROR_CODES = new Set(["invalid_client", "invalid_request", "unauthorized_client", "unsupported_token_type", "invalid_token", "access_denied", "server_error", "temporarily_unavailable"]);
 
@@ -146,7 +146,6 @@ function checkActiveAnswer(answer: JsonObject, server: AuthorizationServer, endp
 /** One refusal for the servers asked in turn: busy or unavailable if any could not answer (busy first), else invalid. */
 function combineRefusals(refusals: readonly (InvalidToken | IntrospectionUnavailable)[]): InvalidToken | IntrospectionUnavailable {
   const detail = refusals.map((refusal) => refusal.detail).join("; ");
-  if (refusals.length === 1) return refusals[0] as InvalidToken | IntrospectionUnavailable;
   if (refusals.some((refusal) => refusal instanceof IntrospectionBusy)) return new IntrospectionBusy(detail, BUSY_RETRY_AFTER_SECONDS);
   if (refusals.some((refusal) => refusal instanceof IntrospectionUnavailable)) return new IntrospectionUnavailable(detail, INTROSPECTION_RETRY_AFTER_SECONDS);
   return new InvalidToken((refusals[0] as InvalidToken).description, detail);
