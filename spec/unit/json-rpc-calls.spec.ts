@@ -1,14 +1,17 @@
 import { expect } from "chai";
-import { listAuthorizedCalls, locateListRequests, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
+import { listAuthorizedCalls, locateRequests, readJsonRpcBody, type JsonRpcBody, type JsonRpcCall } from "../../plugins/mcp-oauth2/core/json-rpc-calls";
 import { MAX_JSON_NESTING } from "../../plugins/mcp-oauth2/core/unique-key-json";
 import { InvalidJsonRpc } from "../../plugins/mcp-oauth2/core/refusals";
+
+/** MCP's list methods: the requests located in these specs. */
+const isListMethod = (method: string): boolean => ["tools/list", "prompts/list", "resources/list", "resources/templates/list"].includes(method);
 
 /** What the gate reads in a body: its calls, whether it is a batch, and its list requests' methods and ids (as written). */
 type ReadBody = Pick<JsonRpcBody, "calls" | "batch"> & { listRequests: Array<{ method: string; idText: string }> };
 
 function read(body: string | Uint8Array): ReadBody {
   const read = readJsonRpcBody(typeof body === "string" ? Buffer.from(body) : body);
-  return { calls: read.calls, batch: read.batch, listRequests: locateListRequests(read).map(({ method, idText }) => ({ method, idText })) };
+  return { calls: read.calls, batch: read.batch, listRequests: locateRequests(read, isListMethod).map(({ method, idText }) => ({ method, idText })) };
 }
 
 /** What readJsonRpcBody returns for one message (not a batch) without list requests. */
@@ -68,7 +71,7 @@ describe("json-rpc-calls", () => {
       const text = String.raw` [ {"params":{"id":"inner","cursor":"]},{"},"\u0069d" : 12345678901234567890 ,"method":"tools/list"} ,	{"id":"x\\\"y","method":"ping"},{ "method" : "prompts/list", "id":"p\"1" } ] `;
       const body = readJsonRpcBody(Buffer.from(text));
       expect(body.text).to.equal(text);
-      expect(locateListRequests(body).map(({ method, idText, idRange }) => [method, idText, text.slice(...idRange)])).to.deep.equal([
+      expect(locateRequests(body, isListMethod).map(({ method, idText, idRange }) => [method, idText, text.slice(...idRange)])).to.deep.equal([
         ["tools/list", "12345678901234567890", "12345678901234567890"],
         ["prompts/list", '"p\\"1"', '"p\\"1"'],
       ]);

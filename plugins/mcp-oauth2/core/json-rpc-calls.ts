@@ -15,33 +15,23 @@ export interface JsonRpcCall {
   readonly impliedCalls?: readonly JsonRpcCall[];
 }
 
-/** A request for one of MCP's lists, which the upstream will answer under the same id. */
-export interface LocatedListRequest {
+/** A request of the body, which the upstream will answer under the same id. */
+export interface LocatedRequest {
   readonly method: string;
   /** The id as the client wrote it (JSON text), and where it sits in the body's text. */
   readonly idText: string;
   readonly idRange: TextRange;
 }
 
-/** What a POST body holds for the gate: its calls, whether it was a batch, and its list requests. */
+/** What a POST body holds for the gate: its text, its calls, whether it was a batch, and its messages. */
 export interface JsonRpcBody {
   /** The body as UTF-8 text. */
   readonly text: string;
   readonly calls: readonly JsonRpcCall[];
   readonly batch: boolean;
-  /** The messages that request lists (a list method and an id): their index in the body, in order. */
-  readonly listMessages: readonly number[];
-  /** The parsed messages. */
+  /** The parsed messages, in order. */
   readonly messages: readonly unknown[];
 }
-
-/** MCP's list methods, and the member of their result that holds the items. */
-export const LIST_MEMBER: ReadonlyMap<string, "tools" | "prompts" | "resources" | "resourceTemplates"> = new Map([
-  ["tools/list", "tools"],
-  ["prompts/list", "prompts"],
-  ["resources/list", "resources"],
-  ["resources/templates/list", "resourceTemplates"],
-] as const);
 
 /** The MCP methods that name an item (MCP 2026-07-28 Mcp-Name), and the params member naming it. */
 export const ITEM_MEMBER: ReadonlyMap<string, "name" | "uri"> = new Map([
@@ -155,26 +145,20 @@ export function readJsonRpcBody(body: Uint8Array): JsonRpcBody {
   const batch = Array.isArray(parsed);
   const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
   if (messages.length === 0) throw new InvalidJsonRpc("an empty JSON-RPC batch is invalid", -32600);
-  const calls: JsonRpcCall[] = [];
-  const listMessages: number[] = [];
-  messages.forEach((message, index) => {
-    const call = readCall(message);
-    if (call === undefined) return;
-    calls.push(call);
-    if (LIST_MEMBER.has(call.method) && "id" in (message as object)) listMessages.push(index);
-  });
+  const calls = messages.flatMap((message) => readCall(message) ?? []);
   // The subscriptions of a subscriptions/listen sit one level deeper (params.notifications), where
   // a repeated member would be read first-wins by some parsers and last-wins by JSON.parse.
   if (calls.some((call) => call.method === LISTEN_METHOD)) parseJsonRpcText(text, batch ? 4 : 3);
-  return { text, calls, batch, listMessages, messages };
+  return { text, calls, batch, messages };
 }
 
-/** The body's list requests, and where their ids sit in its text. */
-export function locateListRequests({ text, batch, messages, listMessages }: JsonRpcBody): LocatedListRequest[] {
+/** The requests of the body (messages with an id) whose method `isWanted`, and where their ids sit in its text. */
+export function locateRequests({ text, batch, messages }: JsonRpcBody, isWanted: (method: string) => boolean): LocatedRequest[] {
   const whole = trimJsonWhitespace(text, [0, text.length]);
   const messageRanges = batch ? splitJsonContainer(text, whole) : [whole];
-  return listMessages.map((index) => {
+  return messages.flatMap((message, index) => {
+    if (!isJsonObject(message) || typeof message.method !== "string" || !isWanted(message.method) || !("id" in message)) return [];
     const idRange = findMemberValue(text, messageRanges[index]!, "id")!;
-    return { method: (messages[index] as { method: string }).method, idText: text.slice(...idRange), idRange };
+    return [{ method: message.method, idText: text.slice(...idRange), idRange }];
   });
 }

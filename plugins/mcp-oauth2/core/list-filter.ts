@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { renderRefusal, toRefusal } from "./gate-response";
 import { parseMediaType } from "./json-body-headers";
-import { LIST_MEMBER, locateListRequests, type JsonRpcBody } from "./json-rpc-calls";
+import { locateRequests, type JsonRpcBody } from "./json-rpc-calls";
 import { findMemberValue, replaceRanges, splitJsonContainer, trimJsonWhitespace, type TextRange } from "./json-text-ranges";
 import { findFoldedMemberName } from "./member-name-folding";
 import { describeItemGrants, matchesItemGlobs, type ItemGrant, type MethodAcl } from "./method-acl";
@@ -13,13 +13,16 @@ import { DuplicateKeyError, isJsonObject, parseJsonWithUniqueKeys } from "./uniq
 const ITEM_CALLS = ["tools/call", "prompts/get", "resources/read"] as const;
 type ItemCall = (typeof ITEM_CALLS)[number];
 
-/** For each list method: the call its items are judged as, and the member that names an item. */
-const LISTED_ITEMS: ReadonlyMap<string, { readonly call: ItemCall; readonly nameMember: "name" | "uri" | "uriTemplate" }> = new Map([
-  ["tools/list", { call: "tools/call", nameMember: "name" }],
-  ["prompts/list", { call: "prompts/get", nameMember: "name" }],
-  ["resources/list", { call: "resources/read", nameMember: "uri" }],
+/**
+ * MCP's list methods: the member of their result that holds the items, the call an item is judged
+ * as, and the member that names an item.
+ */
+const LISTED_ITEMS: ReadonlyMap<string, { readonly member: string; readonly call: ItemCall; readonly nameMember: "name" | "uri" | "uriTemplate" }> = new Map([
+  ["tools/list", { member: "tools", call: "tools/call", nameMember: "name" }],
+  ["prompts/list", { member: "prompts", call: "prompts/get", nameMember: "name" }],
+  ["resources/list", { member: "resources", call: "resources/read", nameMember: "uri" }],
   // A template is a family of URIs: it is listed when a resources/read glob matches it as written.
-  ["resources/templates/list", { call: "resources/read", nameMember: "uriTemplate" }],
+  ["resources/templates/list", { member: "resourceTemplates", call: "resources/read", nameMember: "uriTemplate" }],
 ]);
 
 /**
@@ -85,7 +88,7 @@ export function describeListing(acl: MethodAcl, grantedScopes: readonly string[]
   if (listed.length > MAX_LIST_REQUESTS) throw new InvalidJsonRpc(`a body may carry at most ${MAX_LIST_REQUESTS} list requests`, -32600);
   const grants = describeItemGrants(acl, grantedScopes, ITEM_CALLS);
   if (listed.every(({ call }) => grants[call] === "all")) return undefined;
-  const listRequests = locateListRequests(body);
+  const listRequests = locateRequests(body, (method) => LISTED_ITEMS.has(method));
   // A dry run changes nothing: the upstream answers under the client's id, in its plain JSON form.
   const answeredAs = listRequests.map(({ idText }) => JSON.stringify(dryRun ? JSON.parse(idText) : chooseGatewayId()));
   const requests = listRequests.map(({ method, idText }, index) => ({ method, answered_as: answeredAs[index]!, asked_as: idText }));
@@ -101,11 +104,16 @@ export interface ListingOfRequest {
   readonly holder: string;
 }
 
+/** An array as it comes back through Kong's Lua, whose empty table may arrive as {}; undefined for anything else. */
+function readLuaArray(value: unknown): unknown[] | undefined {
+  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
+  return Array.isArray(value) ? value : undefined;
+}
+
 function readItemGrant(value: unknown): ItemGrant | undefined {
   if (value === "all") return value;
-  // Kong's Lua hands an empty array back as an empty table, which may arrive as {}.
-  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
-  return Array.isArray(value) && value.every((glob) => typeof glob === "string") ? (value as string[]) : undefined;
+  const globs = readLuaArray(value);
+  return globs?.every((glob) => typeof glob === "string") ? (globs as string[]) : undefined;
 }
 
 function isSharedListRequest(request: unknown): request is SharedListRequest {
@@ -113,8 +121,8 @@ function isSharedListRequest(request: unknown): request is SharedListRequest {
 }
 
 function readListRequests(value: unknown): SharedListRequest[] | undefined {
-  if (isJsonObject(value) && Object.keys(value).length === 0) return [];
-  return Array.isArray(value) && value.every(isSharedListRequest) ? value : undefined;
+  const requests = readLuaArray(value);
+  return requests?.every(isSharedListRequest) ? (requests as SharedListRequest[]) : undefined;
 }
 
 const UNDECIDED = "the gateway could not decide what this token may list";
@@ -201,8 +209,7 @@ class ListResponseFilter {
   }
 
   private filterItems({ method, asked_as: id }: SharedListRequest, result: unknown): void {
-    const { call, nameMember } = LISTED_ITEMS.get(method)!;
-    const member = LIST_MEMBER.get(method)!;
+    const { member, call, nameMember } = LISTED_ITEMS.get(method)!;
     if (isJsonObject(result)) checkMemberNames(result, NO_OTHER_NAMES, `the result of ${method}`);
     const items = isJsonObject(result) ? result[member] : undefined;
     if (!Array.isArray(items)) throw new UnfilterableList(UNFILTERABLE, `the response to ${method} (id ${quoteText(id)}) has no ${member} array`);
