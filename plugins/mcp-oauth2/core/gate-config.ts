@@ -279,13 +279,18 @@ function readHttpUrl(value: string, path: string): URL {
   return url;
 }
 
+/** A URL of the server, refused with credentials (user:password@): they would be published or logged. */
+function refuseCredentials(url: URL, path: string): URL {
+  if (url.username !== "" || url.password !== "") throw new ConfigError(path, "must not contain credentials (user:password@)");
+  return url;
+}
+
 /** RFC 9110 §5.6.2 token, for header names. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * An endpoint of the server (jwks_uri, introspection_endpoint): a relative one is appended to the
- * server url's path, an absolute one is used as it is. Credentials in the URL are refused: they
- * would end up in log lines.
+ * server url's path, an absolute one is used as it is. Credentials in the URL are refused.
  */
 function resolveServerEndpoint(serverUrl: URL, endpoint: string, path: string): string {
   checkNoWhitespace(endpoint, path);
@@ -298,8 +303,7 @@ function resolveServerEndpoint(serverUrl: URL, endpoint: string, path: string): 
     resolved.search = "";
     resolved = readHttpUrl(resolved.href, path);
   }
-  if (resolved.username !== "" || resolved.password !== "") throw new ConfigError(path, "must not contain credentials (user:password@)");
-  return resolved.href;
+  return refuseCredentials(resolved, path).href;
 }
 
 /** One of `allowed`, or `fallback` when absent. */
@@ -342,9 +346,8 @@ function compileAuthorizationServers(raw: RawRecord): AuthorizationServer[] {
     const path = `authorization_servers[${index + 1}]`;
     if (!isJsonObject(entry)) throw new ConfigError(path, "must be a record");
     const url = readString(entry, "url", `${path}.url`);
-    const parsedUrl = readHttpUrl(checkNoWhitespace(url, `${path}.url`), `${path}.url`);
     // Clients read the url in the metadata: credentials in it would be published.
-    if (parsedUrl.username !== "" || parsedUrl.password !== "") throw new ConfigError(`${path}.url`, "must not contain credentials (user:password@)");
+    const parsedUrl = refuseCredentials(readHttpUrl(checkNoWhitespace(url, `${path}.url`), `${path}.url`), `${path}.url`);
     const issuer = readString(entry, "issuer", `${path}.issuer`, url);
     if (seenIssuers.has(issuer)) {
       throw new ConfigError(`${path}.issuer`, `'${issuer}' is the issuer of an earlier server too: a token's iss must name one authorization server`);
